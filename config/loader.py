@@ -1,0 +1,138 @@
+"""Load relay.toml over the embedded defaults and check every key.
+
+Errors name the exact key: `delivery.retry_schedule[2]: '5x' is not a duration`.
+"""
+
+import tomllib
+from dataclasses import fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from config.durations import ValueFormatError, parse_duration, parse_schedule, parse_size
+from config.schema import SECTIONS, Config
+
+
+class ConfigError(Exception):
+    """relay.toml is missing or wrong; the message says which key and what to write."""
+
+
+def default_toml() -> str:
+    """The commented relay.toml that `relay init` writes; also the embedded defaults."""
+    return resources.files("config").joinpath("relay.toml").read_text(encoding="utf-8")
+
+
+def load_config(path: Path) -> Config:
+    path = path.resolve()
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: no such file. Run `relay init` here, or pass --config PATH "
+            "(or set RELAY_CONFIG)."
+        )
+    try:
+        user = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return build_config(user, path)
+
+
+def build_config(user: dict[str, Any], path: Path) -> Config:
+    defaults = tomllib.loads(default_toml())
+    unknown = sorted(set(user) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown section [{unknown[0]}]; known: {', '.join(SECTIONS)}")
+    sections = {}
+    for name, cls in SECTIONS.items():
+        given = user.get(name, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"{path}: {name} must be a table ([{name}])")
+        sections[name] = _build_section(name, cls, defaults[name], given, path.parent)
+    return Config(**sections, path=path)
+
+
+def _build_section(name: str, cls: type, defaults: dict, given: dict, base: Path) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(f"{name}.{unknown[0]}: unknown key; known keys: {', '.join(known)}")
+    values = {}
+    for key, spec in known.items():
+        raw = given.get(key, defaults[key])
+        try:
+            values[key] = _convert(spec.metadata["kind"], raw, base)
+        except ValueFormatError as exc:
+            detail = str(exc)
+            sep = "" if detail.startswith("[") else ": "
+            raise ConfigError(f"{name}.{key}{sep}{detail}") from None
+    return cls(**values)
+
+
+def _convert(kind: str, raw: Any, base: Path) -> Any:
+    converter = _CONVERTERS[kind]
+    return converter(raw, base)
+
+
+def _expect(raw: Any, types: type | tuple[type, ...], what: str) -> Any:
+    # bool is an int in Python; a TOML `true` must not pass for a port number.
+    if isinstance(raw, bool) and types is not bool:
+        raise ValueFormatError(f"{raw!r} is not {what}")
+    if not isinstance(raw, types):
+        raise ValueFormatError(f"{raw!r} is not {what}")
+    return raw
+
+
+def _address(raw: Any, _base: Path) -> str:
+    text = _expect(raw, str, "a host:port address")
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueFormatError(f"{text!r} is not a host:port address (e.g. '127.0.0.1:2587')")
+    return text
+
+
+def _addresses(raw: Any, base: Path) -> tuple[str, ...]:
+    items = _expect(raw, list, "a list of host:port addresses")
+    out = []
+    for index, item in enumerate(items):
+        try:
+            out.append(_address(item, base))
+        except ValueFormatError as exc:
+            raise ValueFormatError(f"[{index}]: {exc}") from None
+    return tuple(out)
+
+
+def _strings(raw: Any, _base: Path) -> tuple[str, ...]:
+    items = _expect(raw, list, "a list of strings")
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            raise ValueFormatError(f"[{index}]: {item!r} is not a string")
+    return tuple(items)
+
+
+def _duration(raw: Any, _base: Path) -> float:
+    return parse_duration(_expect(raw, str, "a duration such as '5m'"))
+
+
+def _schedule(raw: Any, _base: Path) -> tuple[float, ...]:
+    return parse_schedule(_expect(raw, str, "a schedule such as '5m, 10m, 4h*30'"))
+
+
+def _size(raw: Any, _base: Path) -> int:
+    return parse_size(_expect(raw, (str, int), "a size such as '25MB'"))
+
+
+def _path(raw: Any, base: Path) -> Path:
+    return (base / _expect(raw, str, "a path")).resolve()
+
+
+_CONVERTERS = {
+    "str": lambda raw, _b: _expect(raw, str, "a string"),
+    "int": lambda raw, _b: _expect(raw, int, "an integer"),
+    "bool": lambda raw, _b: _expect(raw, bool, "true or false"),
+    "path": _path,
+    "address": _address,
+    "addresses": _addresses,
+    "list": _strings,
+    "duration": _duration,
+    "schedule": _schedule,
+    "size": _size,
+}

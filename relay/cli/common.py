@@ -1,0 +1,76 @@
+"""Shared pieces of the CLI: finding relay.toml, opening the store, printing."""
+
+import datetime
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from config import Config, ConfigError, load_config
+from relay.store.connection import connect, migrate
+
+
+class State:
+    """Lazily loaded config and database for one CLI invocation."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._config: Config | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            path = Path(self.config_path or os.environ.get("RELAY_CONFIG") or "relay.toml")
+            try:
+                self._config = load_config(path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._config
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            path = self.config.database_path
+            if not path.parent.exists():
+                raise click.ClickException(f"{path.parent} does not exist: run `relay init`")
+            self._conn = connect(path)
+            migrate(self._conn)
+        return self._conn
+
+
+pass_state = click.make_pass_decorator(State)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    else:
+        render(data)
+
+
+def when(timestamp: float | None) -> str:
+    if not timestamp:
+        return "-"
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(rows: list[list[str]], headers: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    for line in [headers, *rows]:
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=False)))
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)

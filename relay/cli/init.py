@@ -1,0 +1,64 @@
+"""`relay init`: a working embedded default in one directory; safe to run twice."""
+
+import secrets
+from pathlib import Path
+
+import click
+
+from config import build_config, default_toml
+from relay.keys import dev_certificate, new_dkim_key, public_key_b64, write_private
+from relay.runtime import fallback_key_path
+from relay.store.connection import connect, migrate
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    type=click.Path(file_okay=False),
+    help="Where to write relay.toml and the data directory (default: here).",
+)
+def init(directory: str) -> None:
+    """Write a commented relay.toml, keys, a dev certificate and the database."""
+    base = Path(directory).resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    config_file = base / "relay.toml"
+    wrote = []
+    if not config_file.exists():
+        config_file.write_text(default_toml(), encoding="utf-8")
+        wrote.append(str(config_file))
+    import tomllib
+
+    config = build_config(tomllib.loads(config_file.read_text()), config_file)
+    data = config.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    if write_private(data / "secret.key", secrets.token_hex(32).encode()):
+        wrote.append(str(data / "secret.key"))
+    if write_private(fallback_key_path(data), new_dkim_key().encode()):
+        wrote.append(str(fallback_key_path(data)))
+    cert_path, key_path = data / "tls" / "dev-cert.pem", data / "tls" / "dev-key.pem"
+    if not cert_path.exists():
+        cert, key = dev_certificate(config.relay.hostname)
+        write_private(key_path, key)
+        cert_path.write_bytes(cert)
+        wrote.append(str(cert_path))
+    fresh_db = not config.database_path.exists()
+    conn = connect(config.database_path)
+    migrate(conn)
+    conn.close()
+    if fresh_db:
+        wrote.append(str(config.database_path))
+    for path in wrote:
+        click.echo(f"wrote {path}")
+    if not wrote:
+        click.echo(f"{config_file}: everything already in place, nothing changed")
+    selector, domain = config.fallback.dkim_selector, config.fallback.dkim_domain
+    pub = public_key_b64(fallback_key_path(data).read_text())
+    click.echo(
+        f"\nPublish the relay's own DKIM key:\n  {selector}._domainkey.{domain} TXT "
+        f'"v=DKIM1; k=rsa; p={pub}"'
+    )
+
+
+COMMANDS = [init]

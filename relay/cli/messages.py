@@ -1,0 +1,117 @@
+"""`relay messages` (history, one row per recipient) and `relay message show ID`."""
+
+import click
+
+from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.explain import explain
+from relay.store.events import events_for_message
+from relay.store.messages import get_message, history
+from relay.store.schema import STATES
+
+
+@click.command()
+@click.option("--shop", help="Only this shop.")
+@click.option("--order", help="Only this order (X-Relay-Order).")
+@click.option("--to", "to", help="Only this recipient address.")
+@click.option("--status", type=click.Choice(STATES), help="Only recipients in this state.")
+@click.option("--limit", default=200, show_default=True, help="At most this many rows.")
+@json_option
+@pass_state
+def messages(
+    state: State,
+    shop: str | None,
+    order: str | None,
+    to: str | None,
+    status: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Message history, one row per recipient, newest first, with what happened."""
+    rows = history(state.conn, shop=shop, order=order, to=to, status=status, limit=limit)
+    for row in rows:
+        row["status"] = row["state"]
+        row["explanation"] = explain(row)
+        row["recipient"] = row.pop("address")
+    emit(
+        rows,
+        as_json,
+        lambda data: table(
+            [
+                [
+                    when(r["created_at"]),
+                    r["message"],
+                    r["shop"],
+                    r["order_ref"] or "-",
+                    r["kind"],
+                    (r["subject"] or "")[:30],
+                    r["recipient"],
+                    r["status"],
+                    r["explanation"],
+                ]
+                for r in data
+            ],
+            [
+                "time",
+                "id",
+                "shop",
+                "order",
+                "kind",
+                "subject",
+                "recipient",
+                "status",
+                "what happened",
+            ],
+        ),
+    )
+
+
+@click.group()
+def message() -> None:
+    """One message."""
+
+
+@message.command("show")
+@click.argument("message_id")
+@click.option("--raw", is_flag=True, help="Also print the message as sent.")
+@json_option
+@pass_state
+def show(state: State, message_id: str, raw: bool, as_json: bool) -> None:
+    """Headers, recipients with every attempt and its reply, and every event."""
+    data = get_message(state.conn, message_id.upper())
+    if data is None:
+        raise click.ClickException(f"no message {message_id!r}; `relay messages` lists them")
+    body = data.pop("body") or b""
+    data["headers"] = body.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+    data["text"] = body.split(b"\r\n\r\n", 1)[-1].decode("utf-8", "replace") if raw else None
+    for rcpt in data["recipients"]:
+        rcpt["signature"] = rcpt.pop("prefix").decode("ascii", "replace")
+        rcpt["explanation"] = explain({**rcpt, "identity": data["identity"]})
+    data["events"] = events_for_message(state.conn, data["id"])
+    emit(data, as_json, _render)
+
+
+def _render(data: dict) -> None:
+    click.echo(
+        f"message {data['id']}  shop {data['shop']}  order {data['order_ref'] or '-'}  "
+        f"kind {data['kind']}  identity {data['identity']} (d={data['dkim_domain']})"
+    )
+    click.echo(
+        f"accepted {when(data['created_at'])}  size {data['size']}  sha256 {data['body_sha256']}"
+    )
+    click.echo("\n" + data["headers"] + "\n")
+    for rcpt in data["recipients"]:
+        click.echo(f"to {rcpt['address']}: {rcpt['state']} - {rcpt['explanation']}")
+        for att in rcpt["attempts_log"]:
+            click.echo(
+                f"    {when(att['at'])} {att['mx_host'] or '-'} tls={bool(att['tls'])} "
+                f"{att['code'] or ''} {att['status'] or ''} {att['text'] or ''} "
+                f"({att['duration_ms']} ms)"
+            )
+    click.echo("\nevents:")
+    for event in data["events"]:
+        click.echo(f"  {when(event['at'])} {event['kind']} {event['detail']}")
+    if data.get("text"):
+        click.echo("\n" + data["text"])
+
+
+COMMANDS = [messages, message]

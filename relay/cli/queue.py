@@ -1,0 +1,85 @@
+"""`relay queue list/retry/flush`."""
+
+import click
+
+from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.delivery.queue import retry_now
+from relay.store.schema import STATES
+
+
+@click.group()
+def queue() -> None:
+    """The delivery queue: what waits, and retrying it now."""
+
+
+@queue.command("list")
+@click.option(
+    "--state", type=click.Choice(STATES), help="Only this state (default: all not final)."
+)
+@json_option
+@pass_state
+def list_(state: State, as_json: bool, **options: str) -> None:
+    """Recipients still in the queue, with their next try and last error."""
+    wanted = options.get("state")
+    states = (wanted,) if wanted else ("queued", "inflight", "deferred", "quarantined")
+    rows = [
+        dict(r)
+        for r in state.conn.execute(
+            "SELECT id, message, address, state, attempts, next_attempt_at, last_code,"
+            " last_status, last_text, created_at FROM recipients"
+            f" WHERE state IN ({','.join('?' * len(states))})"
+            f" ORDER BY next_attempt_at, id LIMIT 1000",
+            states,
+        )
+    ]
+    emit(
+        rows,
+        as_json,
+        lambda data: table(
+            [
+                [
+                    r["message"],
+                    r["address"],
+                    r["state"],
+                    r["attempts"],
+                    when(r["next_attempt_at"]),
+                    _last_reply(r),
+                ]
+                for r in data
+            ],
+            ["message", "recipient", "state", "tries", "next try", "last reply"],
+        ),
+    )
+
+
+def _last_reply(row: dict) -> str:
+    parts = (row["last_code"], row["last_status"], row["last_text"])
+    return " ".join(str(p) for p in parts if p)
+
+
+@queue.command("retry")
+@click.argument("message_id", required=False)
+@click.option("--all-deferred", is_flag=True, help="Every deferred recipient.")
+@pass_state
+def retry(state: State, message_id: str | None, all_deferred: bool) -> None:
+    """Retry one message's deferred or quarantined recipients now (or --all-deferred)."""
+    if bool(message_id) == all_deferred:
+        raise click.UsageError("give a message ID or --all-deferred (not both)")
+    if all_deferred:
+        count = retry_now(state.conn, "state = 'deferred'")
+    else:
+        count = retry_now(state.conn, "message = ?", (message_id.upper(),))  # type: ignore[union-attr]
+    if count == 0:
+        raise click.ClickException("nothing to retry: no deferred or quarantined recipient matches")
+    click.echo(f"{count} recipient(s) queued for an immediate try")
+
+
+@queue.command("flush")
+@pass_state
+def flush(state: State) -> None:
+    """Retry everything deferred now."""
+    count = retry_now(state.conn, "state = 'deferred'")
+    click.echo(f"{count} deferred recipient(s) queued for an immediate try")
+
+
+COMMANDS = [queue]

@@ -1,0 +1,234 @@
+"""`relay shop add/list/show/kinds`."""
+
+import re
+import time
+
+import click
+
+from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.keys import new_dkim_key, new_selector, public_key_b64
+from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
+from relay.passwords import generate_password, hash_password
+from relay.shop_health import shop_health
+from relay.store import shops as store
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@click.group()
+def shop() -> None:
+    """Manage shops: identity, credentials, DKIM key, notification kinds."""
+
+
+@shop.command("add")
+@click.argument("name")
+@click.option("--domain", "domains", multiple=True, required=True, help="Sender domain (repeat).")
+@click.option("--sender", required=True, help="Sender address, e.g. shop@mein-shop.de.")
+@click.option("--sender-name", required=True, help="Display name in From.")
+@click.option("--language", type=click.Choice(["de", "en"]), default="de", show_default=True)
+@click.option("--password", help="SMTP password; generated and printed once when omitted.")
+@pass_state
+def add(
+    state: State,
+    name: str,
+    domains: tuple[str, ...],
+    sender: str,
+    sender_name: str,
+    language: str,
+    password: str | None,
+) -> None:
+    """Create a shop; prints its SMTP credentials once and the DNS records to publish."""
+    if not _SLUG.match(name):
+        raise click.BadParameter("use lower-case letters, digits and hyphens", param_hint="NAME")
+    ascii_domains = tuple(_a_label(d) for d in domains)
+    if "@" not in sender:
+        raise click.BadParameter(f"{sender!r} is not an e-mail address", param_hint="--sender")
+    if store.get_shop(state.conn, name):
+        raise click.ClickException(f"shop {name!r} exists already; see `relay shop show {name}`")
+    secret = password or generate_password()
+    key = new_dkim_key()
+    record = store.Shop(
+        name=name,
+        domains=ascii_domains,
+        sender=sender,
+        sender_name=sender_name,
+        language=language,
+        password_hash=hash_password(secret),
+        dkim_selector=new_selector(),
+        dkim_private_key=key,
+        created_at=time.time(),
+    )
+    store.insert_shop(state.conn, record)
+    click.echo(
+        f"shop {name} created\n\nSMTP credentials (shown once):\n"
+        f"  username: {name}\n  password: {secret}\n"
+    )
+    _print_records(state, record)
+
+
+def _print_records(state: State, record: store.Shop) -> None:
+    from dns_checks.records import dkim_record, dmarc_suggestion, spf_record
+
+    click.echo("DNS records to publish (then run `relay dns check " + record.name + "`):")
+    pub = public_key_b64(record.dkim_private_key)
+    for domain in record.domains:
+        for rec in (
+            dkim_record(domain, record.dkim_selector, pub),
+            spf_record(None, state.config.dns.spf_include, domain),
+            dmarc_suggestion(domain),
+        ):
+            click.echo(f"  {rec.name}  {rec.type}  {rec.value}")
+    click.echo("If a domain already has an SPF record, `relay dns show` merges into it.")
+
+
+def _a_label(domain: str) -> str:
+    try:
+        return domain.strip().rstrip(".").encode("idna").decode().lower()
+    except UnicodeError:
+        raise click.BadParameter(
+            f"{domain!r} is not a domain name", param_hint="--domain"
+        ) from None
+
+
+@shop.command("list")
+@json_option
+@pass_state
+def list_(state: State, as_json: bool) -> None:
+    """All shops with their domains and whether they are verified."""
+    data = [_summary(state, s) for s in store.list_shops(state.conn)]
+    emit(
+        data,
+        as_json,
+        lambda rows: table(
+            [
+                [
+                    r["name"],
+                    ",".join(r["domains"]),
+                    r["sender"],
+                    "yes" if r["verified_domains"] else "NO (fallback)",
+                    len(r["warnings"]),
+                ]
+                for r in rows
+            ],
+            ["shop", "domains", "sender", "verified", "warnings"],
+        ),
+    )
+
+
+@shop.command("show")
+@click.argument("name")
+@json_option
+@pass_state
+def show(state: State, name: str, as_json: bool) -> None:
+    """One shop: identity, DKIM selector, kinds, verification and warnings."""
+    record = store.get_shop(state.conn, name)
+    if record is None:
+        raise click.ClickException(f"no shop {name!r}; `relay shop list` shows the shops")
+    emit(_summary(state, record), as_json, _render_shop)
+
+
+def _summary(state: State, record: store.Shop) -> dict:
+    health = shop_health(state.conn, record)
+    verdicts = store.verdicts(state.conn, record.name)
+    return {
+        "name": record.name,
+        "domains": list(record.domains),
+        "sender": record.sender,
+        "sender_name": record.sender_name,
+        "language": record.language,
+        "dkim_selector": record.dkim_selector,
+        "created_at": record.created_at,
+        "kinds": _kinds(record),
+        "verdicts": {
+            d: {"verified": v.verified, "checked_at": v.checked_at, "stale_since": v.stale_since}
+            for d, v in verdicts.items()
+        },
+        **health.as_dict(),
+    }
+
+
+def _kinds(record: store.Shop) -> list[dict]:
+    return [
+        {"kind": k.name, "optional": k.optional, "enabled": k.name not in record.kinds_disabled}
+        for k in record.kinds.values()
+        if k.name != IMPLICIT_KIND
+    ]
+
+
+def _render_shop(data: dict) -> None:
+    click.echo(
+        f"shop {data['name']}  ({data['sender_name']} <{data['sender']}>, "
+        f"language {data['language']})"
+    )
+    click.echo(f"  domains: {', '.join(data['domains'])}   DKIM selector: {data['dkim_selector']}")
+    for domain in data["domains"]:
+        verdict = data["verdicts"].get(domain)
+        state = "verified" if verdict and verdict["verified"] else "not verified"
+        checked = when(verdict["checked_at"]) if verdict else "never checked"
+        click.echo(f"  {domain}: {state} (checked {checked})")
+    click.echo(
+        "  kinds: "
+        + ", ".join(
+            k["kind"]
+            + ("" if k["enabled"] else " (disabled)")
+            + (" [optional]" if k["optional"] else "")
+            for k in data["kinds"]
+        )
+    )
+    for warning in data["warnings"]:
+        click.echo(f"  WARNING: {warning}")
+
+
+@shop.command("kinds")
+@click.argument("name")
+@click.option("--enable", "enable", multiple=True, metavar="KIND", help="Enable a kind (repeat).")
+@click.option("--disable", "disable", multiple=True, metavar="KIND", help="Disable a kind.")
+@click.option(
+    "--add",
+    "add_custom",
+    multiple=True,
+    metavar="KIND[:optional]",
+    help="Add a custom kind; ':optional' lets customers opt out of it.",
+)
+@json_option
+@pass_state
+def kinds(
+    state: State,
+    name: str,
+    enable: tuple[str, ...],
+    disable: tuple[str, ...],
+    add_custom: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """The notification kinds a shop sends; disabled kinds are stored `suppressed`."""
+    record = store.get_shop(state.conn, name)
+    if record is None:
+        raise click.ClickException(f"no shop {name!r}; `relay shop list` shows the shops")
+    custom = dict(record.custom_kinds)
+    for spec in add_custom:
+        kind, _, flag = spec.partition(":")
+        if not _SLUG.match(kind) or kind in BUILTIN_KINDS:
+            raise click.BadParameter(f"{kind!r} is not a new kind name", param_hint="--add")
+        custom[kind] = flag == "optional"
+    known = set(BUILTIN_KINDS) | set(custom)
+    for kind in (*enable, *disable):
+        if kind not in known:
+            raise click.BadParameter(f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
+    disabled = (set(record.kinds_disabled) | set(disable)) - set(enable)
+    store.set_kinds(state.conn, name, frozenset(disabled), custom)
+    updated = store.get_shop(state.conn, name)
+    assert updated is not None
+    emit(
+        _kinds(updated),
+        as_json,
+        lambda rows: table(
+            [
+                [r["kind"], "yes" if r["optional"] else "no", "yes" if r["enabled"] else "NO"]
+                for r in rows
+            ],
+            ["kind", "optional", "enabled"],
+        ),
+    )
+
+
+COMMANDS = [shop]

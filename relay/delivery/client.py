@@ -1,0 +1,154 @@
+"""Send a lane's batch over one SMTP connection (aiosmtplib), trying MX hosts in order.
+
+Every recipient is its own transaction with its own signed bounce address (MAIL FROM), so a
+bounce maps to exactly one recipient. TLS is opportunistic: STARTTLS when offered, no
+certificate check (RFC 7435), unless require_tls says to defer instead of sending in clear.
+"""
+
+import asyncio
+import contextlib
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from relay.delivery.outcome import Attempt, Reply
+from relay.delivery.routing import MxHost
+
+
+@dataclass(frozen=True)
+class Envelope:
+    recipient_id: int
+    mail_from: str
+    rcpt_to: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    helo_name: str
+    port: int
+    connect_timeout: float
+    command_timeout: float
+    data_timeout: float
+    require_tls: bool
+
+
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_TLS = _tls_context()
+
+
+async def deliver_batch(
+    hosts: list[MxHost],
+    envelopes: list[Envelope],
+    settings: ClientSettings,
+    report: Callable[[Envelope, Attempt], Awaitable[None]],
+) -> None:
+    """Deliver every envelope or report why not; falls back to the next MX host when one
+    cannot be reached (RFC 5321 5.1). Each result is reported as soon as it is known."""
+    pending = list(envelopes)
+    last = Reply.synthetic_reply(451, "4.4.1", "no MX host could be reached")
+    for host in hosts:
+        for address in host.addresses:
+            client = await _connect(address, host.name, settings)
+            if isinstance(client, Reply):
+                last = Reply.synthetic_reply(
+                    client.code, client.status or "4.4.1", f"{host.name} [{address}]: {client.text}"
+                )
+                continue
+            pending = await _send_all(client, host.name, pending, settings, report)
+            if not pending:
+                return
+            last = Reply.synthetic_reply(451, "4.4.2", f"{host.name}: connection lost")
+    for envelope in pending:
+        await report(envelope, Attempt(last, None, False, 0))
+
+
+async def _connect(
+    address: str, server_name: str, settings: ClientSettings
+) -> aiosmtplib.SMTP | Reply:
+    client = aiosmtplib.SMTP(
+        hostname=address,
+        port=settings.port,
+        local_hostname=settings.helo_name,
+        timeout=settings.command_timeout,
+        start_tls=False,
+        use_tls=False,
+    )
+    try:
+        await client.connect(timeout=settings.connect_timeout)
+        await client.ehlo()
+        if client.supports_extension("starttls"):
+            await client.starttls(server_hostname=server_name, tls_context=_TLS)
+        elif settings.require_tls:
+            client.close()
+            return Reply.synthetic_reply(451, "4.7.5", "the server does not offer STARTTLS")
+    except aiosmtplib.SMTPConnectTimeoutError:
+        return Reply.synthetic_reply(451, "4.4.2", "connection timed out")
+    except aiosmtplib.SMTPConnectError as exc:
+        return Reply.synthetic_reply(451, "4.4.1", f"connection refused ({exc})")
+    except aiosmtplib.SMTPResponseException as exc:
+        client.close()
+        return Reply.from_server(exc.code, exc.message)
+    except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+        client.close()
+        return Reply.synthetic_reply(
+            451, "4.7.0" if "SSL" in repr(exc) else "4.4.2", f"{type(exc).__name__}: {exc}"
+        )
+    return client
+
+
+async def _send_all(
+    client: aiosmtplib.SMTP,
+    mx_name: str,
+    envelopes: list[Envelope],
+    settings: ClientSettings,
+    report: Callable[[Envelope, Attempt], Awaitable[None]],
+) -> list[Envelope]:
+    """Send on one connection; return the envelopes left when the connection broke."""
+    tls = client.get_transport_info("sslcontext") is not None
+    try:
+        for index, envelope in enumerate(envelopes):
+            started = time.monotonic()
+            try:
+                reply = await _transaction(client, envelope, settings)
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError):
+                return envelopes[index:]
+            duration = int((time.monotonic() - started) * 1000)
+            await report(envelope, Attempt(reply, mx_name, tls, duration))
+        return []
+    finally:
+        try:
+            await asyncio.wait_for(client.quit(), timeout=10)
+        except (TimeoutError, aiosmtplib.SMTPException, OSError):
+            client.close()
+
+
+async def _transaction(
+    client: aiosmtplib.SMTP, envelope: Envelope, settings: ClientSettings
+) -> Reply:
+    try:
+        await client.mail(envelope.mail_from)
+        await client.rcpt(envelope.rcpt_to)
+        # RFC 5321 4.5.3.2.6: wait up to 10 minutes for the reply to the final dot; giving up
+        # earlier makes a slow server's accepted message a duplicate on the next try.
+        response = await client.data(envelope.data, timeout=settings.data_timeout)
+    except aiosmtplib.SMTPResponseException as exc:
+        if exc.code != -1:
+            await _reset(client)
+            return Reply.from_server(exc.code, exc.message)
+        raise aiosmtplib.SMTPServerDisconnected(exc.message) from exc
+    return Reply.from_server(response.code, response.message)
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    with contextlib.suppress(aiosmtplib.SMTPResponseException):
+        await client.rset()

@@ -1,0 +1,46 @@
+"""From an attempt to the recipient's next state (SPEC.md "Delivery" table)."""
+
+import random
+from dataclasses import dataclass
+
+from bounces.classify import classify
+from relay.delivery.outcome import Reply
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: str  # delivered | deferred | bounced | failed
+    reason: str | None  # Sisimai reason name, or "expired"
+    next_attempt_at: float | None
+    block_address: bool  # the reply proves the address dead
+
+
+def decide(
+    reply: Reply,
+    attempts: int,
+    first_try: float,
+    now: float,
+    schedule: tuple[float, ...],
+    max_age: float,
+    *,
+    never_works: bool = False,
+) -> Decision:
+    """`attempts` counts this one. `never_works`: DNS says the domain can never take mail."""
+    if 200 <= reply.code < 300:
+        return Decision("delivered", None, None, False)
+    verdict = classify(reply.code, reply.status, reply.text)
+    if never_works:
+        return Decision("failed", verdict.reason, None, False)
+    if reply.code >= 500:
+        return Decision("bounced", verdict.reason, None, verdict.dead_address)
+    next_try = now + retry_delay(schedule, attempts)
+    if next_try - first_try > max_age or attempts > len(schedule):
+        # RFC 5321 4.5.4.1: give up after the queue lifetime; the last error stays recorded.
+        return Decision("bounced", "expired", None, False)
+    return Decision("deferred", verdict.reason, next_try, False)
+
+
+def retry_delay(schedule: tuple[float, ...], attempts: int) -> float:
+    """The wait after the n-th failed try, with +-10 % jitter so retries do not march in step."""
+    base = schedule[min(attempts, len(schedule)) - 1] if schedule else 300.0
+    return base * random.uniform(0.9, 1.1)

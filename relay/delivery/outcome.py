@@ -1,0 +1,40 @@
+"""One value for every delivery result: a real SMTP reply or a synthesised one."""
+
+import re
+from dataclasses import dataclass
+
+_ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    status: str | None  # enhanced status code (RFC 3463), from the text or synthesised
+    text: str
+    synthetic: bool = False  # made up by us (connection refused, timeout, DNS ...)
+
+    @classmethod
+    def from_server(cls, code: int, message: str) -> "Reply":
+        text = " ".join(message.split())
+        match = _ENHANCED.match(text)
+        status = match.group(1) if match else None
+        if match:
+            text = text[match.end() :].strip()
+        return cls(code, status, text)
+
+    @classmethod
+    def synthetic_reply(cls, code: int, status: str, text: str) -> "Reply":
+        return cls(code, status, text, synthetic=True)
+
+    def __str__(self) -> str:
+        return " ".join(p for p in (str(self.code), self.status or "", self.text) if p)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one try for one recipient produced."""
+
+    reply: Reply
+    mx_host: str | None
+    tls: bool
+    duration_ms: int

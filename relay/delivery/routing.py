@@ -1,0 +1,104 @@
+"""Where mail for a domain goes (RFC 5321 5.1, RFC 7505 null MX).
+
+MX hosts in preference order; implicit MX (the domain's own A/AAAA) only when the domain has no
+MX record at all; a null MX ("MX 0 .") means the domain takes no mail. NXDOMAIN and null MX are
+permanent; SERVFAIL and timeouts are temporary.
+"""
+
+import ipaddress
+import random
+from dataclasses import dataclass
+
+import dns.asyncresolver
+import dns.exception
+import dns.nameserver
+import dns.resolver
+
+
+class RouteError(Exception):
+    def __init__(self, permanent: bool, status: str, text: str) -> None:
+        super().__init__(text)
+        self.permanent = permanent
+        self.status = status
+        self.text = text
+
+
+@dataclass(frozen=True)
+class MxHost:
+    name: str
+    preference: int
+    addresses: tuple[str, ...]
+
+
+def make_resolver(nameservers: tuple[str, ...], timeout: float = 5.0) -> dns.asyncresolver.Resolver:
+    resolver = dns.asyncresolver.Resolver(configure=not nameservers)
+    if nameservers:
+        resolver.nameservers = [_nameserver(item) for item in nameservers]
+    resolver.lifetime = timeout
+    resolver.timeout = timeout
+    return resolver
+
+
+def _nameserver(item: str) -> dns.nameserver.Nameserver:
+    host, sep, port = item.rpartition(":")
+    if not sep or (":" in host and not host.startswith("[")):  # a bare IPv6 address
+        return dns.nameserver.Do53Nameserver(item, 53)
+    return dns.nameserver.Do53Nameserver(host.strip("[]"), int(port))
+
+
+class Router:
+    def __init__(self, resolver: dns.asyncresolver.Resolver, allow_private: bool) -> None:
+        self.resolver = resolver
+        self.allow_private = allow_private
+
+    async def route(self, domain: str) -> list[MxHost]:
+        """MX hosts with addresses, best first; raises RouteError."""
+        records = await self._mx(domain)
+        if records is None:  # no MX at all: the domain itself is the implicit MX (5.1)
+            records = [(0, domain)]
+        if len(records) == 1 and records[0][1] in ("", "."):
+            raise RouteError(
+                True, "5.1.10", f"{domain} publishes a null MX: it accepts no mail (RFC 7505)"
+            )
+        hosts = []
+        for preference, name in _shuffle_equal(records):
+            addresses = await self._addresses(name)
+            if addresses:
+                hosts.append(MxHost(name, preference, addresses))
+        if not hosts:
+            raise RouteError(False, "4.4.4", f"no usable address for the MX hosts of {domain}")
+        return hosts
+
+    async def _mx(self, domain: str) -> list[tuple[int, str]] | None:
+        try:
+            answer = await self.resolver.resolve(domain, "MX")
+        except dns.resolver.NXDOMAIN:
+            raise RouteError(True, "5.1.2", f"the domain {domain} does not exist") from None
+        except dns.resolver.NoAnswer:
+            return None
+        except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
+            raise RouteError(False, "4.4.3", f"DNS lookup of {domain} failed: {exc}") from None
+        return sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in answer)
+
+    async def _addresses(self, name: str) -> tuple[str, ...]:
+        found: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                answer = await self.resolver.resolve(name, rdtype)
+            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+                continue
+            except (dns.exception.Timeout, dns.resolver.NoNameservers):
+                continue
+            found += [r.address for r in answer]
+        return tuple(a for a in found if self.allow_private or _is_public(a))
+
+
+def _is_public(address: str) -> bool:
+    """Refuse loopback, private and link-local targets (an MX pointing inside our network)."""
+    ip = ipaddress.ip_address(address)
+    return ip.is_global
+
+
+def _shuffle_equal(records: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """RFC 5321 5.1: hosts of equal preference are tried in random order."""
+    return sorted(records, key=lambda r: (r[0], random.random()))

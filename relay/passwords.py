@@ -1,0 +1,55 @@
+"""Salted scrypt password hashes for shop SMTP credentials (stored only as hashes).
+
+Verification result cache: a shop's software authenticates on every connection; scrypt is
+deliberately slow (~tens of ms), and the aiosmtpd authenticator runs inside the event loop, so a
+successful (name, password) pair is remembered as an HMAC under a per-process key. The cache
+never holds a password and dies with the process.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+
+# RFC 7914 parameters: N=2^14, r=8, p=1 (16 MiB, the common interactive-login setting).
+_N, _R, _P = 2**14, 8, 1
+_PROCESS_KEY = os.urandom(32)
+_verified: set[bytes] = set()
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    return "$".join(["scrypt", str(_N), str(_R), str(_P), _b64(salt), _b64(digest)])
+
+
+def verify_password(password: str, stored: str) -> bool:
+    marker = hmac.new(_PROCESS_KEY, f"{stored}\0{password}".encode(), "sha256").digest()
+    if marker in _verified:
+        return True
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    got = hashlib.scrypt(
+        password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=32
+    )
+    ok = hmac.compare_digest(got, _unb64(digest))
+    if ok:
+        _verified.add(marker)
+    return ok
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text)

@@ -1,0 +1,1 @@
+"""Message preparation: X-Relay-* headers, identity, per-recipient decisions, signing plan."""

@@ -1,0 +1,69 @@
+"""Whose name the message goes out in (SPEC "Sender identity").
+
+Verified shop domain: From kept, signed d= shop domain. Otherwise From becomes the relay's
+fallback address with the shop's display name, the shop's address goes into Reply-To, the
+message is signed d= the fallback domain, and the shop carries a warning.
+"""
+
+from dataclasses import dataclass
+from email.utils import formataddr, getaddresses
+
+from relay.prepare.headers import RawMessage, decoded
+
+
+@dataclass(frozen=True)
+class Identity:
+    kind: str  # "shop" or "fallback"
+    dkim_domain: str
+    dkim_selector: str
+    key_pem: str
+    header_from: str  # the From address the customer sees
+    warning: str | None
+
+
+@dataclass(frozen=True)
+class Fallback:
+    address: str
+    dkim_domain: str
+    dkim_selector: str
+    key_pem: str
+
+
+def from_address(message: RawMessage) -> tuple[str, str] | None:
+    """(display name, address) of the single From mailbox, or None (RFC 5322 3.6.2)."""
+    if message.count("from") != 1:
+        return None
+    pairs = [p for p in getaddresses([message.get("from") or ""]) if p[1]]
+    if len(pairs) != 1 or "@" not in pairs[0][1]:
+        return None
+    return decoded(pairs[0][0]), pairs[0][1]
+
+
+def choose_identity(
+    message: RawMessage,
+    shop_sender_name: str,
+    shop_selector: str,
+    shop_key: str,
+    verified: set[str],
+    fallback: Fallback,
+) -> Identity:
+    display, address = from_address(message) or ("", "")
+    domain = address.rpartition("@")[2].lower()
+    if domain in verified:
+        return Identity("shop", domain, shop_selector, shop_key, address, None)
+    name = display or shop_sender_name
+    message.replace("From", formataddr((name, fallback.address)))
+    if message.get("reply-to") is None:
+        message.add("Reply-To", formataddr((name, address)))
+    warning = (
+        f"sent from the relay's address because your domain {domain} is not set up (SPF/DKIM);"
+        f" run `relay dns show` for the records to publish"
+    )
+    return Identity(
+        "fallback",
+        fallback.dkim_domain,
+        fallback.dkim_selector,
+        fallback.key_pem,
+        fallback.address,
+        warning,
+    )

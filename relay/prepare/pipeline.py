@@ -1,0 +1,188 @@
+"""Turn accepted DATA into what will be stored and sent, as a list of named steps.
+
+Each step is a short guard (Postal's outgoing processor reads the same way). The DKIM signature
+is computed last, over the exact CRLF bytes that will be sent, by the caller (it may run in a
+process pool): `prepare()` returns the messages to sign.
+"""
+
+import email.utils
+import secrets
+import time
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from relay.kinds import IMPLICIT_KIND, Kind
+from relay.prepare.headers import RawMessage, decoded
+from relay.prepare.identity import Fallback, Identity, choose_identity, from_address
+from relay.prepare.recipients import Lookups, RecipientPlan, plan_recipient
+from relay.store.shops import Shop
+from relay.unsubscribe import OptOutTarget, link_token, mailto_token
+
+
+class Rejection(Exception):
+    """The submission is refused with this SMTP reply; nothing is stored."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
+@dataclass(frozen=True)
+class Settings:
+    hostname: str
+    public_url: str
+    bounce_domain: str
+    secret: bytes
+    fallback: Fallback
+
+
+@dataclass(frozen=True)
+class SignJob:
+    """Sign `extra_headers + body`; recipients[i].prefix = signature + extra_headers."""
+
+    recipients: tuple[int, ...]
+    extra_headers: bytes
+    domain: str
+    selector: str
+    key_pem: str
+
+
+@dataclass
+class Prepared:
+    id: str
+    shop: str
+    kind: Kind
+    order_ref: str | None
+    subject: str
+    identity: Identity
+    message_id: str
+    body: bytes
+    recipients: list[RecipientPlan]
+    sign_jobs: list[SignJob] = field(default_factory=list)
+    mailto_tokens: list[tuple[str, OptOutTarget]] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+
+
+def new_queue_id() -> str:
+    """Sortable by time (ms), unique by 24 random bits: '18f3a2b4c5d-9f1e2a'."""
+    return f"{int(time.time() * 1000):x}{secrets.token_hex(3)}".upper()
+
+
+def prepare(
+    data: bytes,
+    rcpt_tos: list[str],
+    shop: Shop,
+    verified: set[str],
+    lookups: Lookups,
+    settings: Settings,
+) -> Prepared:
+    message = RawMessage.parse(data)
+    relay_headers = message.pop_prefixed("x-relay-")
+    kind = _kind_of(relay_headers, shop)
+    _check_from(message, shop)
+    queue_id = new_queue_id()
+    message_id = _ensure_message_id(message, queue_id, settings.hostname)
+    _ensure_date(message)
+    identity = choose_identity(
+        message,
+        shop.sender_name,
+        shop.dkim_selector,
+        shop.dkim_private_key,
+        verified,
+        settings.fallback,
+    )
+    plans = _plan_recipients(rcpt_tos, shop, kind, lookups)
+    prepared = Prepared(
+        id=queue_id,
+        shop=shop.name,
+        kind=kind,
+        order_ref=relay_headers.get("x-relay-order") or None,
+        subject=decoded(message.get("subject")),
+        identity=identity,
+        message_id=message_id,
+        body=message.to_bytes(),
+        recipients=plans,
+    )
+    _plan_signing(prepared, settings)
+    return prepared
+
+
+def _kind_of(relay_headers: dict[str, str], shop: Shop) -> Kind:
+    name = relay_headers.get("x-relay-kind", "").strip().lower() or IMPLICIT_KIND
+    kinds = shop.kinds
+    if name not in kinds:
+        known = ", ".join(sorted(k for k in kinds if k != IMPLICIT_KIND))
+        raise Rejection(f"550 5.7.1 Unknown X-Relay-Kind {name!r}; this shop knows: {known}")
+    return kinds[name]
+
+
+def _check_from(message: RawMessage, shop: Shop) -> None:
+    sender = from_address(message)
+    if sender is None:
+        raise Rejection("550 5.6.0 The message needs exactly one From address (RFC 5322 3.6.2)")
+    if not shop.owns_address(sender[1]):
+        raise Rejection(
+            f"550 5.7.1 From {sender[1]} does not belong to shop {shop.name}; use"
+            f" {shop.sender} or an address at {', '.join(shop.domains)}"
+        )
+
+
+def _ensure_message_id(message: RawMessage, queue_id: str, hostname: str) -> str:
+    existing = message.get("message-id")
+    if existing:
+        return existing
+    value = f"<{queue_id.lower()}@{hostname}>"
+    message.add("Message-ID", value)
+    return value
+
+
+def _ensure_date(message: RawMessage) -> None:
+    if message.get("date") is None:
+        message.add("Date", email.utils.formatdate(localtime=False, usegmt=True))
+
+
+def _plan_recipients(rcpt_tos: list[str], shop: Shop, kind: Kind, lookups: Lookups) -> list:
+    plans: dict[str, RecipientPlan] = {}
+    for raw in rcpt_tos:
+        plan = plan_recipient(raw, shop.name, kind, shop.kinds_disabled, lookups)
+        plans.setdefault(plan.address.lower(), plan)  # one row per distinct recipient
+    return list(plans.values())
+
+
+def _plan_signing(prepared: Prepared, settings: Settings) -> None:
+    ident = prepared.identity
+    to_send = [i for i, p in enumerate(prepared.recipients) if p.state == "queued"]
+    if not to_send:
+        return
+    if not prepared.kind.optional:
+        prepared.sign_jobs.append(
+            SignJob(tuple(to_send), b"", ident.dkim_domain, ident.dkim_selector, ident.key_pem)
+        )
+        return
+    # Optional kinds: each recipient gets its own List-Unsubscribe (RFC 8058), so its own
+    # signature; both headers are covered by it (RFC 8058 4).
+    for index in to_send:
+        target = OptOutTarget(prepared.shop, prepared.recipients[index].address, prepared.kind.name)
+        mailto = mailto_token(settings.secret, target)
+        prepared.mailto_tokens.append((mailto, target))
+        url = f"{settings.public_url.rstrip('/')}/u/{quote(link_token(settings.secret, target))}"
+        extra = (
+            f"List-Unsubscribe: <{url}>,\r\n <mailto:{mailto}@{settings.bounce_domain}>\r\n"
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        ).encode()
+        prepared.sign_jobs.append(
+            SignJob((index,), extra, ident.dkim_domain, ident.dkim_selector, ident.key_pem)
+        )
+
+
+def apply_signatures(prepared: Prepared, signatures: list[bytes]) -> None:
+    for job, signature in zip(prepared.sign_jobs, signatures, strict=True):
+        for index in job.recipients:
+            prepared.recipients[index].prefix = signature + job.extra_headers
+
+
+def sign_job(job: SignJob, body: bytes) -> bytes:
+    """Run in the signing pool: the DKIM-Signature over the exact bytes that will be sent."""
+    from relay import dkim_sign
+
+    return dkim_sign.sign(job.extra_headers + body, job.domain, job.selector, job.key_pem)

@@ -1,0 +1,86 @@
+"""Per-recipient decision: send, suppressed (and why) or failed (and why)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import email_validator
+
+from relay.kinds import Kind
+from relay.store.suppression import Block, OptOut
+
+
+@dataclass
+class RecipientPlan:
+    address: str  # normalised (lower-case domain, A-label), as used on the envelope
+    domain: str
+    state: str  # queued | suppressed | failed
+    reason: str | None = None
+    detail: str | None = None
+    prefix: bytes = b""  # DKIM-Signature (+ List-Unsubscribe) put before the shared body
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What the decision needs from the store; read from SQLite, never from DNS."""
+
+    block: Callable[[str], Block | None]
+    optout: Callable[[str, str, str], OptOut | None]
+    typo: Callable[[str], str | None]
+
+
+def plan_recipient(
+    raw: str, shop: str, kind: Kind, disabled: frozenset[str], lookups: Lookups
+) -> RecipientPlan:
+    address = raw.strip().strip("<>")
+    try:
+        valid = email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        return RecipientPlan(
+            address,
+            address.rpartition("@")[2].lower(),
+            "failed",
+            "invalid-address",
+            f"the address {address!r} is not valid: {exc}",
+        )
+    if valid.ascii_email is None:
+        return RecipientPlan(
+            valid.normalized,
+            valid.ascii_domain,
+            "failed",
+            "invalid-address",
+            f"the address {address!r} has non-ASCII characters before the @, "
+            "which most mail systems do not accept",
+        )
+    normal = valid.ascii_email.rpartition("@")[0] + "@" + valid.ascii_domain.lower()
+    plan = RecipientPlan(normal, valid.ascii_domain.lower(), "queued")
+    suggestion = lookups.typo(plan.domain)
+    if suggestion:
+        plan.warnings = (f"the domain {plan.domain} looks like a typo of {suggestion}",)
+    return _suppress_if_needed(plan, shop, kind, disabled, lookups)
+
+
+def _suppress_if_needed(
+    plan: RecipientPlan, shop: str, kind: Kind, disabled: frozenset[str], lookups: Lookups
+) -> RecipientPlan:
+    if kind.name in disabled:
+        plan.state, plan.reason = "suppressed", "kind-disabled"
+        plan.detail = f"the shop has disabled {kind.name} messages"
+        return plan
+    block = lookups.block(plan.address)
+    if block is not None:
+        plan.state, plan.reason = "suppressed", "blocked"
+        plan.detail = f"address blocked since {_day(block.created_at)} ({block.reason})"
+        return plan
+    if kind.optional:
+        optout = lookups.optout(shop, plan.address, kind.name)
+        if optout is not None:
+            plan.state, plan.reason = "suppressed", "opted-out"
+            plan.detail = f"customer opted out of {kind.label_en} on {_day(optout.created_at)}"
+    return plan
+
+
+def _day(timestamp: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d")

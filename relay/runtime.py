@@ -1,0 +1,68 @@
+"""What every part of `relay serve` shares: settings, secret, keys, the store."""
+
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config import Config
+from relay.keys import load_secret
+from relay.prepare.identity import Fallback
+from relay.prepare.pipeline import Settings
+from relay.store.connection import connect, migrate
+
+
+def fallback_key_path(data_dir: Path) -> Path:
+    return data_dir / "dkim" / "fallback.pem"
+
+
+def tls_paths(config: Config) -> tuple[Path, Path]:
+    cert = config.submission.tls_cert or str(config.data_dir / "tls" / "dev-cert.pem")
+    key = config.submission.tls_key or str(config.data_dir / "tls" / "dev-key.pem")
+    return config.path.parent / cert, config.path.parent / key
+
+
+def settings_from(config: Config) -> Settings:
+    key_file = fallback_key_path(config.data_dir)
+    if not key_file.exists():
+        raise FileNotFoundError(f"{key_file} is missing: run `relay init`")
+    return Settings(
+        hostname=config.relay.hostname,
+        public_url=config.http.public_url,
+        bounce_domain=config.inbound.bounce_domain,
+        secret=load_secret(config.data_dir),
+        fallback=Fallback(
+            address=config.fallback.address,
+            dkim_domain=config.fallback.dkim_domain,
+            dkim_selector=config.fallback.dkim_selector,
+            key_pem=key_file.read_text(),
+        ),
+    )
+
+
+@dataclass
+class ReadConnections:
+    """One read connection per thread (SQLite connections are not shared across threads)."""
+
+    path: Path
+    _local: threading.local = field(default_factory=threading.local)
+
+    def __call__(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+        return conn
+
+
+def open_store(config: Config) -> Path:
+    """Make sure the database exists and is migrated; returns its path."""
+    path = config.database_path
+    if not path.parent.exists():
+        raise FileNotFoundError(f"{path.parent} does not exist: run `relay init`")
+    conn = connect(path)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+    return path

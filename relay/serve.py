@@ -1,0 +1,158 @@
+"""`relay serve`: every listener and the delivery workers in one event loop.
+
+SIGTERM or SIGINT: stop accepting, let work in flight finish its transaction, close the store.
+"""
+
+import asyncio
+import logging
+import signal
+import ssl
+from collections.abc import Callable
+
+from config import Config
+from dns_checks.typos import likely_typo
+from relay.delivery.client import ClientSettings
+from relay.delivery.routing import Router, make_resolver
+from relay.delivery.scheduler import Policy, Scheduler
+from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
+from relay.signing import Signer
+from relay.smtp.auth import ShopAuthenticator
+from relay.smtp.protocol import RelaySMTP, SessionLimiter
+from relay.smtp.submission import SubmissionDeps, SubmissionHandler
+from relay.store.writer import Writer
+
+log = logging.getLogger("relay")
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def parse_trusted(entries: tuple[str, ...]) -> dict[str, str]:
+    pairs = (entry.split("=", 1) for entry in entries if "=" in entry)
+    return {ip.strip(): shop.strip() for ip, shop in pairs}
+
+
+def server_tls_context(config: Config) -> ssl.SSLContext:
+    cert, key = tls_paths(config)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+class Service:
+    """The running relay: built by `start()`, torn down by `stop()`."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.servers: list[asyncio.base_events.Server] = []
+        self.writer: Writer | None = None
+        self.signer: Signer | None = None
+        self.background: list[Callable[[], object]] = []
+
+    async def start(self) -> None:
+        config = self.config
+        path = open_store(config)
+        self.writer = Writer(path)
+        self.writer.start()
+        self.reads = ReadConnections(path)
+        self.signer = Signer(config.submission.signing_workers)
+        self.settings = settings_from(config)
+        await self._start_delivery()
+        await self._start_submission()
+
+    async def _start_delivery(self) -> None:
+        config = self.config
+        assert self.writer is not None
+        delivery = config.delivery
+        router = Router(make_resolver(delivery.nameservers), delivery.allow_private_mx)
+        client = ClientSettings(
+            helo_name=config.relay.hostname,
+            port=delivery.smtp_port,
+            connect_timeout=delivery.connect_timeout,
+            command_timeout=delivery.command_timeout,
+            data_timeout=delivery.data_timeout,
+            require_tls=delivery.require_tls,
+        )
+        policy = Policy(
+            schedule=delivery.retry_schedule,
+            max_age=delivery.max_age,
+            max_connections=delivery.max_connections,
+            max_per_destination=delivery.max_per_destination,
+            bounce_domain=config.inbound.bounce_domain,
+            secret=self.settings.secret,
+        )
+        scheduler = Scheduler(self.writer.run, self.reads, router, client, policy)
+        await scheduler.start()
+        self.wake_delivery = scheduler.wake  # type: ignore[method-assign]
+        self.background.append(scheduler.stop)
+
+    async def _start_submission(self) -> None:
+        config, loop = self.config, asyncio.get_running_loop()
+        assert self.writer is not None and self.signer is not None
+        authenticator = ShopAuthenticator(self.reads, config.submission.auth_failure_delay)
+        deps = SubmissionDeps(
+            read=self.reads,
+            write=self.writer.run,
+            signer=self.signer,
+            settings=self.settings,
+            typo=likely_typo,
+            trusted=parse_trusted(config.submission.trusted_clients),
+            on_queued=self.wake_delivery,
+        )
+        handler = SubmissionHandler(deps, authenticator)
+        limiter = SessionLimiter(config.submission.max_sessions)
+        tls = server_tls_context(config)
+        common = {
+            "hostname": config.relay.hostname,
+            "ident": "relay",
+            "decode_data": False,
+            "data_size_limit": config.submission.max_message_size,
+            "auth_required": True,
+            "authenticator": authenticator,
+            "limiter": limiter,
+            "enable_SMTPUTF8": True,
+        }
+        for address in config.submission.listen:
+            host, port = split_address(address)
+            factory = lambda: RelaySMTP(handler, tls_context=tls, auth_require_tls=True, **common)  # noqa: E731
+            self.servers.append(await loop.create_server(factory, host, port))
+            log.info("submission (STARTTLS) listening on %s", address)
+        for address in config.submission.listen_tls:
+            host, port = split_address(address)
+            # Implicit TLS (RFC 8314 3.3): the whole session is encrypted, so AUTH is allowed.
+            factory = lambda: RelaySMTP(handler, auth_require_tls=False, **common)  # noqa: E731
+            self.servers.append(await loop.create_server(factory, host, port, ssl=tls))
+            log.info("submission (implicit TLS) listening on %s", address)
+
+    def wake_delivery(self) -> None:
+        """Replaced by the delivery scheduler's wake-up once it runs."""
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            await server.wait_closed()
+        for stop in reversed(self.background):
+            result = stop()
+            if asyncio.iscoroutine(result):
+                await result
+        if self.signer is not None:
+            self.signer.close()
+        if self.writer is not None:
+            self.writer.stop()
+
+
+async def serve(config: Config) -> None:
+    service = Service(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    log.info("relay ready")
+    await stop.wait()
+    log.info("stopping: finishing work in flight")
+    await service.stop()
+    log.info("stopped")

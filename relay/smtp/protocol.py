@@ -1,0 +1,123 @@
+"""aiosmtpd's SMTP with our DATA reader, session cap and error replies.
+
+aiosmtpd reads DATA one line at a time (one readuntil per line dominates for 50 KB messages)
+and lets bare CR/LF through into the content. Our reader takes the data in large pieces, only
+ever ends it at CRLF.CRLF (RFC 5321 4.1.1.4), and the handler refuses bare CR or LF, which
+defeats SMTP smuggling ("\\n.\\n", "\\r\\n.\\r", "\\n.\\r\\n" are never an end of data).
+"""
+
+import asyncio
+import logging
+
+from aiosmtpd.smtp import SMTP
+
+from relay.smtp import replies
+
+log = logging.getLogger(__name__)
+_DOT_CRLF = b".\r\n"
+
+
+class SessionLimiter:
+    """A cap on concurrent sessions over all listeners (aiosmtpd holds messages in memory)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+
+    def acquire(self) -> bool:
+        if self.active >= self.limit:
+            return False
+        self.active += 1
+        return True
+
+    def release(self) -> None:
+        self.active -= 1
+
+
+class RelaySMTP(SMTP):
+    def __init__(self, handler: object, *, limiter: SessionLimiter, **kwargs: object) -> None:
+        super().__init__(handler, **kwargs)  # type: ignore[arg-type]
+        self._limiter = limiter
+
+    async def _handle_client(self) -> None:
+        if not self._limiter.acquire():
+            await self.push(replies.TOO_MANY_SESSIONS)
+            self.transport.close()  # type: ignore[union-attr]
+            return
+        try:
+            hook = getattr(self.event_handler, "session_started", None)
+            if hook is not None:
+                hook(self)
+            await super()._handle_client()
+        finally:
+            self._limiter.release()
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        throttle = getattr(self.event_handler, "before_auth", None)
+        if throttle is not None:
+            await throttle(self)
+        await super().smtp_AUTH(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push(replies.NEED_RCPT)
+            return
+        if arg:
+            await self.push(replies.DATA_SYNTAX)
+            return
+        await self.push(replies.START_DATA)
+        data, too_big = await read_data(self._reader, self.data_size_limit)
+        if too_big:
+            await self.push(replies.TOO_BIG.format(limit=self.data_size_limit))
+        elif has_bare_line_ending(data):
+            await self.push(replies.BARE_LINE_ENDING)
+        else:
+            self.envelope.content = self.envelope.original_content = data
+            try:
+                status = await self._call_handler_hook("DATA")
+            except Exception as error:  # answered 451, never aiosmtpd's 500 with the text
+                status = await self.handle_exception(error)
+            self._set_post_data_state()
+            await self.push(status)
+            return
+        self._set_post_data_state()
+
+
+async def read_data(reader: asyncio.StreamReader, limit: int | None) -> tuple[bytes, bool]:
+    """Read up to the CRLF.CRLF end of data; return (unstuffed data, exceeded the limit).
+
+    Searches for ".\\r\\n" and checks that a CRLF (or the start of the data) comes before it,
+    so the preceding CRLF is always already in our buffer and never missed across reads.
+    """
+    buf = bytearray()
+    too_big = False
+    while True:
+        try:
+            piece = await reader.readuntil(_DOT_CRLF)
+        except asyncio.LimitOverrunError as exc:
+            piece = await reader.readexactly(exc.consumed)
+            buf += piece
+        else:
+            buf += piece
+            dot = len(buf) - 3  # where the "." of ".\r\n" sits
+            if dot == 0 or buf[dot - 2 : dot] == b"\r\n":
+                del buf[dot:]
+                break
+        if limit and len(buf) > limit + 5:
+            too_big = True
+            del buf[:-2]  # keep the last CRLF so the end of data is still recognised
+    if too_big:
+        return b"", True
+    data = bytes(buf)
+    # RFC 5321 4.5.2: remove the leading period that transparency added to a line.
+    if data.startswith(b"."):
+        data = data[1:]
+    return data.replace(b"\r\n.", b"\r\n"), bool(limit and len(data) > limit)
+
+
+def has_bare_line_ending(data: bytes) -> bool:
+    crlf = data.count(b"\r\n")
+    return crlf != data.count(b"\r") or crlf != data.count(b"\n")
