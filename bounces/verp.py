@@ -31,6 +31,8 @@ def decode_token(secret: bytes, token: str) -> int | None:
         return None
     if len(raw) != 8 + _MAC_BYTES:
         return None
+    if base64.b32encode(raw).decode().rstrip("=") != text:
+        return None  # spare bits set: only the canonical spelling is valid
     payload, mac = raw[:8], raw[8:]
     if not hmac.compare_digest(mac, _mac(secret, payload)):
         return None

@@ -14,6 +14,7 @@ from dns_checks.typos import likely_typo
 from relay.delivery.client import ClientSettings
 from relay.delivery.routing import Router, make_resolver
 from relay.delivery.scheduler import Policy, Scheduler
+from relay.http import start_http
 from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
 from relay.signing import Signer
 from relay.smtp.auth import ShopAuthenticator
@@ -60,7 +61,15 @@ class Service:
         self.signer = Signer(config.submission.signing_workers)
         self.settings = settings_from(config)
         await self._start_delivery()
+        await self._start_http()
         await self._start_submission()
+
+    async def _start_http(self) -> None:
+        assert self.writer is not None
+        host, port = split_address(self.config.http.listen)
+        runner = await start_http(host, port, self.reads, self.writer.run, self.settings.secret)
+        self.background.append(runner.cleanup)
+        log.info("http (unsubscribe, /healthz) listening on %s", self.config.http.listen)
 
     async def _start_delivery(self) -> None:
         config = self.config

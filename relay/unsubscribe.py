@@ -63,7 +63,12 @@ def _unb64(text: str) -> bytes:
     # Strict alphabet check: urlsafe_b64decode silently drops characters it does not know.
     if not text or any(c not in _ALPHABET for c in text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # The last character has spare bits that decoding ignores; only the canonical spelling
+    # counts, so a token with one changed character never still works.
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 _ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

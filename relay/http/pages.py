@@ -79,7 +79,7 @@ def confirm_page(view: OptOutView) -> str:
         f"<p>{_fill(t.will_stop, view)}</p>",
         _address_line(view),
         form,
-        f'<p class="note">{escape(t.still_get)}</p>',
+        _note(t),
     ]
     return _render(view, t.confirm_title, body)
 

@@ -30,6 +30,7 @@ class EventKind(StrEnum):
 def add_event(
     conn: sqlite3.Connection,
     kind: EventKind,
+    /,
     *,
     shop: str | None = None,
     message: str | None = None,

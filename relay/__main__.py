@@ -1,0 +1,5 @@
+"""`python -m relay` runs the CLI."""
+
+from relay.cli import main
+
+main()

@@ -1,0 +1,93 @@
+"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages and `/healthz`."""
+
+import logging
+import re
+import sqlite3
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Handler
+
+from relay.http.optout import DEPS, Deps, Read, Write, not_found, show, submit
+
+log = logging.getLogger("relay.http")
+
+# style-src 'unsafe-inline' for the inline <style>; nothing else may load, run or frame us.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+_MAX_BODY = 64 * 1024  # a one-click or confirm POST is a few dozen bytes
+_SHUTDOWN_TIMEOUT = 5.0
+_TOKEN_PATH = re.compile(r"^/u/[^/]*")
+
+
+def make_app(read: Read, write: Write, secret: bytes) -> web.Application:
+    app = web.Application(client_max_size=_MAX_BODY, middlewares=[_not_found_page])
+    app[DEPS] = Deps(read, write, secret)
+    app.router.add_get("/u/{token}", show)
+    app.router.add_post("/u/{token}", submit)
+    app.router.add_get("/healthz", healthz)
+    app.on_response_prepare.append(_add_security_headers)
+    return app
+
+
+async def start_http(
+    host: str, port: int, read: Read, write: Write, secret: bytes
+) -> web.AppRunner:
+    """Listen on host:port; the caller stops it with `await runner.cleanup()`."""
+    runner = web.AppRunner(
+        make_app(read, write, secret),
+        access_log_class=RedactingAccessLogger,
+        access_log=logging.getLogger("relay.http.access"),
+        shutdown_timeout=_SHUTDOWN_TIMEOUT,
+    )
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    log.info("http listening on %s", ", ".join(map(str, runner.addresses)))
+    return runner
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """For monitoring: 200 after a trivial read of the store, 503 when that fails."""
+    try:
+        request.app[DEPS].read().execute("SELECT 1 FROM shops LIMIT 1").fetchall()
+    except sqlite3.Error:
+        log.exception("health check: database read failed")
+        return web.json_response({"status": "error", "db": False}, status=503)
+    return web.json_response({"status": "ok", "db": True})
+
+
+@web.middleware
+async def _not_found_page(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # Unknown paths, `/u/` without a token and extra segments look like any bad token.
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return not_found()
+
+
+async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """Access log without tokens: a token carries the customer's address (base64, not secret)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = _TOKEN_PATH.sub("/u/<token>", request.path)
+        self.logger.info(
+            "%s %s %s %d %.3fs", request.remote, request.method, path, response.status, time
+        )

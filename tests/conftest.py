@@ -1,0 +1,67 @@
+"""Fixtures: the real parts (nsd, Postfix) once per session, a fresh relay per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import RelayProcess
+from tests.rig.nsd import NsdServer, base_zones
+from tests.rig.postfix import PostfixRig
+from tests.rig.tools import require
+
+
+@pytest.fixture(scope="session")
+def nsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NsdServer]:
+    require("nsd")
+    server = NsdServer(tmp_path_factory.mktemp("nsd"), base_zones()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postfix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostfixRig]:
+    require("postfix")
+    rig = PostfixRig(tmp_path_factory.mktemp("postfix")).start()
+    yield rig
+    rig.stop()
+    rig.cleanup()
+
+
+def _relay(
+    root: Path, nsd: NsdServer, postfix: PostfixRig, extra: dict | None = None
+) -> RelayProcess:
+    extra = dict(extra or {})
+    extra.setdefault("inbound", {})["port"] = postfix.bounce_relay_port
+    relay = RelayProcess(root, nsd.nameserver, postfix.port, extra=extra).init()
+    relay.add_shop()
+    return relay
+
+
+@pytest.fixture
+def relay_factory(tmp_path: Path, nsd: NsdServer, postfix: PostfixRig) -> Iterator:
+    """Build (not start) a relay with extra relay.toml settings; stopped after the test."""
+    made: list[RelayProcess] = []
+    postfix.reset()
+
+    def make(extra: dict | None = None, name: str = "relay") -> RelayProcess:
+        relay = _relay(tmp_path / name, nsd, postfix, extra)
+        made.append(relay)
+        return relay
+
+    yield make
+    for relay in made:
+        relay.stop()
+
+
+@pytest.fixture
+def relay(relay_factory) -> RelayProcess:  # type: ignore[no-untyped-def]
+    return relay_factory().start()
+
+
+@pytest.fixture
+def relay_small(relay_factory) -> RelayProcess:  # type: ignore[no-untyped-def]
+    """Small limits: 20 KB messages, two concurrent sessions."""
+    return relay_factory({"submission": {"max_message_size": "20KB", "max_sessions": 2}}).start()

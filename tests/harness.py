@@ -1,0 +1,200 @@
+"""Run the real `relay` program for integration tests: init, shops, serve, CLI, swaks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.rig.tools import free_port, require, wait_for_port, wait_until
+
+RELAY = [sys.executable, "-m", "relay"]
+SHOP = "mein-shop"
+SHOP_PASSWORD = "correct horse battery"
+
+
+@dataclass
+class RelayProcess:
+    """A relay under test: its own directory, relay.toml, database and listeners."""
+
+    root: Path
+    nameserver: str
+    mx_port: int
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.submission_port = free_port()
+        self.tls_port = free_port()
+        self.inbound_port = self.extra.get("inbound", {}).pop("port", None) or free_port()
+        self.http_port = free_port()
+        self.config = self.root / "relay.toml"
+        self.log = self.root / "serve.log"
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def init(self) -> RelayProcess:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.run("init", "--dir", str(self.root), config=False)
+        self.config.write_text(self._toml())
+        return self
+
+    def _toml(self) -> str:
+        sections: dict[str, dict[str, Any]] = {
+            "relay": {"hostname": "relay.example.net", "data_dir": "var"},
+            "submission": {
+                "listen": [f"127.0.0.1:{self.submission_port}"],
+                "listen_tls": [f"127.0.0.1:{self.tls_port}"],
+                "auth_failure_delay": "200ms",
+            },
+            "inbound": {"listen": [f"127.0.0.1:{self.inbound_port}"]},
+            "http": {
+                "listen": f"127.0.0.1:{self.http_port}",
+                "public_url": f"http://127.0.0.1:{self.http_port}",
+            },
+            "delivery": {
+                "smtp_port": self.mx_port,
+                "nameservers": [self.nameserver],
+                "sending_ips": ["127.0.0.1"],
+                "retry_schedule": "1s, 2s, 2s, 3s*20",
+                "max_age": "1h",
+                "allow_private_mx": True,
+                "connect_timeout": "3s",
+            },
+            "dns": {"spf_include": "_spf.relay.example.net"},
+        }
+        for name, values in self.extra.items():
+            sections.setdefault(name, {}).update(values)
+        lines = []
+        for name, values in sections.items():
+            lines.append(f"[{name}]")
+            lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+        return "\n".join(lines) + "\n"
+
+    def add_shop(
+        self, name: str = SHOP, domain: str = "shop.example.com", language: str = "de"
+    ) -> None:
+        self.run(
+            "shop",
+            "add",
+            name,
+            "--domain",
+            domain,
+            "--sender",
+            f"info@{domain}",
+            "--sender-name",
+            "Mein Shop",
+            "--language",
+            language,
+            "--password",
+            SHOP_PASSWORD,
+        )
+
+    # -- serve ----------------------------------------------------------------------------
+
+    def start(self) -> RelayProcess:
+        env = {**os.environ, "RELAY_CONFIG": str(self.config)}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*RELAY, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
+            )
+        for port in (self.submission_port, self.tls_port):
+            wait_for_port(port, timeout=20, alive=lambda: self.proc.poll() is None)
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code, self.proc = self.proc.returncode, None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    # -- CLI ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        *args: str,
+        config: bool = True,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [*RELAY, *(["--config", str(self.config)] if config else []), *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=self.root)
+        if check and done.returncode != 0:
+            raise AssertionError(f"relay {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def recipients(self, **filters: str) -> list[dict[str, Any]]:
+        args = [item for key, value in filters.items() for item in (f"--{key}", value)]
+        return self.json("messages", *args)
+
+    def wait_state(
+        self, address: str, states: set[str], timeout: float = 30, count: int = 1
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+
+        def reached() -> bool:
+            nonlocal rows
+            rows = [r for r in self.recipients(to=address) if r["status"] in states]
+            return len(rows) >= count
+
+        try:
+            wait_until(reached, timeout, f"{address} to reach {states}", interval=0.3)
+        except TimeoutError:
+            raise AssertionError(
+                f"{address} never reached {states}: "
+                f"{self.recipients(to=address)}\n{self.log_text()}"
+            ) from None
+        return rows
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+def swaks(
+    port: int,
+    *args: str,
+    tls: str = "starttls",
+    auth: bool = True,
+    user: str = SHOP,
+    password: str = SHOP_PASSWORD,
+) -> subprocess.CompletedProcess[str]:
+    """Submit with swaks (a real SMTP client); returns the finished process (stdout: dialog)."""
+    require("swaks")
+    cmd = ["swaks", "--server", f"127.0.0.1:{port}", "--timeout", "30"]
+    cmd += {"starttls": ["-tls"], "implicit": ["-tlsc"], "none": []}[tls]
+    if auth:
+        cmd += ["--auth", "PLAIN", "--auth-user", user, "--auth-password", password]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60)
+
+
+def queue_id(dialog: str) -> str:
+    for line in dialog.splitlines():
+        if "queued as" in line:
+            return line.rsplit(" ", 1)[1].strip()
+    raise AssertionError(f"no queue id in:\n{dialog}")
+
+
+def wait(predicate: Any, timeout: float, what: str) -> None:
+    wait_until(predicate, timeout, what, interval=0.2)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,83 @@
+"""Sender identity: fallback until the shop's domain is verified, then signed as the shop.
+
+Both signatures are checked by an independent verifier (Perl Mail::DKIM) against keys served by
+the real DNS server (nsd) on loopback.
+"""
+
+from __future__ import annotations
+
+import email
+import sqlite3
+import time
+
+from tests.harness import SHOP, RelayProcess, queue_id, swaks
+from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
+from tests.rig import names
+from tests.rig.nsd import NsdServer
+
+FROM = "info@shop.example.com"
+
+
+def _submit(relay: RelayProcess) -> str:
+    done = swaks(
+        relay.submission_port,
+        "--from",
+        FROM,
+        "--to",
+        names.CUSTOMER,
+        "--header-From",
+        f"Mein Shop <{FROM}>",
+        "--header",
+        "X-Relay-Kind: payment-info",
+        "--header",
+        "Subject: Ihre Bestellung",
+    )
+    return queue_id(done.stdout)
+
+
+def test_unverified_shop_goes_out_from_the_fallback(relay: RelayProcess, nsd: NsdServer) -> None:
+    publish_keys(nsd, relay)
+    qid = _submit(relay)
+    sent = stored_message(relay, qid, names.CUSTOMER)
+    headers = email.message_from_bytes(sent)
+    assert headers["From"] == "Mein Shop <shops@relay.example.net>"
+    assert headers["Reply-To"] == f"Mein Shop <{FROM}>"
+    assert not any(k.lower().startswith("x-relay") for k in headers)
+    assert verify_dkim(sent, nsd.nameserver)[0].startswith("pass d=relay.example.net")
+    status = relay.json("status")
+    warned = {s["shop"]: s["warnings"] for s in status["shops_with_warnings"]}
+    assert "not verified" in warned[SHOP][0]
+
+
+def test_verified_shop_is_signed_for_its_own_domain(relay: RelayProcess, nsd: NsdServer) -> None:
+    publish_keys(nsd, relay, SHOP)
+    conn = sqlite3.connect(relay.root / "var" / "relay.db")
+    with conn:  # the verified-identity fixture: a stored DNS verdict
+        conn.execute(
+            "INSERT INTO dns_verdicts (shop, domain, verified, checked_at)"
+            " VALUES (?, 'shop.example.com', 1, ?)",
+            (SHOP, time.time()),
+        )
+    conn.close()
+    qid = _submit(relay)
+    sent = stored_message(relay, qid, names.CUSTOMER)
+    headers = email.message_from_bytes(sent)
+    assert headers["From"] == f"Mein Shop <{FROM}>" and headers["Reply-To"] is None
+    assert verify_dkim(sent, nsd.nameserver)[0].startswith("pass d=shop.example.com")
+    assert relay.json("status")["shops_with_warnings"] == []
+
+
+def test_message_id_and_date_are_added_when_missing(relay: RelayProcess) -> None:
+    done = swaks(
+        relay.submission_port,
+        "--from",
+        FROM,
+        "--to",
+        names.CUSTOMER,
+        "--data",
+        f"From: {FROM}\r\nSubject: bare\r\n\r\nhello\r\n",
+    )
+    qid = queue_id(done.stdout)
+    headers = email.message_from_bytes(stored_message(relay, qid, names.CUSTOMER))
+    assert headers["Message-ID"] == f"<{qid.lower()}@relay.example.net>"
+    assert headers["Date"]

@@ -1,0 +1,169 @@
+"""Issue 2 acceptance: shops submit over STARTTLS/implicit TLS with AUTH; bad input is refused.
+
+Real parts: the `relay serve` program, swaks and a raw socket client, over loopback.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from tests.harness import SHOP, SHOP_PASSWORD, RelayProcess, queue_id, swaks
+from tests.rig import names
+from tests.smtp_raw import RawSMTP
+
+FROM = "info@shop.example.com"
+
+
+def _submit(relay: RelayProcess, *extra: str, tls: str = "starttls") -> str:
+    port = relay.tls_port if tls == "implicit" else relay.submission_port
+    done = swaks(
+        port, "--from", FROM, "--to", names.CUSTOMER, "--header-From", FROM, *extra, tls=tls
+    )
+    assert "250 2.0.0 Ok: queued as" in done.stdout, done.stdout + done.stderr
+    return queue_id(done.stdout)
+
+
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_shop_submits_and_history_lists_the_message(relay: RelayProcess, tls: str) -> None:
+    qid = _submit(
+        relay, "--header", "X-Relay-Kind: dunning", "--header", "X-Relay-Order: A-1001", tls=tls
+    )
+    rows = relay.recipients(order="A-1001")
+    assert [(r["message"], r["kind"], r["recipient"]) for r in rows] == [
+        (qid, "dunning", names.CUSTOMER)
+    ]
+    assert rows[0]["shop"] == SHOP
+
+
+def test_auth_offered_only_after_starttls(relay: RelayProcess) -> None:
+    smtp = RawSMTP(relay.submission_port)
+    before = smtp.cmd("EHLO client.example.org")
+    assert "AUTH" not in before and "STARTTLS" in before
+    assert smtp.cmd("AUTH PLAIN AGluZm8AeA==").startswith("538 5.7.11")
+    assert smtp.starttls().startswith("220")
+    after = smtp.cmd("EHLO client.example.org")
+    assert "AUTH LOGIN PLAIN" in after or "AUTH PLAIN LOGIN" in after
+    smtp.close()
+
+
+def test_relaying_without_auth_is_refused(relay: RelayProcess) -> None:
+    smtp = RawSMTP(relay.submission_port)
+    smtp.cmd("EHLO client.example.org")
+    assert smtp.cmd(f"MAIL FROM:<{FROM}>").startswith("530 5.7.0")
+    smtp.starttls()
+    smtp.cmd("EHLO client.example.org")
+    assert smtp.cmd(f"MAIL FROM:<{FROM}>").startswith("530 5.7.0")
+    smtp.close()
+
+
+def test_wrong_password_is_refused_with_growing_delay(relay: RelayProcess) -> None:
+    durations = []
+    for _ in range(3):
+        smtp = RawSMTP(relay.submission_port)
+        smtp.cmd("EHLO client.example.org")
+        smtp.starttls()
+        started = time.monotonic()
+        assert smtp.login(SHOP, "wrong").startswith("535 5.7.8")
+        durations.append(time.monotonic() - started)
+        smtp.close()
+    # auth_failure_delay is 200ms in the test config: 0, then 0.2 s, then 0.4 s.
+    assert durations[1] >= 0.18 and durations[2] >= 0.38, durations
+    ok = RawSMTP(relay.submission_port)
+    ok.cmd("EHLO client.example.org")
+    ok.starttls()
+    assert ok.login(SHOP, SHOP_PASSWORD).startswith("235")
+    ok.close()
+
+
+def _authenticated(relay: RelayProcess) -> RawSMTP:
+    smtp = RawSMTP(relay.submission_port)
+    smtp.cmd("EHLO client.example.org")
+    smtp.starttls()
+    assert smtp.login(SHOP, SHOP_PASSWORD).startswith("235")
+    return smtp
+
+
+def _stored_messages(relay: RelayProcess) -> int:
+    conn = sqlite3.connect(relay.root / "var" / "relay.db")
+    count = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    conn.close()
+    return count
+
+
+def _data(smtp: RawSMTP, payload: bytes, sender: str = FROM) -> str:
+    assert smtp.cmd(f"MAIL FROM:<{sender}>").startswith("250")
+    assert smtp.cmd(f"RCPT TO:<{names.CUSTOMER}>").startswith("250")
+    assert smtp.cmd("DATA").startswith("354")
+    smtp.send(payload)
+    return smtp.reply()
+
+
+def test_from_of_another_shop_is_refused(relay: RelayProcess) -> None:
+    smtp = _authenticated(relay)
+    message = (
+        b"From: Other <info@other-shop.example.com>\r\nTo: <"
+        + names.CUSTOMER.encode()
+        + b">\r\nSubject: x\r\n\r\nhello\r\n.\r\n"
+    )
+    assert _data(smtp, message).startswith("550 5.7.1")
+    smtp.close()
+    assert _stored_messages(relay) == 0
+
+
+@pytest.mark.parametrize("smuggle", [b"\n.\n", b"\r\n.\r", b"\n.\r\n"])
+def test_bare_line_endings_are_refused_and_nothing_smuggled(
+    relay: RelayProcess, smuggle: bytes
+) -> None:
+    smtp = _authenticated(relay)
+    head = f"From: {FROM}\r\nTo: <{names.CUSTOMER}>\r\nSubject: smuggle\r\n\r\n".encode()
+    hidden = (
+        b"MAIL FROM:<info@shop.example.com>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\n"
+        b"From: info@shop.example.com\r\n\r\nsmuggled\r\n"
+    )
+    reply = _data(smtp, head + b"first part" + smuggle + hidden + b"\r\n.\r\n")
+    assert reply.startswith("550 5.6.0"), reply
+    # The session goes on normally: the smuggled commands were data, never commands.
+    assert smtp.cmd("NOOP").startswith("250")
+    smtp.close()
+    assert _stored_messages(relay) == 0
+
+
+def test_oversized_message_is_refused(relay_small: RelayProcess) -> None:
+    smtp = _authenticated(relay_small)
+    big = b"x" * 998 + b"\r\n"
+    payload = f"From: {FROM}\r\nSubject: big\r\n\r\n".encode() + big * 40 + b".\r\n"
+    assert _data(smtp, payload).startswith("552 5.3.4")
+    assert smtp.cmd("NOOP").startswith("250")
+    smtp.close()
+    assert _stored_messages(relay_small) == 0
+
+
+def test_invalid_address_fails_and_blocked_address_is_suppressed(relay: RelayProcess) -> None:
+    relay.run("blocks", "add", "blocked@shop-customers.example.com", "--note", "test")
+    done = swaks(
+        relay.submission_port,
+        "--from",
+        FROM,
+        "--header-From",
+        FROM,
+        "--to",
+        "blocked@shop-customers.example.com,max@exa_mple.com",
+    )
+    assert "queued as" in done.stdout, done.stdout
+    rows = {r["recipient"]: r for r in relay.recipients()}
+    blocked = rows["blocked@shop-customers.example.com"]
+    assert (blocked["status"], blocked["reason"]) == ("suppressed", "blocked")
+    invalid = rows["max@exa_mple.com"]
+    assert (invalid["status"], invalid["reason"]) == ("failed", "invalid-address")
+    assert "not valid" in invalid["explanation"] and "'_'" in invalid["explanation"]
+
+
+def test_session_cap_answers_421(relay_small: RelayProcess) -> None:
+    held = [RawSMTP(relay_small.submission_port) for _ in range(2)]
+    extra = RawSMTP(relay_small.submission_port)
+    assert extra.greeting.startswith("421 4.3.2")
+    for smtp in held:
+        smtp.close()
