@@ -15,6 +15,7 @@ from relay.delivery.client import ClientSettings
 from relay.delivery.routing import Router, make_resolver
 from relay.delivery.scheduler import Policy, Scheduler
 from relay.http import start_http
+from relay.recheck import Rechecker
 from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
 from relay.signing import Signer
 from relay.smtp.auth import ShopAuthenticator
@@ -62,7 +63,14 @@ class Service:
         self.settings = settings_from(config)
         await self._start_delivery()
         await self._start_http()
+        self._start_recheck()
         await self._start_submission()
+
+    def _start_recheck(self) -> None:
+        assert self.writer is not None
+        rechecker = Rechecker(self.config, self.reads, self.writer.run)
+        rechecker.start()
+        self.background.append(rechecker.stop)
 
     async def _start_http(self) -> None:
         assert self.writer is not None

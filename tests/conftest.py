@@ -8,26 +8,20 @@ from pathlib import Path
 import pytest
 
 from tests.harness import RelayProcess
-from tests.rig.nsd import NsdServer, base_zones
+from tests.rig.fixtures import *  # noqa: F403  (nsd_server, postfix_rig, make_nsd, ...)
+from tests.rig.nsd import NsdServer
 from tests.rig.postfix import PostfixRig
-from tests.rig.tools import require
 
 
 @pytest.fixture(scope="session")
-def nsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NsdServer]:
-    require("nsd")
-    server = NsdServer(tmp_path_factory.mktemp("nsd"), base_zones()).start()
-    yield server
-    server.stop()
+def nsd(nsd_server: NsdServer) -> NsdServer:
+    """The session's nsd; tests may add records (DKIM keys) but never remove base ones."""
+    return nsd_server
 
 
 @pytest.fixture(scope="session")
-def postfix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostfixRig]:
-    require("postfix")
-    rig = PostfixRig(tmp_path_factory.mktemp("postfix")).start()
-    yield rig
-    rig.stop()
-    rig.cleanup()
+def postfix(postfix_rig: PostfixRig) -> PostfixRig:
+    return postfix_rig
 
 
 def _relay(

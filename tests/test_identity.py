@@ -54,7 +54,7 @@ def test_verified_shop_is_signed_for_its_own_domain(relay: RelayProcess, nsd: Ns
     conn = sqlite3.connect(relay.root / "var" / "relay.db")
     with conn:  # the verified-identity fixture: a stored DNS verdict
         conn.execute(
-            "INSERT INTO dns_verdicts (shop, domain, verified, checked_at)"
+            "INSERT OR REPLACE INTO dns_verdicts (shop, domain, verified, checked_at)"
             " VALUES (?, 'shop.example.com', 1, ?)",
             (SHOP, time.time()),
         )

@@ -1,0 +1,92 @@
+"""`relay dns show SHOP` (records to publish) and `relay dns check SHOP` (what is wrong)."""
+
+import click
+
+from dns_checks import DnsError, records_to_publish, to_json
+from relay.cli.common import State, emit, json_option, pass_state
+from relay.identity_check import check_shop, resolver_for, store_verdicts
+from relay.keys import public_key_b64
+from relay.store.shops import Shop, get_shop
+
+
+@click.group()
+def dns() -> None:
+    """DNS set-up of a shop's domains: SPF, DKIM, DMARC."""
+
+
+def _shop(state: State, name: str) -> Shop:
+    shop = get_shop(state.conn, name)
+    if shop is None:
+        raise click.ClickException(f"no shop {name!r}; `relay shop list` shows the shops")
+    return shop
+
+
+@dns.command("show")
+@click.argument("shop")
+@json_option
+@pass_state
+def show(state: State, shop: str, as_json: bool) -> None:
+    """The records to publish, ready to paste (SPF merged into an existing record)."""
+    record = _shop(state, shop)
+    resolver = resolver_for(state.config)
+    public = public_key_b64(record.dkim_private_key)
+    data = []
+    for domain in record.domains:
+        try:
+            records = records_to_publish(
+                domain, record.dkim_selector, public, state.config.dns.spf_include, resolver
+            )
+        except DnsError as exc:
+            raise click.ClickException(
+                f"DNS lookup for {domain} failed: {exc}; try again"
+            ) from None
+        data.append(
+            {
+                "domain": domain,
+                "records": [
+                    {"name": r.name, "type": r.type, "value": r.value, "note": r.note}
+                    for r in records
+                ],
+            }
+        )
+    emit(data, as_json, _render_records)
+
+
+def _render_records(data: list[dict]) -> None:
+    for entry in data:
+        click.echo(f"{entry['domain']}:")
+        for rec in entry["records"]:
+            click.echo(f'  {rec["name"]}  {rec["type"]}  "{rec["value"]}"')
+            if rec["note"]:
+                click.echo(f"      ({rec['note']})")
+
+
+@dns.command("check")
+@click.argument("shop")
+@json_option
+@pass_state
+def check(state: State, shop: str, as_json: bool) -> None:
+    """Check every record; stores the verdict that switches signing on or off."""
+    record = _shop(state, shop)
+    reports = check_shop(record, state.config, resolver_for(state.config))
+    changes = store_verdicts(state.conn, record, reports)
+    data = [
+        {**to_json(report), "stale": change.stale, "changed": change.changed}
+        for report, change in zip(reports, changes, strict=True)
+    ]
+    emit(data, as_json, _render_check)
+
+
+def _render_check(data: list[dict]) -> None:
+    for domain in data:
+        state = "verified" if domain["verified"] else "NOT verified"
+        click.echo(f"{domain['domain']}: {state}")
+        for result in domain["results"]:
+            click.echo(f"  [{result['status']:7}] {result['check']}: {result['found']}")
+            if result["action"]:
+                click.echo(f"            -> {result['action']}")
+        if domain["stale"]:
+            click.echo("  DNS did not answer: the last verdict is kept (stale)")
+
+
+COMMANDS = [dns]

@@ -1,0 +1,99 @@
+"""Check shops' DNS and store the verdict the submission path reads (never DNS per message).
+
+A domain is verified when SPF passes for every sending address and the DKIM key in DNS is the
+shop's key. A change between verified and unverified is an event. DNS trouble (timeout,
+SERVFAIL) never turns a verified domain unverified: the last conclusive verdict stays, marked
+stale since the first failed check.
+"""
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from config import Config
+from dns_checks import DnspythonResolver, DomainReport, check_domain, to_json
+from relay.keys import public_key_b64
+from relay.store.events import EventKind, add_event
+from relay.store.shops import Shop, verdicts
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    shop: str
+    domain: str
+    verified: bool
+    stale: bool
+    changed: bool
+
+
+def resolver_for(config: Config) -> DnspythonResolver:
+    return DnspythonResolver(list(config.delivery.nameservers) or None)
+
+
+def check_shop(shop: Shop, config: Config, resolver: DnspythonResolver) -> list[DomainReport]:
+    """Blocking DNS work: run it in a thread from the event loop."""
+    public = public_key_b64(shop.dkim_private_key)
+    return [
+        check_domain(
+            domain,
+            shop.dkim_selector,
+            public,
+            config.delivery.sending_ips,
+            config.dns.spf_include,
+            resolver,
+        )
+        for domain in shop.domains
+    ]
+
+
+def store_verdicts(
+    conn: sqlite3.Connection, shop: Shop, reports: list[DomainReport]
+) -> list[VerdictChange]:
+    known = verdicts(conn, shop.name)
+    now = time.time()
+    changes = []
+    for report in reports:
+        domain = report.ascii_domain
+        previous = known.get(domain)
+        if report.dns_trouble:
+            changes.append(_keep_stale(conn, shop.name, domain, previous, now))
+            continue
+        conn.execute(
+            "INSERT INTO dns_verdicts (shop, domain, verified, checked_at, stale_since, report)"
+            " VALUES (?,?,?,?,NULL,?) ON CONFLICT (shop, domain) DO UPDATE SET"
+            " verified = excluded.verified, checked_at = excluded.checked_at,"
+            " stale_since = NULL, report = excluded.report",
+            (shop.name, domain, int(report.verified), now, json.dumps(to_json(report))),
+        )
+        was = previous.verified if previous else False
+        if report.verified != was:
+            add_event(
+                conn,
+                EventKind.IDENTITY,
+                shop=shop.name,
+                at=now,
+                domain=domain,
+                verified=report.verified,
+                was=was,
+            )
+        changes.append(
+            VerdictChange(shop.name, domain, report.verified, False, report.verified != was)
+        )
+    return changes
+
+
+def _keep_stale(conn: sqlite3.Connection, shop: str, domain: str, previous, now: float):  # type: ignore[no-untyped-def]
+    if previous is None:
+        conn.execute(
+            "INSERT INTO dns_verdicts (shop, domain, verified, checked_at, stale_since)"
+            " VALUES (?,?,0,?,?)",
+            (shop, domain, now, now),
+        )
+        return VerdictChange(shop, domain, False, True, False)
+    conn.execute(
+        "UPDATE dns_verdicts SET stale_since = coalesce(stale_since, ?)"
+        " WHERE shop = ? AND domain = ?",
+        (now, shop, domain),
+    )
+    return VerdictChange(shop, domain, previous.verified, True, False)

@@ -1,0 +1,61 @@
+"""`relay serve` re-checks every shop's DNS every `dns.recheck_every` (in a thread: the DNS
+checks block), and stores verdicts through the writer."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from config import Config
+from relay.identity_check import check_shop, resolver_for, store_verdicts
+from relay.store.shops import list_shops, verdicts
+
+log = logging.getLogger(__name__)
+_SCAN_EVERY = 60.0
+
+
+class Rechecker:
+    def __init__(
+        self,
+        config: Config,
+        read: Callable[[], Any],
+        write: Callable[[Callable[[Any], Any]], Awaitable[Any]],
+    ) -> None:
+        self.config, self.read, self.write = config, read, write
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="dns-recheck")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        every = self.config.dns.recheck_every
+        while True:
+            try:
+                await self.recheck_due(every)
+            except Exception:  # a DNS or store hiccup must not end the loop
+                log.exception("DNS re-check failed; trying again later")
+            await asyncio.sleep(min(every, _SCAN_EVERY))
+
+    async def recheck_due(self, every: float) -> None:
+        resolver = resolver_for(self.config)
+        for shop in list_shops(self.read()):
+            known = verdicts(self.read(), shop.name)
+            due = any(
+                d not in known or time.time() - known[d].checked_at >= every for d in shop.domains
+            )
+            if not due:
+                continue
+            reports = await asyncio.to_thread(check_shop, shop, self.config, resolver)
+            changes = await self.write(lambda c, s=shop, r=reports: store_verdicts(c, s, r))
+            for change in changes:
+                if change.changed:
+                    state = "verified" if change.verified else "NOT verified"
+                    log.info("shop %s: %s is now %s", change.shop, change.domain, state)
