@@ -15,6 +15,7 @@ from relay.delivery.client import ClientSettings
 from relay.delivery.routing import Router, make_resolver
 from relay.delivery.scheduler import Policy, Scheduler
 from relay.http import start_http
+from relay.inbound.listener import InboundDeps, InboundHandler
 from relay.recheck import Rechecker
 from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
 from relay.signing import Signer
@@ -64,7 +65,42 @@ class Service:
         await self._start_delivery()
         await self._start_http()
         self._start_recheck()
+        await self._start_inbound()
         await self._start_submission()
+
+    async def _start_inbound(self) -> None:
+        config, loop = self.config, asyncio.get_running_loop()
+        assert self.writer is not None
+        handler = InboundHandler(
+            InboundDeps(
+                read=self.reads,
+                write=self.writer.run,
+                secret=self.settings.secret,
+                bounce_domain=config.inbound.bounce_domain,
+                complaint_address=config.inbound.complaint_address,
+            )
+        )
+        limiter = SessionLimiter(config.submission.max_sessions)
+        tls = server_tls_context(config)
+        for address in config.inbound.listen:
+            host, port = split_address(address)
+            factory = lambda: RelaySMTP(  # noqa: E731
+                handler,
+                limiter=limiter,
+                refuse_bare_line_endings=False,
+                tls_context=tls,
+                hostname=config.relay.hostname,
+                ident="relay",
+                decode_data=False,
+                data_size_limit=config.inbound.max_message_size,
+                auth_required=False,
+                auth_require_tls=True,
+                enable_SMTPUTF8=True,
+            )
+            self.servers.append(await loop.create_server(factory, host, port))
+            log.info("bounce listener listening on %s", address)
+        await handler.recover()
+        self.background.append(handler.drain)
 
     def _start_recheck(self) -> None:
         assert self.writer is not None

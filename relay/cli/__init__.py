@@ -26,9 +26,9 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from relay.cli import dns, init, messages, queue, serve, shops, status, suppression
+    from relay.cli import bounces, dns, init, messages, queue, serve, shops, status, suppression
 
-    for module in (init, serve, shops, messages, status, suppression, queue, dns):
+    for module in (init, serve, shops, messages, status, suppression, queue, dns, bounces):
         for command in module.COMMANDS:
             main.add_command(command)
 

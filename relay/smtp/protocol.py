@@ -35,9 +35,19 @@ class SessionLimiter:
 
 
 class RelaySMTP(SMTP):
-    def __init__(self, handler: object, *, limiter: SessionLimiter, **kwargs: object) -> None:
+    def __init__(
+        self,
+        handler: object,
+        *,
+        limiter: SessionLimiter,
+        refuse_bare_line_endings: bool = True,
+        **kwargs: object,
+    ) -> None:
         super().__init__(handler, **kwargs)  # type: ignore[arg-type]
         self._limiter = limiter
+        # Submission refuses bare CR/LF (it signs and relays the data); the bounce listener
+        # takes them, since losing a report from a sloppy MTA is worse than a stray LF.
+        self._refuse_bare = refuse_bare_line_endings
 
     async def _handle_client(self) -> None:
         if not self._limiter.acquire():
@@ -72,7 +82,7 @@ class RelaySMTP(SMTP):
         data, too_big = await read_data(self._reader, self.data_size_limit)
         if too_big:
             await self.push(replies.TOO_BIG.format(limit=self.data_size_limit))
-        elif has_bare_line_ending(data):
+        elif self._refuse_bare and has_bare_line_ending(data):
             await self.push(replies.BARE_LINE_ENDING)
         else:
             self.envelope.content = self.envelope.original_content = data

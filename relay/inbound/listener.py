@@ -1,0 +1,94 @@
+"""The bounce listener (port 25): reports in, never a bounce out.
+
+RCPT is accepted only for bounce addresses whose signature verifies, the List-Unsubscribe
+mailto addresses we issued, and the complaint (feedback loop) address; anything else is
+550 5.1.1. No AUTH, no relaying. The raw report is stored before the 250, then processed.
+"""
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bounces.verp import decode_token, token_of
+from relay.inbound import reports
+from relay.smtp import replies
+from relay.unsubscribe import MAILTO_PREFIX
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InboundDeps:
+    read: Callable[[], sqlite3.Connection]
+    write: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+    secret: bytes
+    bounce_domain: str
+    complaint_address: str
+
+
+class InboundHandler:
+    def __init__(self, deps: InboundDeps) -> None:
+        self.deps = deps
+        self._tasks: set[asyncio.Task] = set()
+
+    def accepts(self, address: str) -> bool:
+        address = address.strip().strip("<>").lower()
+        if address == self.deps.complaint_address.lower():
+            return True
+        token = token_of(address, self.deps.bounce_domain)
+        if token is not None:
+            return decode_token(self.deps.secret, token) is not None
+        local, _, domain = address.rpartition("@")
+        if domain == self.deps.bounce_domain.lower() and local.startswith(MAILTO_PREFIX):
+            row = (
+                self.deps.read()
+                .execute("SELECT 1 FROM unsubscribe_mailto WHERE token = ?", (local,))
+                .fetchone()
+            )
+            return row is not None
+        return False
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
+        if not self.accepts(address):
+            return replies.NO_SUCH_USER
+        envelope.rcpt_tos.append(address)
+        return replies.RCPT_OK
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+        raw, rcpts, sender = envelope.content, list(envelope.rcpt_tos), envelope.mail_from or ""
+        report_id = await self.deps.write(lambda c: reports.store_raw(c, raw, sender, rcpts))
+        self._spawn(report_id)
+        return replies.REPORT_STORED.format(id=report_id)
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("bounce listener failed", exc_info=error)
+        return replies.INTERNAL_ERROR
+
+    def _spawn(self, report_id: int) -> None:
+        task = asyncio.create_task(self.process(report_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def process(self, report_id: int) -> reports.Outcome:
+        raw, rcpts = reports.load_raw(self.deps.read(), report_id)
+        parsed = await asyncio.to_thread(reports.parse, raw)
+        deps = self.deps
+        outcome = await deps.write(
+            lambda c: reports.apply_parsed(
+                c, report_id, parsed, rcpts, deps.secret, deps.bounce_domain
+            )
+        )
+        log.info("report %d: %s %s (%s)", report_id, outcome.kind, outcome.status, outcome.effect)
+        return outcome
+
+    async def recover(self) -> None:
+        """Process reports stored before a stop but not yet processed."""
+        for report_id in reports.unprocessed(self.deps.read()):
+            await self.process(report_id)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=30)
