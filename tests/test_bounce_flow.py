@@ -65,7 +65,8 @@ def _arf(reported: bytes, complainer: str) -> bytes:
         (
             f"From: fbl@mailbox-provider.example.org\r\nTo: fbl@relay.example.net\r\n"
             f"Subject: Abuse report\r\nMIME-Version: 1.0\r\n"
-            f'Content-Type: multipart/report; report-type=feedback-report; boundary="{boundary}"\r\n'
+            "Content-Type: multipart/report; report-type=feedback-report;"
+            f' boundary="{boundary}"\r\n'
             f"\r\n--{boundary}\r\nContent-Type: text/plain\r\n\r\nThis is a spam complaint.\r\n"
             f"--{boundary}\r\nContent-Type: message/feedback-report\r\n\r\n"
             f"Feedback-Type: abuse\r\nUser-Agent: ExampleFBL/1.0\r\nVersion: 1\r\n"

@@ -43,7 +43,7 @@ def test_end_to_end_delivery_is_signed_and_recorded(
     parsed = email.message_from_bytes(stored)
     assert parsed["Return-Path"].startswith("<b-")
     assert parsed["Return-Path"].endswith("@bounces.relay.example.net>")
-    assert not [k for k in parsed.keys() if k.lower().startswith("x-relay")]
+    assert not [k for k in parsed if k.lower().startswith("x-relay")]
     assert any(
         line.startswith("pass d=relay.example.net") for line in verify_dkim(stored, nsd.nameserver)
     )
