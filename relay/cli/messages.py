@@ -72,25 +72,25 @@ def message() -> None:
 
 @message.command("show")
 @click.argument("message_id")
-@click.option("--raw", is_flag=True, help="Also print the message as sent.")
+@click.option("--full", is_flag=True, help="Print the whole text, not the first 4,000 chars.")
 @json_option
 @pass_state
-def show(state: State, message_id: str, raw: bool, as_json: bool) -> None:
+def show(state: State, message_id: str, full: bool, as_json: bool) -> None:
     """Headers, recipients with every attempt and its reply, and every event."""
     data = get_message(state.conn, message_id.upper())
     if data is None:
         raise click.ClickException(f"no message {message_id!r}; `relay messages` lists them")
     body = data.pop("body") or b""
     data["headers"] = body.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    data["text"] = body.split(b"\r\n\r\n", 1)[-1].decode("utf-8", "replace") if raw else None
+    data["text"] = body.split(b"\r\n\r\n", 1)[-1].decode("utf-8", "replace")
     for rcpt in data["recipients"]:
         rcpt["signature"] = rcpt.pop("prefix").decode("ascii", "replace")
         rcpt["explanation"] = explain({**rcpt, "identity": data["identity"]})
     data["events"] = events_for_message(state.conn, data["id"])
-    emit(data, as_json, _render)
+    emit(data, as_json, lambda d: _render(d, full))
 
 
-def _render(data: dict) -> None:
+def _render(data: dict, full: bool) -> None:
     click.echo(
         f"message {data['id']}  shop {data['shop']}  order {data['order_ref'] or '-'}  "
         f"kind {data['kind']}  identity {data['identity']} (d={data['dkim_domain']})"
@@ -110,8 +110,8 @@ def _render(data: dict) -> None:
     click.echo("\nevents:")
     for event in data["events"]:
         click.echo(f"  {when(event['at'])} {event['kind']} {event['detail']}")
-    if data.get("text"):
-        click.echo("\n" + data["text"])
+    text = data["text"] if full else data["text"][:4000]
+    click.echo("\n" + text + ("" if text == data["text"] else "\n[... --full shows the rest]"))
 
 
 COMMANDS = [messages, message]
