@@ -23,7 +23,7 @@ class Envelope:
     recipient_id: int
     mail_from: str
     rcpt_to: str
-    data: bytes
+    load: Callable[[], bytes]  # the message as sent, read only when its DATA starts (memory)
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ async def _transaction(
         await client.rcpt(envelope.rcpt_to)
         # RFC 5321 4.5.3.2.6: wait up to 10 minutes for the reply to the final dot; giving up
         # earlier makes a slow server's accepted message a duplicate on the next try.
-        response = await client.data(envelope.data, timeout=settings.data_timeout)
+        response = await client.data(envelope.load(), timeout=settings.data_timeout)
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code != -1:
             await _reset(client)

@@ -166,7 +166,9 @@ class Scheduler:
         await deliver_batch(hosts, envelopes, self.client, report)
 
     def _envelope(self, row: dict) -> Envelope:
-        conn = self.read()
-        data = queue.load_prefix(conn, row["id"]) + queue.load_body(conn, row["message"])
+        def load() -> bytes:
+            conn = self.read()
+            return queue.load_prefix(conn, row["id"]) + queue.load_body(conn, row["message"])
+
         sender = bounce_address(self.policy.secret, row["id"], self.policy.bounce_domain)
-        return Envelope(row["id"], sender, row["address"], data)
+        return Envelope(row["id"], sender, row["address"], load)

@@ -58,9 +58,10 @@ class SubmissionHandler:
         if shop is None:  # deleted while the session was open
             return replies.AUTH_REQUIRED
         verified = shop_store.verified_domains(conn).get(shop.name, set())
+        content, envelope.content, envelope.original_content = envelope.content, None, None
         try:
             prepared = prepare(
-                envelope.content,
+                content,
                 envelope.rcpt_tos,
                 shop,
                 verified,
@@ -69,6 +70,8 @@ class SubmissionHandler:
             )
         except Rejection as rejection:
             return rejection.reply
+        finally:
+            del content  # the prepared copy is what is signed and stored
         apply_signatures(prepared, await self.deps.signer.sign(prepared))
         await self._store(prepared, envelope.mail_from or "", session)
         self.deps.on_queued()
