@@ -193,6 +193,19 @@ def _judge(
     return _result(Status.OK, record, record or expected, "", detail, "pass")
 
 
+def _permerror_fix(domain: str, record: str, expected: str, include: str, problem: str) -> str:
+    if problem.startswith(("Too many DNS lookups", "More than 40 DNS lookups")):
+        # RFC 7208 4.6.4: at most 10 terms that cause DNS lookups, nested includes counted.
+        return (
+            f"cut the DNS lookups of the TXT record at {domain} to at most 10, "
+            f"include:{include} among them: remove include:, a, mx and exists terms of "
+            "services you no longer use, or replace them by the ip4:/ip6: addresses they stand for"
+        )
+    if expected != record:
+        return f"change the TXT record at {domain} so that it reads like: {expected}"
+    return f"correct that in the TXT record at {domain}, keeping include:{include}"
+
+
 def _failure_sentence(
     domain: str,
     record: str | None,
@@ -210,8 +223,8 @@ def _failure_sentence(
     if result == "permerror":
         why = _permerror_words(outcomes[0].problem, outcomes[0].explanation)
         return (
-            f"Your SPF record is broken (permerror): {why}, so receivers ignore it; "
-            f"fix it so that it reads like: {expected}"
+            f"The SPF record at {domain} is broken (permerror): {why}, so receivers ignore it; "
+            f"{_permerror_fix(domain, record, expected, include, outcomes[0].problem)}."
         )
     effect = _EFFECT.get(result, "receivers do not accept the relay's servers ({ips})").format(
         ips=ips

@@ -1,5 +1,6 @@
 """Whether each shop sends under its own name, and the warnings every status view shows."""
 
+import json
 import sqlite3
 from dataclasses import dataclass
 
@@ -11,13 +12,29 @@ class ShopHealth:
     shop: str
     verified_domains: list[str]
     warnings: list[str]
+    identity_changes: list[dict]  # newest first: when a domain became (un)verified
 
     def as_dict(self) -> dict:
         return {
             "shop": self.shop,
             "verified_domains": self.verified_domains,
             "warnings": self.warnings,
+            "identity_changes": self.identity_changes,
         }
+
+
+def identity_changes(conn: sqlite3.Connection, shop: str | None, limit: int = 5) -> list[dict]:
+    sql = "SELECT at, shop, detail FROM events WHERE kind = 'identity'"
+    args: tuple = ()
+    if shop:
+        sql, args = sql + " AND shop = ?", (shop,)
+    rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+    return [{"at": r["at"], "shop": r["shop"], **json.loads(r["detail"])} for r in rows]
+
+
+def describe_change(change: dict) -> str:
+    now = "verified: signed as the shop" if change["verified"] else "NOT verified: fallback"
+    return f"{_when(change['at'])} {change['domain']} became {now}"
 
 
 def shop_health(conn: sqlite3.Connection, shop: Shop) -> ShopHealth:
@@ -37,7 +54,7 @@ def shop_health(conn: sqlite3.Connection, shop: Shop) -> ShopHealth:
                 f"{domain}: DNS could not be checked since {_when(verdict.stale_since)}; "
                 "keeping the last good verdict"
             )
-    return ShopHealth(shop.name, verified, warnings)
+    return ShopHealth(shop.name, verified, warnings, identity_changes(conn, shop.name))
 
 
 def _when(ts: float) -> str:

@@ -3,10 +3,10 @@
 import click
 
 from dns_checks import DnsError, records_to_publish, to_json
-from relay.cli.common import State, emit, json_option, pass_state
+from relay.cli.common import State, emit, json_option, pass_state, when
 from relay.identity_check import check_shop, resolver_for, store_verdicts
 from relay.keys import public_key_b64
-from relay.store.shops import Shop, get_shop
+from relay.store.shops import Shop, get_shop, verdicts
 
 
 @click.group()
@@ -70,8 +70,18 @@ def check(state: State, shop: str, as_json: bool) -> None:
     record = _shop(state, shop)
     reports = check_shop(record, state.config, resolver_for(state.config))
     changes = store_verdicts(state.conn, record, reports)
+    kept = verdicts(state.conn, record.name)
     data = [
-        {**to_json(report), "stale": change.stale, "changed": change.changed}
+        {
+            **to_json(report),
+            # During DNS trouble the verdict that keeps controlling signing is the last good one.
+            "verified": change.verified,
+            "stale": change.stale,
+            "stale_since": kept[report.ascii_domain].stale_since
+            if report.ascii_domain in kept
+            else None,
+            "changed": change.changed,
+        }
         for report, change in zip(reports, changes, strict=True)
     ]
     emit(data, as_json, _render_check)
@@ -86,7 +96,10 @@ def _render_check(data: list[dict]) -> None:
             if result["action"]:
                 click.echo(f"            -> {result['action']}")
         if domain["stale"]:
-            click.echo("  DNS did not answer: the last verdict is kept (stale)")
+            click.echo(
+                "  DNS did not answer: the last verdict is kept (stale since "
+                f"{when(domain['stale_since'])})"
+            )
 
 
 COMMANDS = [dns]

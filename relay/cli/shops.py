@@ -5,11 +5,12 @@ import time
 
 import click
 
+from dns_checks import InvalidDomain, to_ascii_domain
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.keys import new_dkim_key, new_selector, public_key_b64
 from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
 from relay.passwords import generate_password, hash_password
-from relay.shop_health import shop_health
+from relay.shop_health import describe_change, shop_health
 from relay.store import shops as store
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -82,12 +83,12 @@ def _print_records(state: State, record: store.Shop) -> None:
 
 
 def _a_label(domain: str) -> str:
+    # IDNA 2008 + UTS 46 as dns_checks uses (Python's "idna" codec is IDNA 2003: it would
+    # turn straße-shop into strasse-shop, a different domain).
     try:
-        return domain.strip().rstrip(".").encode("idna").decode().lower()
-    except UnicodeError:
-        raise click.BadParameter(
-            f"{domain!r} is not a domain name", param_hint="--domain"
-        ) from None
+        return to_ascii_domain(domain)
+    except InvalidDomain as exc:
+        raise click.BadParameter(str(exc), param_hint="--domain") from None
 
 
 @shop.command("list")
@@ -107,10 +108,11 @@ def list_(state: State, as_json: bool) -> None:
                     r["sender"],
                     "yes" if r["verified_domains"] else "NO (fallback)",
                     len(r["warnings"]),
+                    describe_change(r["identity_changes"][0]) if r["identity_changes"] else "-",
                 ]
                 for r in rows
             ],
-            ["shop", "domains", "sender", "verified", "warnings"],
+            ["shop", "domains", "sender", "verified", "warnings", "last identity change"],
         ),
     )
 
@@ -177,6 +179,8 @@ def _render_shop(data: dict) -> None:
     )
     for warning in data["warnings"]:
         click.echo(f"  WARNING: {warning}")
+    for change in data["identity_changes"]:
+        click.echo(f"  change: {describe_change(change)}")
 
 
 @shop.command("kinds")

@@ -3,7 +3,7 @@
 import click
 
 from relay.cli.common import State, emit, json_option, pass_state, when
-from relay.shop_health import shop_health
+from relay.shop_health import describe_change, identity_changes, shop_health
 from relay.store.messages import state_counts
 from relay.store.schema import STATES
 from relay.store.shops import list_shops
@@ -39,6 +39,7 @@ def status(state: State, as_json: bool) -> None:
         "shops_with_warnings": [s for s in shops if s["warnings"]],
         "recent_failures": [dict(r) for r in failures],
         "quarantined": [dict(r) for r in quarantined],
+        "identity_changes": identity_changes(conn, None, limit=10),
     }
     emit(data, as_json, _render)
 
@@ -55,6 +56,8 @@ def _render(data: dict) -> None:
     for shop in data["shops_with_warnings"]:
         for warning in shop["warnings"]:
             click.echo(f"WARNING shop {shop['shop']}: {warning}")
+    for change in data["identity_changes"]:
+        click.echo(f"shop {change['shop']}: {describe_change(change)}")
     for row in data["quarantined"]:
         click.echo(
             f"QUARANTINED {row['message']} {row['address']}: "

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
 
 from relay.prepare.headers import RawMessage, decoded
+from relay.store.shops import ascii_domain
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def choose_identity(
     fallback: Fallback,
 ) -> Identity:
     display, address = from_address(message) or ("", "")
-    domain = address.rpartition("@")[2].lower()
+    domain = ascii_domain(address.rpartition("@")[2])
     if domain in verified:
         return Identity("shop", domain, shop_selector, shop_key, address, None)
     name = display or shop_sender_name

@@ -5,7 +5,16 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 
+from dns_checks import InvalidDomain, to_ascii_domain
 from relay.kinds import Kind, shop_kinds
+
+
+def ascii_domain(domain: str) -> str:
+    """The A-label form shops are stored under (a From may be written with U-labels)."""
+    try:
+        return to_ascii_domain(domain)
+    except InvalidDomain:
+        return domain.strip().rstrip(".").lower()
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,7 @@ class Shop:
     def owns_address(self, address: str) -> bool:
         """SPEC: the From address is the shop's sender address or at one of its domains."""
         address = address.lower()
-        domain = address.rpartition("@")[2]
+        domain = ascii_domain(address.rpartition("@")[2])
         return address == self.sender.lower() or domain in self.domains
 
 
