@@ -135,18 +135,21 @@ async def _send_all(
 async def _transaction(
     client: aiosmtplib.SMTP, envelope: Envelope, settings: ClientSettings
 ) -> Reply:
+    command = "MAIL"
     try:
         await client.mail(envelope.mail_from)
+        command = "RCPT"
         await client.rcpt(envelope.rcpt_to)
+        command = "DATA"
         # RFC 5321 4.5.3.2.6: wait up to 10 minutes for the reply to the final dot; giving up
         # earlier makes a slow server's accepted message a duplicate on the next try.
         response = await client.data(envelope.load(), timeout=settings.data_timeout)
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code != -1:
             await _reset(client)
-            return Reply.from_server(exc.code, exc.message)
+            return Reply.from_server(exc.code, exc.message, command)
         raise aiosmtplib.SMTPServerDisconnected(exc.message) from exc
-    return Reply.from_server(response.code, response.message)
+    return Reply.from_server(response.code, response.message, command)
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:

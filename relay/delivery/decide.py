@@ -28,7 +28,7 @@ def decide(
     """`attempts` counts this one. `never_works`: DNS says the domain can never take mail."""
     if 200 <= reply.code < 300:
         return Decision("delivered", None, None, False)
-    verdict = classify(reply.code, reply.status, reply.text)
+    verdict = classify(reply.code, reply.status, reply.text, command=reply.command)
     if never_works:
         return Decision("failed", verdict.reason, None, False)
     if reply.code >= 500:

@@ -12,15 +12,17 @@ class Reply:
     status: str | None  # enhanced status code (RFC 3463), from the text or synthesised
     text: str
     synthetic: bool = False  # made up by us (connection refused, timeout, DNS ...)
+    command: str | None = None  # the SMTP command it answered: "550 user unknown" after RCPT
+    # proves the mailbox absent, after DATA it is a content filter (the classifier needs it)
 
     @classmethod
-    def from_server(cls, code: int, message: str) -> "Reply":
+    def from_server(cls, code: int, message: str, command: str | None = None) -> "Reply":
         text = " ".join(message.split())
         match = _ENHANCED.match(text)
         status = match.group(1) if match else None
         if match:
             text = text[match.end() :].strip()
-        return cls(code, status, text)
+        return cls(code, status, text, command=command)
 
     @classmethod
     def synthetic_reply(cls, code: int, status: str, text: str) -> "Reply":

@@ -1,0 +1,113 @@
+"""parse_report() never raises and stays fast, whatever it is fed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bounces import Report, parse_report
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bounces" / "corpus" / "maildir" / "bsd"
+GOLDEN = Path(__file__).parent / "data" / "bounces"
+SAMPLES = sorted(CORPUS.glob("*.eml"))[:60] or sorted(GOLDEN.glob("*.eml"))
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+HEADER_NAMES = st.sampled_from(
+    [
+        "From",
+        "To",
+        "Subject",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "X-Failed-Recipients",
+        "Auto-Submitted",
+        "Final-Recipient",
+        "Status",
+        "Diagnostic-Code",
+        "Received",
+        "MIME-Version",
+    ]
+)
+MIMEISH = st.sampled_from(
+    [
+        'multipart/report; report-type=delivery-status; boundary="b"',
+        "multipart/report; report-type=feedback-report; boundary=b",
+        "multipart/mixed; boundary=",
+        "message/delivery-status",
+        "message/rfc822",
+        "text/plain; charset=x-unknown",
+        "text/plain; charset=iso-2022-jp",
+        "base64",
+        "quoted-printable",
+        "rfc822; max@example.org",
+        "5.1.1",
+        "smtp; 550 5.1.1 user unknown",
+        "=?utf-8?B?broken?=",
+        "=?unknown?Q?x?=",
+    ]
+)
+LINE = st.one_of(
+    st.tuples(HEADER_NAMES, MIMEISH).map(lambda t: f"{t[0]}: {t[1]}"),
+    st.sampled_from(
+        ["--b", "--b--", "", "<max@example.org>: 550 5.1.1 unknown", "=", "Action: failed"]
+    ),
+    st.text(max_size=80),
+)
+
+
+def _is_report(report: object) -> bool:
+    return isinstance(report, Report) and report.kind in (
+        "bounce",
+        "delay",
+        "complaint",
+        "autoreply",
+        "delivered",
+        "other",
+    )
+
+
+@FUZZ
+@given(st.binary(max_size=4096))
+def test_binary_garbage(raw: bytes) -> None:
+    assert _is_report(parse_report(raw))
+
+
+@FUZZ
+@given(st.lists(LINE, max_size=60), st.sampled_from(["\n", "\r\n", "\r"]))
+def test_malformed_mime(lines: list[str], newline: str) -> None:
+    raw = newline.join(lines).encode("utf-8", "surrogatepass")
+    assert _is_report(parse_report(raw))
+
+
+@pytest.mark.skipif(not SAMPLES, reason="no sample reports")
+@FUZZ
+@given(st.sampled_from(SAMPLES or [GOLDEN]), st.floats(0, 1), st.sampled_from([b"", b"\x00\xff"]))
+def test_truncated_reports(path: Path, fraction: float, tail: bytes) -> None:
+    raw = path.read_bytes()
+    assert _is_report(parse_report(raw[: int(len(raw) * fraction)] + tail))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Subject: " + b"x" * 3_000_000 + b"\n\nbody",
+        b"".join(b"X-H%d: v\n" % i for i in range(100_000)) + b"\nbody",
+        b"".join(
+            b'Content-Type: multipart/mixed; boundary="b%d"\n\n--b%d\n' % (i, i)
+            for i in range(3000)
+        ),
+        b"From: mailer-daemon@example.org\nSubject: failure notice\n\n"
+        + b"<a@b.example>:\n550 x\n" * 50_000,
+        b"From: mailer-daemon@example.org\nSubject: Undelivered\n\n" + b"(" * 1_000_000 + b"@",
+        b"Subject: x\n\n" + b'{"notificationType":"Bounce","bounce":' + b"[" * 100_000,
+    ],
+    ids=["huge-header", "many-headers", "deep-nesting", "many-addresses", "parens", "deep-json"],
+)
+def test_pathological_inputs_are_fast(raw: bytes) -> None:
+    started = time.perf_counter()
+    assert _is_report(parse_report(raw))
+    assert time.perf_counter() - started < 3.0
