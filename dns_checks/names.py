@@ -16,6 +16,7 @@ class InvalidDomain(ValueError):
     """The text is not a domain name that could carry mail DNS records."""
 
 
+@functools.lru_cache(maxsize=4096)
 def to_ascii_domain(domain: str) -> str:
     """'Müller-Shop.de.' -> 'xn--mller-shop-9db.de'.
 

@@ -101,6 +101,7 @@ def _slip_rank(typed: str, known: str) -> int:
     return 1 if len(typed) > len(known) else 2
 
 
+@functools.lru_cache(maxsize=4096)
 def likely_typo(domain: str) -> str | None:
     """The well-known mailbox domain `domain` was probably meant to be, or None.
 

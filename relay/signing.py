@@ -2,9 +2,20 @@
 
 import asyncio
 import concurrent.futures
+import contextlib
+import ctypes
 import multiprocessing
+import signal
 
 from relay.prepare.pipeline import Prepared, sign_job
+
+
+def _die_with_parent() -> None:
+    """Pool initializer: a worker must not outlive `relay serve` when that is SIGKILLed
+    (Linux prctl PR_SET_PDEATHSIG; elsewhere the pool's own shutdown has to do)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
 
 
 def _sign_all(jobs: list, body: bytes) -> list[bytes]:
@@ -17,7 +28,9 @@ class Signer:
         if workers > 0:
             # spawn, not fork: the parent has threads (the database writer) by now.
             context = multiprocessing.get_context("spawn")
-            self._pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_die_with_parent
+            )
 
     async def sign(self, prepared: Prepared) -> list[bytes]:
         if not prepared.sign_jobs:

@@ -167,3 +167,24 @@ def test_session_cap_answers_421(relay_small: RelayProcess) -> None:
     assert extra.greeting.startswith("421 4.3.2")
     for smtp in held:
         smtp.close()
+
+
+def test_fast_path_parses_paths_like_aiosmtpd() -> None:
+    from aiosmtpd.smtp import SMTP
+
+    from relay.smtp.protocol import RelaySMTP, SessionLimiter
+
+    ours = RelaySMTP(object(), limiter=SessionLimiter(1))
+    stock = SMTP(object())
+    for arg in [
+        "<a@b.example>",
+        "<>",
+        "<> SIZE=10",
+        "<a@b.example>  BODY=8BITMIME",
+        "<@r.example:a@b.example>",
+        '<"x y"@b.example>',
+        "a@b.example",
+        "<a@[127.0.0.1]>",
+        "<" + "x" * 70 + "@b.example>",
+    ]:
+        assert ours._getaddr(arg) == stock._getaddr(arg), arg

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosmtplib
+from aiosmtplib.response import SMTPResponse
 
 from relay.delivery.outcome import Attempt, Reply
 from relay.delivery.routing import MxHost
@@ -143,13 +144,39 @@ async def _transaction(
         command = "DATA"
         # RFC 5321 4.5.3.2.6: wait up to 10 minutes for the reply to the final dot; giving up
         # earlier makes a slow server's accepted message a duplicate on the next try.
-        response = await client.data(envelope.load(), timeout=settings.data_timeout)
+        response = await _data(client, envelope.load(), settings.data_timeout)
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code != -1:
             await _reset(client)
             return Reply.from_server(exc.code, exc.message, command)
         raise aiosmtplib.SMTPServerDisconnected(exc.message) from exc
     return Reply.from_server(response.code, response.message, command)
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes, timeout: float) -> SMTPResponse:
+    """DATA with our stored bytes. aiosmtplib's data() rewrites line endings and dot-stuffs
+    with regexes over the whole message (a quarter of the sending CPU at 50 KB); the stored
+    message is CRLF-clean already (submission refused bare CR/LF), so RFC 5321 4.5.2
+    transparency is one replace. Falls back to data() if aiosmtplib's internals change."""
+    protocol = client.protocol
+    lock = getattr(protocol, "_command_lock", None)
+    if protocol is None or lock is None or not hasattr(protocol, "_response_pending"):
+        return await client.data(data, timeout=timeout)
+    stuffed = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    async with lock:
+        protocol._response_pending = True
+        protocol.write(b"DATA\r\n")
+        start = await protocol.read_response(timeout=timeout)
+        if start.code != 354:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        protocol._response_pending = True
+        protocol.write(stuffed + b".\r\n")
+        response = await protocol.read_response(timeout=timeout)
+    if response.code != 250:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return response
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:

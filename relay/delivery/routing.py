@@ -36,6 +36,7 @@ def make_resolver(nameservers: tuple[str, ...], timeout: float = 5.0) -> dns.asy
         resolver.nameservers = [_nameserver(item) for item in nameservers]
     resolver.lifetime = timeout
     resolver.timeout = timeout
+    resolver.cache = dns.resolver.Cache()  # honours TTLs; a batch of 20 must not re-ask
     return resolver
 
 

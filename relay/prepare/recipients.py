@@ -1,5 +1,6 @@
 """Per-recipient decision: send, suppressed (and why) or failed (and why)."""
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,31 +30,34 @@ class Lookups:
     typo: Callable[[str], str | None]
 
 
+@functools.lru_cache(maxsize=8192)
+def _checked(address: str) -> tuple[str, str, str | None]:
+    """(normalised address, ASCII domain, error or None); syntax only, no DNS (a DNS timeout
+    is not an invalid address). Cached: shops send to the same customers again and again."""
+    try:
+        valid = email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        return address, address.rpartition("@")[2].lower(), f"is not valid: {exc}"
+    if valid.ascii_email is None:
+        return (
+            valid.normalized,
+            valid.ascii_domain,
+            ("has non-ASCII characters before the @, which most mail systems do not accept"),
+        )
+    domain = valid.ascii_domain.lower()
+    return valid.ascii_email.rpartition("@")[0] + "@" + domain, domain, None
+
+
 def plan_recipient(
     raw: str, shop: str, kind: Kind, disabled: frozenset[str], lookups: Lookups
 ) -> RecipientPlan:
     address = raw.strip().strip("<>")
-    try:
-        valid = email_validator.validate_email(address, check_deliverability=False)
-    except email_validator.EmailNotValidError as exc:
+    normal, domain, error = _checked(address)
+    if error:
         return RecipientPlan(
-            address,
-            address.rpartition("@")[2].lower(),
-            "failed",
-            "invalid-address",
-            f"the address {address!r} is not valid: {exc}",
+            normal, domain, "failed", "invalid-address", f"the address {address!r} {error}"
         )
-    if valid.ascii_email is None:
-        return RecipientPlan(
-            valid.normalized,
-            valid.ascii_domain,
-            "failed",
-            "invalid-address",
-            f"the address {address!r} has non-ASCII characters before the @, "
-            "which most mail systems do not accept",
-        )
-    normal = valid.ascii_email.rpartition("@")[0] + "@" + valid.ascii_domain.lower()
-    plan = RecipientPlan(normal, valid.ascii_domain.lower(), "queued")
+    plan = RecipientPlan(normal, domain, "queued")
     suggestion = lookups.typo(plan.domain)
     if suggestion:
         plan.warnings = (f"the domain {plan.domain} looks like a typo of {suggestion}",)

@@ -8,6 +8,7 @@ defeats SMTP smuggling ("\\n.\\n", "\\r\\n.\\r", "\\n.\\r\\n" are never an end o
 
 import asyncio
 import logging
+import re
 
 from aiosmtpd.smtp import SMTP
 
@@ -15,6 +16,9 @@ from relay.smtp import replies
 
 log = logging.getLogger(__name__)
 _DOT_CRLF = b".\r\n"
+# RFC 5321 4.1.2 Path in its everyday form, "<local@domain>" or "<>", followed by parameters.
+_SIMPLE_PATH = re.compile(r"\s*<((?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)?)>(.*)")
+_DATA_READ_LIMIT = 1 << 20
 
 
 class SessionLimiter:
@@ -68,6 +72,21 @@ class RelaySMTP(SMTP):
             await throttle(self)
         await super().smtp_AUTH(arg)
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd parses MAIL/RCPT paths with the `email` header parser (a large share of a
+        session's CPU); the everyday form is matched directly, anything else goes to it."""
+        match = _SIMPLE_PATH.fullmatch(arg)
+        if match is None:
+            return super()._getaddr(arg)
+        # The same results as aiosmtpd's parser, quirks included: the null path is "<>" and
+        # keeps the space before its parameters; an address's parameters are left-stripped.
+        if not match.group(1):
+            return "<>", match.group(2)
+        address, rest = match.group(1), match.group(2).lstrip()
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
+
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
@@ -79,7 +98,7 @@ class RelaySMTP(SMTP):
             await self.push(replies.DATA_SYNTAX)
             return
         await self.push(replies.START_DATA)
-        data, too_big = await read_data(self._reader, self.data_size_limit)
+        data, too_big = await self._read_data()
         if too_big:
             await self.push(replies.TOO_BIG.format(limit=self.data_size_limit))
         elif self._refuse_bare and has_bare_line_ending(data):
@@ -94,6 +113,19 @@ class RelaySMTP(SMTP):
             await self.push(status)
             return
         self._set_post_data_state()
+
+    async def _read_data(self) -> tuple[bytes, bool]:
+        # aiosmtpd's reader limit is one command line (~1 KB): searching the data for its end
+        # would then stop with LimitOverrunError every KB. Raise it for the data only.
+        reader = self._reader
+        saved = getattr(reader, "_limit", None)
+        if saved is not None:
+            reader._limit = max(saved, _DATA_READ_LIMIT)
+        try:
+            return await read_data(reader, self.data_size_limit)
+        finally:
+            if saved is not None:
+                reader._limit = saved
 
 
 async def read_data(reader: asyncio.StreamReader, limit: int | None) -> tuple[bytes, bool]:

@@ -29,10 +29,30 @@ class SubmissionDeps:
     on_queued: Callable[[], None]  # wakes the delivery scheduler
 
 
+class ShopCache:
+    """Shops and their verified domains, read again only when `meta.shops_version` moved
+    (triggers bump it on every change), so `relay dns check` counts from the next message."""
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._shops: dict[str, shop_store.Shop | None] = {}
+        self._verified: dict[str, set[str]] = {}
+
+    def get(self, conn: sqlite3.Connection, name: str) -> tuple[shop_store.Shop | None, set[str]]:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'shops_version'").fetchone()[0]
+        if version != self._version:
+            self._version, self._shops = version, {}
+            self._verified = shop_store.verified_domains(conn)
+        if name not in self._shops:
+            self._shops[name] = shop_store.get_shop(conn, name)
+        return self._shops[name], self._verified.get(name, set())
+
+
 class SubmissionHandler:
     def __init__(self, deps: SubmissionDeps, authenticator: ShopAuthenticator) -> None:
         self.deps = deps
         self.authenticator = authenticator
+        self.shops = ShopCache()
 
     def session_started(self, server) -> None:  # type: ignore[no-untyped-def]
         """Trusted clients (benchmarks, a shop host on this machine) skip AUTH."""
@@ -54,10 +74,9 @@ class SubmissionHandler:
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
         conn = self.deps.read()
-        shop = shop_store.get_shop(conn, session.auth_data)
+        shop, verified = self.shops.get(conn, session.auth_data)
         if shop is None:  # deleted while the session was open
             return replies.AUTH_REQUIRED
-        verified = shop_store.verified_domains(conn).get(shop.name, set())
         content, envelope.content, envelope.original_content = envelope.content, None, None
         try:
             prepared = prepare(

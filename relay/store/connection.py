@@ -39,7 +39,17 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip() and not _only_comments(s)]
+    """Split a script into statements; sqlite3.complete_statement keeps trigger bodies whole."""
+    statements, current = [], ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if not _only_comments(current.rstrip(";")):
+                statements.append(current.strip())
+            current = ""
+    if current.strip(" \n;") and not _only_comments(current.strip(" \n;")):
+        statements.append(current.strip())
+    return statements
 
 
 def _only_comments(sql: str) -> bool:

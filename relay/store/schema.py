@@ -137,4 +137,23 @@ MIGRATIONS: tuple[str, ...] = (
         kind TEXT NOT NULL
     );
     """,
+    # 2: a version number that changes with every change to shops or DNS verdicts, so the
+    # submission path can cache them and still see `relay shop kinds` or `relay dns check`
+    # on the next message.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('shops_version', 0);
+    CREATE TRIGGER shops_ins AFTER INSERT ON shops BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'shops_version'; END;
+    CREATE TRIGGER shops_upd AFTER UPDATE ON shops BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'shops_version'; END;
+    CREATE TRIGGER shops_del AFTER DELETE ON shops BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'shops_version'; END;
+    CREATE TRIGGER verdicts_ins AFTER INSERT ON dns_verdicts BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'shops_version'; END;
+    CREATE TRIGGER verdicts_upd AFTER UPDATE ON dns_verdicts BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'shops_version'; END;
+    CREATE TRIGGER verdicts_del AFTER DELETE ON dns_verdicts BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'shops_version'; END
+    """,
 )

@@ -1,0 +1,199 @@
+"""A private Postfix that relays everything it is given to one smtp-sink (the comparison).
+
+Same technique as the test rig (tests/rig/postfix.py): our own main.cf/master.cf in
+`<root>/conf`, the queue tree created by hand, `master -s -c <root>/conf` run as root in the
+foreground. Unlike the rig's receiving Postfix it keeps Postfix's performance defaults
+(process limits, in_flow_delay, connection cache, destination concurrency 20): it only
+changes names, paths, loopback and where mail goes (transport_maps -> smtp:[127.0.0.1]:PORT,
+no DNS, no TLS: smtp-sink offers no STARTTLS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import signal
+import subprocess
+from pathlib import Path
+
+from bench.lib.procs import wait_for
+from tests.rig.postfix_config import DAEMON_DIR, Layout
+from tests.rig.tools import end_watchdog, free_port, pid_alive, port_open, tail, watchdog
+
+_PRIVATE_QUEUES = "active bounce corrupt defer deferred flush hold incoming private saved trace"
+_QUEUE_DIRS: tuple[tuple[str, str, str, int], ...] = (
+    *((name, "postfix", "postfix", 0o700) for name in _PRIVATE_QUEUES.split()),
+    ("maildrop", "postfix", "postdrop", 0o730),
+    ("public", "postfix", "postdrop", 0o710),
+    ("pid", "root", "root", 0o755),
+)
+
+
+class PostfixRelay:
+    """Postfix on 127.0.0.1:<port> relaying `domain` to 127.0.0.1:<sink_port>."""
+
+    def __init__(self, root: Path, sink_port: int, domain: str) -> None:
+        self.layout = Layout(root)
+        self.port = free_port()
+        self.sink_port = sink_port
+        self.domain = domain
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def main_cf(self) -> dict[str, str]:
+        lay, c = self.layout, self.layout.config
+        return {
+            "compatibility_level": "3.6",
+            "queue_directory": str(lay.queue),
+            "data_directory": str(lay.data),
+            "command_directory": "/usr/sbin",
+            "daemon_directory": DAEMON_DIR,
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "maillog_file": str(lay.log),
+            "maillog_file_prefixes": str(lay.root),
+            "myhostname": "postfix-bench.example.net",
+            "mydomain": "example.net",
+            "myorigin": "$myhostname",
+            "mydestination": "",
+            "inet_interfaces": "loopback-only",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "smtpd_banner": "$myhostname ESMTP",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_recipient_maps": "",
+            "relay_domains": self.domain,
+            "transport_maps": f"texthash:{c}/transport",
+            # Nothing but the benchmark domain ever leaves, and only to loopback.
+            "default_transport": "error:5.7.1 the benchmark relays only to its sink",
+            "relay_transport": "error:5.7.1 the benchmark relays only to its sink",
+            "local_transport": "error:5.7.1 no local delivery",
+            "smtp_dns_support_level": "disabled",
+            "smtp_host_lookup": "native",
+            "smtp_tls_security_level": "none",
+            "smtpd_tls_security_level": "none",
+            "smtpd_peername_lookup": "no",
+            "biff": "no",
+            "readme_directory": "no",
+            "message_size_limit": str(64 * 1024 * 1024),
+        }
+
+    def master_cf(self) -> str:
+        services = [
+            f"127.0.0.1:{self.port} inet n - n - - smtpd",
+            "pickup    unix  n - n 60 1 pickup",
+            "cleanup   unix  n - n - 0 cleanup",
+            "qmgr      unix  n - n 300 1 qmgr",
+            "rewrite   unix  - - n - - trivial-rewrite",
+            "bounce    unix  - - n - 0 bounce",
+            "defer     unix  - - n - 0 bounce",
+            "trace     unix  - - n - 0 bounce",
+            "verify    unix  - - n - 1 verify",
+            "flush     unix  n - n 1000? 0 flush",
+            "proxymap  unix  - - n - - proxymap",
+            "smtp      unix  - - n - - smtp",
+            "relay     unix  - - n - - smtp",
+            "showq     unix  n - n - - showq",
+            "error     unix  - - n - - error",
+            "retry     unix  - - n - - error",
+            "discard   unix  - - n - - discard",
+            "anvil     unix  - - n - 1 anvil",
+            "scache    unix  - - n - 1 scache",
+            "postlog   unix-dgram n - n - 1 postlogd",
+        ]
+        return "\n".join(services) + "\n"
+
+    def start(self) -> PostfixRelay:
+        master = Path(DAEMON_DIR) / "master"
+        if not master.exists():
+            raise SystemExit(f"{master} missing: apt-get install postfix")
+        if os.geteuid() != 0:
+            raise SystemExit("the Postfix comparison needs root (the master runs only as root)")
+        self._prepare_tree()
+        c = self.layout.config
+        c.joinpath("main.cf").write_text("".join(f"{k} = {v}\n" for k, v in self.main_cf().items()))
+        c.joinpath("master.cf").write_text(self.master_cf())
+        c.joinpath("transport").write_text(f"{self.domain}\tsmtp:[127.0.0.1]:{self.sink_port}\n")
+        for name in ("main.cf", "master.cf", "transport"):  # Postfix waits for "cool" files
+            old = c.joinpath(name).stat().st_mtime - 5
+            os.utime(c / name, (old, old))
+        env = {k: v for k, v in os.environ.items() if k != "MAIL_CONFIG"}
+        self._proc = subprocess.Popen(
+            [str(master), "-s", "-c", str(c)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self._watchdog = watchdog(self._proc.pid)  # SIGTERM to the master if we are killed
+
+        def alive() -> bool:
+            return self._proc is not None and self._proc.poll() is None
+
+        def listening() -> bool:
+            return not alive() or port_open(self.port)
+
+        if not wait_for(listening, 20, 0.05) or not alive():
+            self.stop()
+            raise RuntimeError(f"postfix did not start:\n{tail(self.layout.log)}")
+        return self
+
+    def stop(self) -> None:
+        end_watchdog(self._watchdog)
+        self._watchdog = None
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()  # the master passes SIGTERM on to its process group
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        wait_for(lambda: not _group_alive(proc.pid), 5.0, 0.05)
+
+    def log_tail(self) -> str:
+        return tail(self.layout.log)
+
+    def _prepare_tree(self) -> None:
+        lay = self.layout
+        lay.root.mkdir(parents=True, exist_ok=True)
+        lay.root.chmod(0o755)
+        for path in (lay.config, lay.queue):
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o755)
+        for name, owner, group, mode in _QUEUE_DIRS:
+            path = lay.queue / name
+            path.mkdir(exist_ok=True)
+            os.chown(path, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
+            path.chmod(mode)
+        postfix = pwd.getpwnam("postfix")
+        lay.data.mkdir(exist_ok=True)
+        os.chown(lay.data, postfix.pw_uid, postfix.pw_gid)
+        lay.data.chmod(0o700)
+
+
+def _group_alive(pgid: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and pid_alive(int(stat.parent.name)):
+            return True
+    return False
