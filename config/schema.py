@@ -16,6 +16,7 @@ def _kind(kind: str) -> dict[str, str]:
 class RelaySection:
     hostname: str = field(metadata=_kind("str"))
     data_dir: Path = field(metadata=_kind("path"))
+    workers: int = field(metadata=_kind("int"))
 
 
 @dataclass(frozen=True)

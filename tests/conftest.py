@@ -57,5 +57,11 @@ def relay(relay_factory) -> RelayProcess:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def relay_small(relay_factory) -> RelayProcess:  # type: ignore[no-untyped-def]
-    """Small limits: 20 KB messages, two concurrent sessions."""
-    return relay_factory({"submission": {"max_message_size": "20KB", "max_sessions": 2}}).start()
+    """Small limits: 20 KB messages, two concurrent sessions (one worker: the cap is split
+    between workers, and the test counts sessions of one process)."""
+    return relay_factory(
+        {
+            "relay": {"workers": 1},
+            "submission": {"max_message_size": "20KB", "max_sessions": 2},
+        }
+    ).start()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.rig.tools import free_port, require, wait_for_port, wait_until
+from tests.rig.tools import free_port, port_open, require, wait_for_port, wait_until
 
 RELAY = [sys.executable, "-m", "relay"]
 SHOP = "mein-shop"
@@ -104,7 +104,7 @@ class RelayProcess:
             self.proc = subprocess.Popen(
                 [*RELAY, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
             )
-        for port in (self.submission_port, self.tls_port):
+        for port in (self.submission_port, self.tls_port, self.inbound_port, self.http_port):
             wait_for_port(port, timeout=20, alive=lambda: self.proc.poll() is None)
         return self
 
@@ -122,7 +122,14 @@ class RelayProcess:
         return code
 
     def kill(self) -> None:
+        """SIGKILL `relay serve` (the supervisor): its workers must die with it."""
         self.stop(signal.SIGKILL)
+        wait_until(
+            lambda: not port_open(self.submission_port),
+            10,
+            "every worker to die with the killed supervisor",
+            interval=0.05,
+        )
 
     # -- CLI ------------------------------------------------------------------------------
 

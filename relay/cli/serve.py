@@ -1,20 +1,23 @@
 """`relay serve`."""
 
-import asyncio
-
 import click
 
 from relay.cli.common import State, pass_state
 
 
 @click.command()
+@click.option("--worker", type=int, hidden=True, help="Run as worker N (set by the supervisor).")
 @pass_state
-def serve(state: State) -> None:
-    """Run every listener and the delivery workers; SIGTERM finishes work in flight."""
-    from relay.serve import serve as run
+def serve(state: State, worker: int | None) -> None:
+    """Run every listener and the delivery workers; SIGTERM finishes work in flight.
+
+    With `relay.workers` above 1 (0: one per CPU core), a supervisor runs that many worker
+    processes sharing the ports and the queue.
+    """
+    from relay.serve import run
 
     try:
-        asyncio.run(run(state.config))
+        run(state.config, worker)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:

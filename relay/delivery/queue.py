@@ -33,13 +33,17 @@ def claim_due(conn: sqlite3.Connection, me: str, limit: int) -> list[dict]:
     return rows
 
 
-def release_claims(conn: sqlite3.Connection, me: str | None = None) -> int:
-    """Put inflight rows back in the queue: ours at shutdown, everyone's at start-up (a
-    process that died mid-delivery leaves its claims behind; at-least-once delivery)."""
+def release_claims(
+    conn: sqlite3.Connection, me: str | None = None, owner_pid: int | None = None
+) -> int:
+    """Put inflight rows back in the queue: ours at shutdown, a dead worker's, or everyone's
+    at start-up (a process that died mid-delivery leaves its claims; at-least-once delivery)."""
     sql = "UPDATE recipients SET state = 'queued', claimed_by = NULL WHERE state = 'inflight'"
     args: tuple = ()
     if me is not None:
         sql, args = sql + " AND claimed_by = ?", (me,)
+    elif owner_pid is not None:
+        sql, args = sql + " AND claimed_by LIKE ?", (f"%:{owner_pid}:%",)
     return conn.execute(sql, args).rowcount
 
 

@@ -64,10 +64,13 @@ class Scheduler:
     def wake(self) -> None:
         self._wake.set()
 
-    async def start(self) -> None:
-        released = await self.write(lambda c: queue.release_claims(c))
-        if released:
-            log.info("requeued %d recipients claimed by a process that stopped", released)
+    async def start(self, release_all: bool) -> None:
+        """`release_all`: this is the only process, so every claim left is a dead one (with
+        several workers the supervisor does this before any starts)."""
+        if release_all:
+            released = await self.write(lambda c: queue.release_claims(c))
+            if released:
+                log.info("requeued %d recipients claimed by a process that stopped", released)
         self._main = asyncio.create_task(self._loop(), name="scheduler")
 
     async def stop(self) -> None:

@@ -41,7 +41,7 @@ def make_app(read: Read, write: Write, secret: bytes) -> web.Application:
 
 
 async def start_http(
-    host: str, port: int, read: Read, write: Write, secret: bytes
+    host: str, port: int, read: Read, write: Write, secret: bytes, *, reuse_port: bool = False
 ) -> web.AppRunner:
     """Listen on host:port; the caller stops it with `await runner.cleanup()`."""
     runner = web.AppRunner(
@@ -52,7 +52,7 @@ async def start_http(
     )
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
     except BaseException:
         await runner.cleanup()
         raise

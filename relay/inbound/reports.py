@@ -46,7 +46,11 @@ def apply_parsed(
     secret: bytes,
     bounce_domain: str,
 ) -> Outcome:
-    """Match and apply in the caller's transaction; parsing happened before (it is pure)."""
+    """Match and apply in the caller's transaction; parsing happened before (it is pure).
+    A report is applied once: a second worker recovering it finds it done already."""
+    row = conn.execute("SELECT status FROM reports WHERE id = ?", (report_id,)).fetchone()
+    if row is None or row[0] != "new":
+        return Outcome(report_id, report.kind, row[0] if row else "missing", "already processed")
     optout = _mailto_optout(conn, rcpt_tos, bounce_domain)
     if optout:
         return _finish(conn, report_id, report, "opt-out", None, optout)

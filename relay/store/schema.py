@@ -156,4 +156,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER verdicts_del AFTER DELETE ON dns_verdicts BEGIN
         UPDATE meta SET value = value + 1 WHERE key = 'shops_version'; END
     """,
+    # 3: failed AUTH per client address, shared by the workers, for the growing delay.
+    """
+    CREATE TABLE auth_failures (
+        ip TEXT PRIMARY KEY,
+        count INTEGER NOT NULL,
+        last REAL NOT NULL
+    )
+    """,
 )

@@ -1,6 +1,8 @@
-"""`relay serve`: every listener and the delivery workers in one event loop.
+"""One worker of `relay serve`: every listener, delivery and DNS re-checks in one event loop.
 
 SIGTERM or SIGINT: stop accepting, let work in flight finish its transaction, close the store.
+With several workers, limits are split between them, and the jobs that must run once (DNS
+re-checks, recovering unprocessed reports) run in worker 0.
 """
 
 import asyncio
@@ -8,6 +10,7 @@ import logging
 import signal
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from config import Config
 from dns_checks.typos import likely_typo
@@ -44,11 +47,26 @@ def server_tls_context(config: Config) -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True)
+class WorkerRole:
+    index: int
+    count: int
+
+    def share(self, total: int) -> int:
+        """This worker's part of a limit that holds for the whole relay."""
+        return max(1, -(-total // self.count))
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+
 class Service:
     """The running relay: built by `start()`, torn down by `stop()`."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, role: WorkerRole) -> None:
         self.config = config
+        self.role = role
         self.servers: list[asyncio.base_events.Server] = []
         self.writer: Writer | None = None
         self.signer: Signer | None = None
@@ -64,12 +82,20 @@ class Service:
         self.settings = settings_from(config)
         await self._start_delivery()
         await self._start_http()
-        self._start_recheck()
+        if self.role.first:
+            self._start_recheck()
         await self._start_inbound()
         await self._start_submission()
 
+    async def _listen(self, factory: Callable[[], object], address: str, **options: object) -> None:
+        host, port = split_address(address)
+        loop = asyncio.get_running_loop()
+        reuse = self.role.count > 1  # SO_REUSEPORT: the kernel spreads connections over workers
+        server = await loop.create_server(factory, host, port, reuse_port=reuse, **options)  # type: ignore[arg-type]
+        self.servers.append(server)
+
     async def _start_inbound(self) -> None:
-        config, loop = self.config, asyncio.get_running_loop()
+        config = self.config
         assert self.writer is not None
         handler = InboundHandler(
             InboundDeps(
@@ -80,10 +106,9 @@ class Service:
                 complaint_address=config.inbound.complaint_address,
             )
         )
-        limiter = SessionLimiter(config.submission.max_sessions)
+        limiter = SessionLimiter(self.role.share(config.submission.max_sessions))
         tls = server_tls_context(config)
         for address in config.inbound.listen:
-            host, port = split_address(address)
             factory = lambda: RelaySMTP(  # noqa: E731
                 handler,
                 limiter=limiter,
@@ -97,9 +122,10 @@ class Service:
                 auth_require_tls=True,
                 enable_SMTPUTF8=True,
             )
-            self.servers.append(await loop.create_server(factory, host, port))
+            await self._listen(factory, address)
             log.info("bounce listener listening on %s", address)
-        await handler.recover()
+        if self.role.first:
+            await handler.recover()
         self.background.append(handler.drain)
 
     def _start_recheck(self) -> None:
@@ -111,7 +137,14 @@ class Service:
     async def _start_http(self) -> None:
         assert self.writer is not None
         host, port = split_address(self.config.http.listen)
-        runner = await start_http(host, port, self.reads, self.writer.run, self.settings.secret)
+        runner = await start_http(
+            host,
+            port,
+            self.reads,
+            self.writer.run,
+            self.settings.secret,
+            reuse_port=self.role.count > 1,
+        )
         self.background.append(runner.cleanup)
         log.info("http (unsubscribe, /healthz) listening on %s", self.config.http.listen)
 
@@ -131,20 +164,22 @@ class Service:
         policy = Policy(
             schedule=delivery.retry_schedule,
             max_age=delivery.max_age,
-            max_connections=delivery.max_connections,
-            max_per_destination=delivery.max_per_destination,
+            max_connections=self.role.share(delivery.max_connections),
+            max_per_destination=self.role.share(delivery.max_per_destination),
             bounce_domain=config.inbound.bounce_domain,
             secret=self.settings.secret,
         )
         scheduler = Scheduler(self.writer.run, self.reads, router, client, policy)
-        await scheduler.start()
+        await scheduler.start(release_all=self.role.count == 1)
         self.wake_delivery = scheduler.wake  # type: ignore[method-assign]
         self.background.append(scheduler.stop)
 
     async def _start_submission(self) -> None:
-        config, loop = self.config, asyncio.get_running_loop()
+        config = self.config
         assert self.writer is not None and self.signer is not None
-        authenticator = ShopAuthenticator(self.reads, config.submission.auth_failure_delay)
+        authenticator = ShopAuthenticator(
+            self.reads, self.writer.run, config.submission.auth_failure_delay
+        )
         deps = SubmissionDeps(
             read=self.reads,
             write=self.writer.run,
@@ -155,7 +190,7 @@ class Service:
             on_queued=self.wake_delivery,
         )
         handler = SubmissionHandler(deps, authenticator)
-        limiter = SessionLimiter(config.submission.max_sessions)
+        limiter = SessionLimiter(self.role.share(config.submission.max_sessions))
         tls = server_tls_context(config)
         common = {
             "hostname": config.relay.hostname,
@@ -168,15 +203,13 @@ class Service:
             "enable_SMTPUTF8": True,
         }
         for address in config.submission.listen:
-            host, port = split_address(address)
             factory = lambda: RelaySMTP(handler, tls_context=tls, auth_require_tls=True, **common)  # noqa: E731
-            self.servers.append(await loop.create_server(factory, host, port))
+            await self._listen(factory, address)
             log.info("submission (STARTTLS) listening on %s", address)
         for address in config.submission.listen_tls:
-            host, port = split_address(address)
             # Implicit TLS (RFC 8314 3.3): the whole session is encrypted, so AUTH is allowed.
             factory = lambda: RelaySMTP(handler, auth_require_tls=False, **common)  # noqa: E731
-            self.servers.append(await loop.create_server(factory, host, port, ssl=tls))
+            await self._listen(factory, address, ssl=tls)
             log.info("submission (implicit TLS) listening on %s", address)
 
     def wake_delivery(self) -> None:

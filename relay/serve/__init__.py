@@ -1,0 +1,50 @@
+"""`relay serve`: a supervisor and one worker process per core, or one process.
+
+Each worker runs every listener (SO_REUSEPORT shares the ports), signs in-process, commits
+through its own group-commit writer and delivers what it claims; SQLite (WAL) is the shared
+queue, and claims are atomic across processes. Python runs one thread at a time per process,
+so processes are how the relay uses both cores.
+"""
+
+import asyncio
+import logging
+import os
+import signal
+
+from config import Config
+from relay.serve.service import Service, WorkerRole
+
+log = logging.getLogger("relay")
+
+
+def worker_count(config: Config) -> int:
+    return config.relay.workers or max(1, min(os.cpu_count() or 1, 8))
+
+
+def run(config: Config, worker: int | None = None) -> None:
+    """Entry of `relay serve`: a supervisor with workers, or a single process."""
+    count = worker_count(config)
+    if worker is not None:
+        asyncio.run(serve(config, WorkerRole(worker, count)))
+    elif count == 1:
+        asyncio.run(serve(config, WorkerRole(0, 1)))
+    else:
+        from relay.serve.supervisor import Supervisor
+
+        Supervisor(config, count).run()
+
+
+async def serve(config: Config, role: WorkerRole) -> None:
+    service = Service(config, role)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    log.info(
+        "relay ready%s", f" (worker {role.index + 1} of {role.count})" if role.count > 1 else ""
+    )
+    await stop.wait()
+    log.info("stopping: finishing work in flight")
+    await service.stop()
+    log.info("stopped")
