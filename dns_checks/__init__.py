@@ -62,26 +62,66 @@ Individual checks (check_spf, check_dkim, check_dmarc) live in their modules and
 take an ASCII domain; each module's docstring lists its detail["reason"] codes.
 """
 
-from dns_checks.checks import check_domain
-from dns_checks.mailbox_domains import is_public_mailbox_domain
-from dns_checks.memory import MemoryResolver
-from dns_checks.names import InvalidDomain, organizational_domain, to_ascii_domain
-from dns_checks.records import (
-    DnsRecord,
-    dkim_record,
-    dmarc_suggestion,
-    records_to_publish,
-    spf_record,
-)
-from dns_checks.resolver import (
-    DnsError,
-    DnsNotFound,
-    DnspythonResolver,
-    DnsTemporary,
-    Resolver,
-)
-from dns_checks.results import CheckResult, DomainReport, Status, to_json
-from dns_checks.typos import likely_typo
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# The API is loaded on first use (PEP 562): the submission path needs only `likely_typo` and
+# `to_ascii_domain`, and every relay worker should not carry pyspf and the checks in memory.
+_WHERE = {
+    "check_domain": "checks",
+    "is_public_mailbox_domain": "mailbox_domains",
+    "MemoryResolver": "memory",
+    "InvalidDomain": "names",
+    "organizational_domain": "names",
+    "to_ascii_domain": "names",
+    "DnsRecord": "records",
+    "dkim_record": "records",
+    "dmarc_suggestion": "records",
+    "records_to_publish": "records",
+    "spf_record": "records",
+    "DnsError": "resolver",
+    "DnsNotFound": "resolver",
+    "DnspythonResolver": "resolver",
+    "DnsTemporary": "resolver",
+    "Resolver": "resolver",
+    "CheckResult": "results",
+    "DomainReport": "results",
+    "Status": "results",
+    "to_json": "results",
+    "likely_typo": "typos",
+}
+
+if TYPE_CHECKING:
+    from dns_checks.checks import check_domain
+    from dns_checks.mailbox_domains import is_public_mailbox_domain
+    from dns_checks.memory import MemoryResolver
+    from dns_checks.names import InvalidDomain, organizational_domain, to_ascii_domain
+    from dns_checks.records import (
+        DnsRecord,
+        dkim_record,
+        dmarc_suggestion,
+        records_to_publish,
+        spf_record,
+    )
+    from dns_checks.resolver import (
+        DnsError,
+        DnsNotFound,
+        DnspythonResolver,
+        DnsTemporary,
+        Resolver,
+    )
+    from dns_checks.results import CheckResult, DomainReport, Status, to_json
+    from dns_checks.typos import likely_typo
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dns_checks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dns_checks.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CheckResult",

@@ -9,7 +9,7 @@ from config import Config
 from relay.keys import load_secret
 from relay.prepare.identity import Fallback
 from relay.prepare.pipeline import Settings
-from relay.store.connection import connect, migrate
+from relay.store.connection import connect, ensure_database
 
 
 def fallback_key_path(data_dir: Path) -> Path:
@@ -57,12 +57,4 @@ class ReadConnections:
 
 def open_store(config: Config) -> Path:
     """Make sure the database exists and is migrated; returns its path."""
-    path = config.database_path
-    if not path.parent.exists():
-        raise FileNotFoundError(f"{path.parent} does not exist: run `relay init`")
-    conn = connect(path)
-    try:
-        migrate(conn)
-    finally:
-        conn.close()
-    return path
+    return ensure_database(config.database_path)

@@ -1,13 +1,42 @@
 """The `relay` command line. Every read command takes --json."""
 
+import importlib
 import logging
 
 import click
 
 from relay.cli.common import State
 
+# Command modules are imported when their command runs: `relay serve`'s supervisor and quick
+# read commands should not load aiohttp, pyspf and the bounce parsers they never use.
+_COMMANDS = {
+    "init": "init",
+    "serve": "serve",
+    "shop": "shops",
+    "messages": "messages",
+    "message": "messages",
+    "status": "status",
+    "blocks": "suppression",
+    "optouts": "suppression",
+    "queue": "queue",
+    "dns": "dns",
+    "bounces": "bounces",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        loaded = importlib.import_module(f"relay.cli.{module}")
+        return next(c for c in loaded.COMMANDS if c.name == cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -25,14 +54,3 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     # aiosmtpd logs every command at INFO ("mail.log"): a sixth of a session's CPU.
     logging.getLogger("mail.log").setLevel(logging.DEBUG if verbose else logging.WARNING)
     ctx.obj = State(config_path)
-
-
-def _register() -> None:
-    from relay.cli import bounces, dns, init, messages, queue, serve, shops, status, suppression
-
-    for module in (init, serve, shops, messages, status, suppression, queue, dns, bounces):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()

@@ -12,7 +12,7 @@ import os
 import signal
 
 from config import Config
-from relay.serve.service import Service, WorkerRole
+from relay.serve.role import WorkerRole
 
 log = logging.getLogger("relay")
 
@@ -35,6 +35,8 @@ def run(config: Config, worker: int | None = None) -> None:
 
 
 async def serve(config: Config, role: WorkerRole) -> None:
+    from relay.serve.service import Service
+
     service = Service(config, role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

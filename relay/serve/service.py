@@ -10,17 +10,15 @@ import logging
 import signal
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from config import Config
 from dns_checks.typos import likely_typo
 from relay.delivery.client import ClientSettings
 from relay.delivery.routing import Router, make_resolver
 from relay.delivery.scheduler import Policy, Scheduler
-from relay.http import start_http
 from relay.inbound.listener import InboundDeps, InboundHandler
-from relay.recheck import Rechecker
 from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
+from relay.serve.role import WorkerRole
 from relay.signing import Signer
 from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import RelaySMTP, SessionLimiter
@@ -47,20 +45,6 @@ def server_tls_context(config: Config) -> ssl.SSLContext:
     return context
 
 
-@dataclass(frozen=True)
-class WorkerRole:
-    index: int
-    count: int
-
-    def share(self, total: int) -> int:
-        """This worker's part of a limit that holds for the whole relay."""
-        return max(1, -(-total // self.count))
-
-    @property
-    def first(self) -> bool:
-        return self.index == 0
-
-
 class Service:
     """The running relay: built by `start()`, torn down by `stop()`."""
 
@@ -81,8 +65,10 @@ class Service:
         self.signer = Signer(config.submission.signing_workers)
         self.settings = settings_from(config)
         await self._start_delivery()
-        await self._start_http()
         if self.role.first:
+            # The unsubscribe pages see a few requests a day: one worker is plenty, and the
+            # others need not carry aiohttp in memory.
+            await self._start_http()
             self._start_recheck()
         await self._start_inbound()
         await self._start_submission()
@@ -130,6 +116,8 @@ class Service:
 
     def _start_recheck(self) -> None:
         assert self.writer is not None
+        from relay.recheck import Rechecker  # worker 0 only: pyspf and the checks
+
         rechecker = Rechecker(self.config, self.reads, self.writer.run)
         rechecker.start()
         self.background.append(rechecker.stop)
@@ -137,14 +125,9 @@ class Service:
     async def _start_http(self) -> None:
         assert self.writer is not None
         host, port = split_address(self.config.http.listen)
-        runner = await start_http(
-            host,
-            port,
-            self.reads,
-            self.writer.run,
-            self.settings.secret,
-            reuse_port=self.role.count > 1,
-        )
+        from relay.http import start_http
+
+        runner = await start_http(host, port, self.reads, self.writer.run, self.settings.secret)
         self.background.append(runner.cleanup)
         log.info("http (unsubscribe, /healthz) listening on %s", self.config.http.listen)
 

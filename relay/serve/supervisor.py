@@ -15,8 +15,7 @@ import time
 
 from config import Config
 from relay.delivery.queue import release_claims
-from relay.runtime import open_store
-from relay.store.connection import connect
+from relay.store.connection import connect, ensure_database
 
 log = logging.getLogger("relay")
 _PR_SET_PDEATHSIG = 1
@@ -35,7 +34,7 @@ class Supervisor:
         self.stopping = False
 
     def run(self) -> None:
-        path = open_store(self.config)
+        path = ensure_database(self.config.database_path)
         conn = connect(path)
         requeued = release_claims(conn)  # nobody runs yet: every claim is a dead one
         conn.close()

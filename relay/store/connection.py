@@ -2,10 +2,12 @@
 
 import sqlite3
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from relay.store.schema import MIGRATIONS
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -56,8 +58,22 @@ def _only_comments(sql: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in sql.splitlines())
 
 
-def open_database(path: Path) -> sqlite_utils.Database:
+def open_database(path: Path) -> "sqlite_utils.Database":
     """A migrated sqlite-utils Database for the CLI and tests."""
+    import sqlite_utils
+
     conn = connect(path)
     migrate(conn)
     return sqlite_utils.Database(conn)
+
+
+def ensure_database(path: Path) -> Path:
+    """Make sure the database exists and is migrated; returns its path."""
+    if not path.parent.exists():
+        raise FileNotFoundError(f"{path.parent} does not exist: run `relay init`")
+    conn = connect(path)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+    return path
