@@ -114,8 +114,13 @@ async def _send_all(
     settings: ClientSettings,
     report: Callable[[Envelope, Attempt], Awaitable[None]],
 ) -> list[Envelope]:
-    """Send on one connection; return the envelopes left when the connection broke."""
+    """Send on one connection; return the envelopes left when the connection broke.
+
+    Results are recorded while the next message is already being sent (the connection does
+    not wait for each commit); all of them are committed before this returns. A crash in
+    between only means a message is sent again: delivery is at least once."""
     tls = client.get_transport_info("sslcontext") is not None
+    recording: list[asyncio.Task] = []
     try:
         for index, envelope in enumerate(envelopes):
             started = time.monotonic()
@@ -124,13 +129,16 @@ async def _send_all(
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError):
                 return envelopes[index:]
             duration = int((time.monotonic() - started) * 1000)
-            await report(envelope, Attempt(reply, mx_name, tls, duration))
+            attempt = Attempt(reply, mx_name, tls, duration)
+            recording.append(asyncio.ensure_future(report(envelope, attempt)))
         return []
     finally:
         try:
             await asyncio.wait_for(client.quit(), timeout=10)
         except (TimeoutError, aiosmtplib.SMTPException, OSError):
             client.close()
+        if recording:
+            await asyncio.gather(*recording)
 
 
 async def _transaction(

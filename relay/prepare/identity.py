@@ -5,6 +5,7 @@ fallback address with the shop's display name, the shop's address goes into Repl
 message is signed d= the fallback domain, and the shop carries a warning.
 """
 
+import functools
 from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
 
@@ -34,7 +35,14 @@ def from_address(message: RawMessage) -> tuple[str, str] | None:
     """(display name, address) of the single From mailbox, or None (RFC 5322 3.6.2)."""
     if message.count("from") != 1:
         return None
-    pairs = [p for p in getaddresses([message.get("from") or ""]) if p[1]]
+    return _parse_from(message.get("from") or "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_from(value: str) -> tuple[str, str] | None:
+    # Cached: a shop writes the same From on every message, and the `email` address parser is
+    # a visible share of the submission CPU.
+    pairs = [p for p in getaddresses([value]) if p[1]]
     if len(pairs) != 1 or "@" not in pairs[0][1]:
         return None
     return decoded(pairs[0][0]), pairs[0][1]

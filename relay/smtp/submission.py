@@ -10,6 +10,7 @@ from relay.prepare.recipients import Lookups
 from relay.signing import Signer
 from relay.smtp import replies
 from relay.smtp.auth import ShopAuthenticator
+from relay.smtp.protocol import HandlerBase
 from relay.store import shops as shop_store
 from relay.store import suppression
 from relay.store.messages import insert_prepared
@@ -48,7 +49,7 @@ class ShopCache:
         return self._shops[name], self._verified.get(name, set())
 
 
-class SubmissionHandler:
+class SubmissionHandler(HandlerBase):
     def __init__(self, deps: SubmissionDeps, authenticator: ShopAuthenticator) -> None:
         self.deps = deps
         self.authenticator = authenticator
