@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import dkim
+import dkim.canonicalization
 import pytest
 
 from relay import dkim_sign
@@ -16,22 +19,36 @@ MESSAGE = (
 )
 
 
+BODY_WITH_SPACES = b"Sehr  geehrte\tKundin, \r\n  Betrag:  12,00 EUR\t \r\n\r\n\r\n"
+
+
 @pytest.fixture(scope="module")
 def key() -> str:
     return new_dkim_key()
 
 
-def test_signature_is_byte_identical_to_stock_dkimpy(key: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("body", [b"Bitte zahlen Sie.\r\n", BODY_WITH_SPACES])
+def test_signature_is_byte_identical_to_stock_dkimpy(key: str, body: bytes, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    message = MESSAGE.split(b"\r\n\r\n")[0] + b"\r\n\r\n" + body
     monkeypatch.setattr("time.time", lambda: 1795950000.0)
-    ours = dkim_sign.sign(MESSAGE, "shop.example.com", "s1", key)
-    # Stock dkimpy: PEM key, its own pure-Python RSA (the FastKey path is not taken).
+    ours = dkim_sign.sign(message, "shop.example.com", "s1", key)
+    # Stock dkimpy: every seam we replaced put back, PEM key, its pure-Python RSA.
+    monkeypatch.setattr(dkim, "rfc822_parse", dkim_sign._stock_rfc822_parse)
+    monkeypatch.setattr(
+        dkim.canonicalization, "strip_trailing_whitespace", dkim_sign._stock_strip_trailing
+    )
+    monkeypatch.setattr(
+        dkim.canonicalization,
+        "compress_whitespace",
+        lambda content: re.sub(b"[\t ]+", b" ", content),
+    )
     stock = dkim.sign(
-        MESSAGE,
+        message,
         b"s1",
         b"shop.example.com",
         key.encode(),
         canonicalize=(b"relaxed", b"relaxed"),
-        include_headers=dkim_sign.header_list(MESSAGE),
+        include_headers=dkim_sign.header_list(message),
         linesep=b"\r\n",
     )
     assert ours == stock
@@ -75,3 +92,20 @@ def test_fast_whitespace_compression_matches_dkimpy() -> None:
     for _ in range(2000):
         sample = bytes(rng.choice(b" \t\r\nab") for _ in range(rng.randint(0, 40)))
         assert _compress_whitespace(sample) == stock(sample), sample
+
+
+def test_fast_parse_and_strip_match_dkimpy() -> None:
+    import random
+
+    from relay import dkim_sign
+
+    rng = random.Random(11)
+    for _ in range(2000):
+        body = bytes(rng.choice(b" \ta.\r\n") for _ in range(rng.randint(0, 60)))
+        crlf = body.replace(b"\r", b"").replace(b"\n", b"\r\n")
+        for sample in (body, crlf):
+            assert dkim_sign._strip_trailing_whitespace(sample) == (
+                dkim_sign._stock_strip_trailing(sample)
+            )
+            message = b"From: a@example.org\r\nSubject: x\r\n y\r\n\r\n" + sample
+            assert dkim_sign._rfc822_parse(message) == dkim_sign._stock_rfc822_parse(message)
