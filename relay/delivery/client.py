@@ -146,9 +146,9 @@ async def _transaction(
 ) -> Reply:
     command = "MAIL"
     try:
-        await client.mail(envelope.mail_from)
+        await _command(client, b"MAIL FROM:<%s>" % envelope.mail_from.encode())
         command = "RCPT"
-        await client.rcpt(envelope.rcpt_to)
+        await _command(client, b"RCPT TO:<%s>" % envelope.rcpt_to.encode())
         command = "DATA"
         # RFC 5321 4.5.3.2.6: wait up to 10 minutes for the reply to the final dot; giving up
         # earlier makes a slow server's accepted message a duplicate on the next try.
@@ -159,6 +159,14 @@ async def _transaction(
             return Reply.from_server(exc.code, exc.message, command)
         raise aiosmtplib.SMTPServerDisconnected(exc.message) from exc
     return Reply.from_server(response.code, response.message, command)
+
+
+async def _command(client: aiosmtplib.SMTP, line: bytes) -> None:
+    """MAIL/RCPT with addresses the relay already checked and normalised (aiosmtplib's
+    mail()/rcpt() parse and quote them again with the `email` package, per message)."""
+    response = await client.execute_command(line)
+    if response.code != 250:
+        raise aiosmtplib.SMTPResponseException(response.code, response.message)
 
 
 async def _data(client: aiosmtplib.SMTP, data: bytes, timeout: float) -> SMTPResponse:

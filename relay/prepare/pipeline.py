@@ -6,6 +6,7 @@ process pool): `prepare()` returns the messages to sign.
 """
 
 import email.utils
+import functools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -138,7 +139,13 @@ def _ensure_message_id(message: RawMessage, queue_id: str, hostname: str) -> str
 
 def _ensure_date(message: RawMessage) -> None:
     if message.get("date") is None:
-        message.add("Date", email.utils.formatdate(localtime=False, usegmt=True))
+        message.add("Date", _date_header(int(time.time())))
+
+
+@functools.lru_cache(maxsize=4)
+def _date_header(second: int) -> str:
+    """RFC 5322 3.3 date-time, made once per second."""
+    return email.utils.formatdate(second, localtime=False, usegmt=True)
 
 
 def _plan_recipients(rcpt_tos: list[str], shop: Shop, kind: Kind, lookups: Lookups) -> list:

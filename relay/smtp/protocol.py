@@ -22,6 +22,7 @@ _DOT_CRLF = b".\r\n"
 # RFC 5321 4.1.2 Path in its everyday form, "<local@domain>" or "<>", followed by parameters.
 _SIMPLE_PATH = re.compile(r"\s*<((?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)?)>(.*)")
 _DATA_READ_LIMIT = 1 << 20
+_CLASS_DIR: dict[type, list[str]] = {}
 
 
 class _AuthMemberCache:
@@ -77,6 +78,14 @@ class RelaySMTP(SMTP):
         # Submission refuses bare CR/LF (it signs and relays the data); the bounce listener
         # takes them, since losing a report from a sloppy MTA is worse than a stray LF.
         self._refuse_bare = refuse_bare_line_endings
+
+    def __dir__(self) -> list[str]:
+        # aiosmtpd's __init__ builds its command table from dir(self) on every connection; the
+        # smtp_* methods it looks for are the class's, so list the class's names once.
+        names = _CLASS_DIR.get(type(self))
+        if names is None:
+            names = _CLASS_DIR[type(self)] = sorted(set(dir(type(self))))
+        return names
 
     async def _handle_client(self) -> None:
         if not self._limiter.acquire():
