@@ -34,7 +34,9 @@ def test_replies_map_to_states() -> None:
 
 def test_deferred_past_max_age_expires_with_the_last_error() -> None:
     reply = Reply.synthetic_reply(451, "4.4.1", "connection refused")
-    expired = decide(reply, 3, 0, 3500, SCHEDULE, 3600)
+    last = decide(reply, 3, 0, 3500, SCHEDULE, 3600)  # the next wait would pass the lifetime
+    assert (last.state, last.next_attempt_at) == ("deferred", 3600)  # one last try at the end
+    expired = decide(reply, 4, 0, 3600, SCHEDULE, 3600)
     assert (expired.state, expired.reason) == ("bounced", "expired")
 
 

@@ -110,3 +110,15 @@ def test_implicit_mx_uses_the_domain_address(relay: RelayProcess, postfix: Postf
     address = f"customer@{names.IMPLICIT_MX_DOMAIN}"
     _send(relay, address)
     relay.wait_state(address, {"delivered"})
+
+
+def test_queue_flush_retries_deferred_now(relay_factory, postfix: PostfixRig) -> None:  # type: ignore[no-untyped-def]
+    relay = relay_factory({"delivery": {"retry_schedule": "1h"}}).start()
+    postfix.set_defer(names.BUSY, True)
+    _send(relay, names.BUSY)
+    relay.wait_state(names.BUSY, {"deferred"})
+    listed = relay.json("queue", "list", "--state", "deferred")
+    assert [r["address"] for r in listed] == [names.BUSY]
+    postfix.set_defer(names.BUSY, False)
+    assert "1 deferred recipient(s)" in relay.run("queue", "flush").stdout
+    relay.wait_state(names.BUSY, {"delivered"}, timeout=20)  # well before the 1h retry

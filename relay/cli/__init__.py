@@ -2,6 +2,7 @@
 
 import importlib
 import logging
+import warnings
 
 import click
 
@@ -51,6 +52,9 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # aiosmtpd logs every command at INFO ("mail.log"): a sixth of a session's CPU.
-    logging.getLogger("mail.log").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # aiosmtpd logs every command at INFO ("mail.log"): a sixth of a session's CPU. Its
+    # warnings repeat per connection ("AUTH without TLS" on the implicit-TLS port, where the
+    # whole session is TLS), so only errors unless --verbose.
+    logging.getLogger("mail.log").setLevel(logging.DEBUG if verbose else logging.ERROR)
+    warnings.filterwarnings("ignore", module="aiosmtpd")
     ctx.obj = State(config_path)

@@ -14,13 +14,15 @@ def queue() -> None:
 
 @queue.command("list")
 @click.option(
-    "--state", type=click.Choice(STATES), help="Only this state (default: all not final)."
+    "--state",
+    "wanted",
+    type=click.Choice(STATES),
+    help="Only this state (default: all not final).",
 )
 @json_option
 @pass_state
-def list_(state: State, as_json: bool, **options: str) -> None:
+def list_(state: State, wanted: str | None, as_json: bool) -> None:
     """Recipients still in the queue, with their next try and last error."""
-    wanted = options.get("state")
     states = (wanted,) if wanted else ("queued", "inflight", "deferred", "quarantined")
     rows = [
         dict(r)

@@ -33,10 +33,12 @@ def decide(
         return Decision("failed", verdict.reason, None, False)
     if reply.code >= 500:
         return Decision("bounced", verdict.reason, None, verdict.dead_address)
-    next_try = now + retry_delay(schedule, attempts)
-    if next_try - first_try > max_age or attempts > len(schedule):
+    give_up_at = first_try + max_age
+    if now >= give_up_at:
         # RFC 5321 4.5.4.1: give up after the queue lifetime; the last error stays recorded.
         return Decision("bounced", "expired", None, False)
+    # The last try falls at the end of the lifetime, not a whole retry interval before it.
+    next_try = min(now + retry_delay(schedule, attempts), give_up_at)
     return Decision("deferred", verdict.reason, next_try, False)
 
 

@@ -1,0 +1,90 @@
+"""relay.toml errors name the key; `relay init` writes a working set-up and is idempotent."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, build_config, load_config, parse_duration, parse_schedule
+
+RELAY = [sys.executable, "-m", "relay"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            "[delivery]\nretry_schedule = '5m, 10m, 5x'\n",
+            "delivery.retry_schedule[2]: '5x' is not a duration",
+        ),
+        ("[delivery]\nmax_age = 5\n", "delivery.max_age: 5 is not a duration"),
+        ("[delivery]\nsmtp_port = true\n", "delivery.smtp_port: True is not an integer"),
+        ("[delivery]\nsmpt_port = 25\n", "delivery.smpt_port: unknown key"),
+        ("[relais]\n", "unknown section [relais]"),
+        ("[submission]\nlisten = ['localhost']\n", "submission.listen[0]: 'localhost' is not"),
+        (
+            "[submission]\nmax_message_size = '25 parsecs'\n",
+            "submission.max_message_size: '25 parsecs' is not a size",
+        ),
+        ("[relay\n", "not valid TOML"),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_config(path)
+    done = subprocess.run(
+        [*RELAY, "--config", str(path), "status"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and message.split(":")[0] in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_durations_and_schedules() -> None:
+    assert parse_duration("1h20m") == 4800 and parse_duration("90s") == 90
+    assert parse_schedule("5m, 4h*3") == (300, 14400, 14400, 14400)
+    defaults = build_config({}, Path("/nonexistent/relay.toml"))
+    assert defaults.delivery.max_age == 5 * 86400
+    assert defaults.submission.max_message_size == 25_000_000
+
+
+def test_missing_config_says_what_to_do(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*RELAY, "status"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0 and "relay init" in done.stderr
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "-wal" not in p.name and "-shm" not in p.name
+    }
+
+
+def test_init_twice_changes_nothing(tmp_path: Path) -> None:
+    first = subprocess.run(
+        [*RELAY, "init", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert first.returncode == 0, first.stderr
+    before = _snapshot(tmp_path)
+    assert {
+        "relay.toml",
+        "var/secret.key",
+        "var/dkim/fallback.pem",
+        "var/tls/dev-cert.pem",
+        "var/tls/dev-key.pem",
+        "var/relay.db",
+    } <= set(before)
+    second = subprocess.run(
+        [*RELAY, "init", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert second.returncode == 0 and "nothing changed" in second.stdout
+    assert _snapshot(tmp_path) == before
+    assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o777 == 0o600

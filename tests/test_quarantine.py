@@ -1,0 +1,103 @@
+"""A bug in a lane never loses or hangs rows: they are quarantined with the traceback, shown by
+`relay status` and `relay message show`, and `relay queue retry` puts them back. Unit level:
+the real store, scheduler and CLI, with a router that fails behind the seam."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from relay.delivery.client import ClientSettings
+from relay.delivery.scheduler import Policy, Scheduler
+from relay.runtime import ReadConnections
+from relay.store.writer import Writer
+
+RELAY = [sys.executable, "-m", "relay"]
+
+
+class BrokenRouter:
+    async def route(self, domain: str) -> list:
+        raise RuntimeError(f"bug while routing {domain}")
+
+
+def _seed(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    now = time.time()
+    with conn:
+        conn.execute(
+            "INSERT INTO shops (name, domains, sender, sender_name, language,"
+            " password_hash, dkim_selector, dkim_private_key, created_at)"
+            " VALUES ('s', '[\"shop.example.com\"]', 'i@shop.example.com', 'S', 'de',"
+            " 'x', 'sel', 'pem', ?)",
+            (now,),
+        )
+        conn.execute(
+            "INSERT INTO messages (id, shop, kind, header_from, message_id, identity,"
+            " dkim_domain, mail_from, size, body, body_sha256, created_at) VALUES"
+            " ('M1', 's', 'dunning', 'i@shop.example.com', '<m1@x>', 'fallback',"
+            " 'relay.example.net', 'i@shop.example.com', 5, x'68690d0a', 'h', ?)",
+            (now,),
+        )
+        conn.execute(
+            "INSERT INTO recipients (message, address, domain, state, next_attempt_at,"
+            " created_at, updated_at) VALUES ('M1', 'a@customers.example.com',"
+            " 'customers.example.com', 'queued', ?, ?, ?)",
+            (now, now, now),
+        )
+    conn.close()
+
+
+def _relay(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RELAY, "--config", str(root / "relay.toml"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def _run_scheduler_until_quarantined(db: Path) -> None:
+    writer = Writer(db)
+    writer.start()
+    reads = ReadConnections(db)
+    client = ClientSettings("relay.example.net", 25, 1, 1, 1, False)
+    policy = Policy((1.0,), 60.0, 4, 2, "bounces.relay.example.net", b"k" * 32)
+    scheduler = Scheduler(writer.run, reads, BrokenRouter(), client, policy)  # type: ignore[arg-type]
+    await scheduler.start(release_all=True)
+    try:
+        for _ in range(100):
+            state = reads().execute("SELECT state FROM recipients").fetchone()[0]
+            if state == "quarantined":
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"row stayed {state}")
+    finally:
+        await scheduler.stop()
+        writer.stop()
+
+
+def test_lane_bug_quarantines_and_retry_puts_back(tmp_path: Path) -> None:
+    assert _relay(tmp_path, "init", "--dir", str(tmp_path)).returncode == 0
+    db = tmp_path / "var" / "relay.db"
+    _seed(db)
+    asyncio.run(_run_scheduler_until_quarantined(db))
+    status = json.loads(_relay(tmp_path, "status", "--json").stdout)
+    assert status["counts"]["quarantined"] == 1
+    assert "bug while routing" in status["quarantined"][0]["detail"]
+    shown = json.loads(_relay(tmp_path, "message", "show", "M1", "--json").stdout)
+    assert shown["recipients"][0]["state"] == "quarantined"
+    assert any(
+        e["kind"] == "quarantined" and "RuntimeError" in e["detail"]["traceback"]
+        for e in shown["events"]
+    )
+    listed = json.loads(_relay(tmp_path, "queue", "list", "--json").stdout)
+    assert [r["state"] for r in listed] == ["quarantined"]
+    assert "1 recipient(s) queued" in _relay(tmp_path, "queue", "retry", "M1").stdout
+    assert json.loads(_relay(tmp_path, "status", "--json").stdout)["counts"]["queued"] == 1
+    nothing = _relay(tmp_path, "queue", "retry", "M1")
+    assert nothing.returncode != 0 and "nothing to retry" in nothing.stderr
