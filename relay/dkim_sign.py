@@ -118,10 +118,14 @@ def _compress_whitespace(content: bytes) -> bytes:
 
 
 def _strip_trailing_whitespace(content: bytes) -> bytes:
-    """RFC 6376 3.4.4: no WSP at the end of a line. Most bodies have none to strip."""
+    """RFC 6376 3.4.4: no WSP at the end of a line. Most bodies have none to strip; when
+    some do, stripping line by line is much faster than dkimpy's regex, which starts a match at
+    every space (the text after the last CRLF is no line end and stays as it is)."""
     if b" \r\n" not in content and b"\t\r\n" not in content:
         return content
-    return _stock_strip_trailing(content)
+    lines = content.split(b"\r\n")
+    last = lines.pop()
+    return b"\r\n".join([line.rstrip(b" \t") for line in lines] + [last])
 
 
 def _rfc822_parse(message: bytes) -> tuple[list, bytes]:
