@@ -122,3 +122,15 @@ def test_queue_flush_retries_deferred_now(relay_factory, postfix: PostfixRig) ->
     postfix.set_defer(names.BUSY, False)
     assert "1 deferred recipient(s)" in relay.run("queue", "flush").stdout
     relay.wait_state(names.BUSY, {"delivered"}, timeout=20)  # well before the 1h retry
+
+
+def test_test_email_goes_through_the_normal_path(
+    relay: RelayProcess, postfix: PostfixRig, nsd: NsdServer
+) -> None:
+    publish_keys(nsd, relay)
+    out = relay.run("test-email", "--shop", "mein-shop", "--to", names.CUSTOMER).stdout
+    assert "queued as" in out
+    relay.wait_state(names.CUSTOMER, {"delivered"})
+    stored = postfix.wait_for_messages(names.CUSTOMER)[0]
+    assert email.message_from_bytes(stored)["Subject"] == "Test message from Mein Shop"
+    assert any(line.startswith("pass") for line in verify_dkim(stored, nsd.nameserver))

@@ -22,6 +22,7 @@ _COMMANDS = {
     "queue": "queue",
     "dns": "dns",
     "bounces": "bounces",
+    "test-email": "test_email",
 }
 
 
