@@ -188,3 +188,52 @@ def test_fast_path_parses_paths_like_aiosmtpd() -> None:
         "<" + "x" * 70 + "@b.example>",
     ]:
         assert ours._getaddr(arg) == stock._getaddr(arg), arg
+
+
+def test_internal_error_answers_451_and_the_listener_lives_on(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A bug in the DATA handler must answer 451 4.3.0, never aiosmtpd's 500 with the text."""
+    import asyncio
+    import smtplib
+    import threading
+
+    from relay.smtp.protocol import HandlerBase, RelaySMTP, SessionLimiter
+
+    class Broken(HandlerBase):
+        async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
+            raise RuntimeError("secret internal detail")
+
+        async def handle_exception(self, error: Exception) -> str:
+            from relay.smtp.submission import SubmissionHandler
+
+            return await SubmissionHandler.handle_exception(self, error)  # type: ignore[arg-type]
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    box: dict = {}
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        server = loop.run_until_complete(
+            loop.create_server(
+                lambda: RelaySMTP(Broken(), limiter=SessionLimiter(5)), "127.0.0.1", 0
+            )
+        )
+        box["port"] = server.sockets[0].getsockname()[1]
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        for _ in range(2):  # the second session proves the listener survived
+            with smtplib.SMTP("127.0.0.1", box["port"], timeout=10) as smtp:
+                smtp.ehlo("client.example.org")
+                smtp.mail("a@shop.example.com")
+                smtp.rcpt("b@example.org")
+                code, text = smtp.data(b"Subject: x\r\n\r\nbody\r\n")
+                assert (code, text[:5]) == (451, b"4.3.0")
+                assert b"secret" not in text
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
