@@ -342,6 +342,12 @@ class PostfixRig:
         lay.maildirs.mkdir(exist_ok=True)
         os.chown(lay.maildirs, self.settings.mailbox_uid, self.settings.mailbox_gid)
         lay.maildirs.chmod(0o755)
+        # Tools such as postsuper log straight to maillog_file while postlogd is not up yet,
+        # after dropping to the mail owner: a missing file would have to be created in a
+        # directory that user cannot write ("cannot create file exclusively"), so make it now.
+        lay.log.touch(exist_ok=True)
+        os.chown(lay.log, postfix.pw_uid, postfix.pw_gid)
+        lay.log.chmod(0o644)
         if self.settings.tls and not (lay.config / f"{names.MX_HOST}.crt").exists():
             self_signed(lay.config, names.MX_HOST)
 
