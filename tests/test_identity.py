@@ -10,7 +10,7 @@ import email
 import sqlite3
 import time
 
-from tests.harness import SHOP, RelayProcess, queue_id, swaks
+from tests.harness import SHOP, RelayProcess, queue_id, swaks, wait
 from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer
@@ -52,6 +52,13 @@ def test_unverified_shop_goes_out_from_the_fallback(relay: RelayProcess, nsd: Ns
 def test_verified_shop_is_signed_for_its_own_domain(relay: RelayProcess, nsd: NsdServer) -> None:
     publish_keys(nsd, relay, SHOP)
     conn = sqlite3.connect(relay.root / "var" / "relay.db")
+    # `relay serve` checks a shop without a verdict at start-up; let that finish first, or its
+    # result (computed before the key was published) could overwrite the fixture.
+    wait(
+        lambda: conn.execute("SELECT 1 FROM dns_verdicts WHERE shop = ?", (SHOP,)).fetchone(),
+        20,
+        "the start-up DNS check",
+    )
     with conn:  # the verified-identity fixture: a stored DNS verdict
         conn.execute(
             "INSERT OR REPLACE INTO dns_verdicts (shop, domain, verified, checked_at)"
