@@ -54,3 +54,12 @@ def test_every_command_has_help_and_a_readme_entry() -> None:
         assert command.help or command.short_help, f"relay {path} has no help"
         top = path.split()[0]
         assert f"relay {top}" in readme, f"README does not mention relay {top}"
+
+
+def test_relay_toml_at_the_root_is_the_embedded_default() -> None:
+    """The repository's relay.toml is what `relay init` writes (and what the README's first
+    command runs with): one set of defaults and comments, kept true to config/schema.py."""
+    from config import default_toml, load_config
+
+    assert (ROOT / "relay.toml").read_text() == default_toml()
+    load_config(ROOT / "relay.toml")  # every key in it is known and valid
