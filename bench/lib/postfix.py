@@ -10,25 +10,14 @@ no DNS, no TLS: smtp-sink offers no STARTTLS).
 
 from __future__ import annotations
 
-import contextlib
-import grp
 import os
-import pwd
-import signal
 import subprocess
 from pathlib import Path
 
 from bench.lib.procs import wait_for
 from tests.rig.postfix_config import DAEMON_DIR, Layout
-from tests.rig.tools import end_watchdog, free_port, pid_alive, port_open, tail, watchdog
-
-_PRIVATE_QUEUES = "active bounce corrupt defer deferred flush hold incoming private saved trace"
-_QUEUE_DIRS: tuple[tuple[str, str, str, int], ...] = (
-    *((name, "postfix", "postfix", 0o700) for name in _PRIVATE_QUEUES.split()),
-    ("maildrop", "postfix", "postdrop", 0o730),
-    ("public", "postfix", "postdrop", 0o710),
-    ("pid", "root", "root", 0o755),
-)
+from tests.rig.postfix_master import make_queue_tree, stop_master
+from tests.rig.tools import end_watchdog, free_port, port_open, tail, watchdog
 
 
 class PostfixRelay:
@@ -156,44 +145,12 @@ class PostfixRelay:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()  # the master passes SIGTERM on to its process group
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        wait_for(lambda: not _group_alive(proc.pid), 5.0, 0.05)
+        stop_master(proc)
 
     def log_tail(self) -> str:
         return tail(self.layout.log)
 
     def _prepare_tree(self) -> None:
-        lay = self.layout
-        lay.root.mkdir(parents=True, exist_ok=True)
-        lay.root.chmod(0o755)
-        for path in (lay.config, lay.queue):
-            path.mkdir(parents=True, exist_ok=True)
-            path.chmod(0o755)
-        for name, owner, group, mode in _QUEUE_DIRS:
-            path = lay.queue / name
-            path.mkdir(exist_ok=True)
-            os.chown(path, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
-            path.chmod(mode)
-        postfix = pwd.getpwnam("postfix")
-        lay.data.mkdir(exist_ok=True)
-        os.chown(lay.data, postfix.pw_uid, postfix.pw_gid)
-        lay.data.chmod(0o700)
-
-
-def _group_alive(pgid: int) -> bool:
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if len(fields) > 2 and int(fields[2]) == pgid and pid_alive(int(stat.parent.name)):
-            return True
-    return False
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        self.layout.root.chmod(0o755)
+        make_queue_tree(self.layout)

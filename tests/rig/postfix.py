@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import grp
 import json
 import os
 import pwd
@@ -35,10 +34,10 @@ from typing import Any
 from tests.rig import names
 from tests.rig import postfix_config as cf
 from tests.rig.certs import self_signed
+from tests.rig.postfix_master import make_queue_tree, stop_master
 from tests.rig.tools import (
     end_watchdog,
     free_port,
-    pid_alive,
     tail,
     wait_for_port,
     wait_until,
@@ -47,15 +46,6 @@ from tests.rig.tools import (
 )
 
 START_TIMEOUT = 15.0
-
-# The queue tree, as /etc/postfix/postfix-files describes it: (name, owner, group, mode).
-_PRIVATE_QUEUES = "active bounce corrupt defer deferred flush hold incoming private saved trace"
-_QUEUE_DIRS: tuple[tuple[str, str, str, int], ...] = (
-    *((name, "postfix", "postfix", 0o700) for name in _PRIVATE_QUEUES.split()),
-    ("maildrop", "postfix", "postdrop", 0o730),
-    ("public", "postfix", "postdrop", 0o710),
-    ("pid", "root", "root", 0o755),
-)
 
 
 class PostfixRig:
@@ -156,17 +146,7 @@ class PostfixRig:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()  # the master passes SIGTERM on to its process group
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        # The master is its own session/process group leader: sweep stragglers.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        wait_until(lambda: not _group_alive(proc.pid), 5.0, "postfix processes to exit")
+        stop_master(proc)
 
     def reload(self) -> None:
         """`postfix reload`: the master re-reads its configuration (SIGHUP)."""
@@ -327,27 +307,10 @@ class PostfixRig:
 
     def _prepare_tree(self) -> None:
         lay = self.layout
-        postfix = pwd.getpwnam("postfix")
-        for path in (lay.config, lay.queue):
-            path.mkdir(parents=True, exist_ok=True)
-            path.chmod(0o755)
-        for name, owner, group, mode in _QUEUE_DIRS:
-            path = lay.queue / name
-            path.mkdir(exist_ok=True)
-            os.chown(path, pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid)
-            path.chmod(mode)
-        lay.data.mkdir(exist_ok=True)
-        os.chown(lay.data, postfix.pw_uid, postfix.pw_gid)
-        lay.data.chmod(0o700)
+        make_queue_tree(lay)
         lay.maildirs.mkdir(exist_ok=True)
         os.chown(lay.maildirs, self.settings.mailbox_uid, self.settings.mailbox_gid)
         lay.maildirs.chmod(0o755)
-        # Tools such as postsuper log straight to maillog_file while postlogd is not up yet,
-        # after dropping to the mail owner: a missing file would have to be created in a
-        # directory that user cannot write ("cannot create file exclusively"), so make it now.
-        lay.log.touch(exist_ok=True)
-        os.chown(lay.log, postfix.pw_uid, postfix.pw_gid)
-        lay.log.chmod(0o644)
         if self.settings.tls and not (lay.config / f"{names.MX_HOST}.crt").exists():
             self_signed(lay.config, names.MX_HOST)
 
@@ -410,15 +373,3 @@ def _delivered_to(message: bytes) -> str | None:
 def _searchable_by_others(path: Path) -> bool:
     path = path.resolve()
     return all(p.stat().st_mode & 0o001 for p in (path, *path.parents))
-
-
-def _group_alive(pgid: int) -> bool:
-    """True while any live (non-zombie) process is still in process group `pgid`."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if len(fields) > 2 and int(fields[2]) == pgid and pid_alive(int(stat.parent.name)):
-            return True
-    return False
