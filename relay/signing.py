@@ -9,6 +9,8 @@ import signal
 
 from relay.prepare.pipeline import Prepared, sign_job
 
+_INLINE_LIMIT = 256 * 1024  # sign in the event loop up to this size (~1 ms of work)
+
 
 def _die_with_parent() -> None:
     """Pool initializer: a worker must not outlive `relay serve` when that is SIGKILLed
@@ -36,7 +38,12 @@ class Signer:
         if not prepared.sign_jobs:
             return []
         if self._pool is None:
-            return _sign_all(prepared.sign_jobs, prepared.body)
+            if len(prepared.body) <= _INLINE_LIMIT:
+                return _sign_all(prepared.sign_jobs, prepared.body)
+            # Hashing and canonicalising megabytes takes hundreds of milliseconds: in a thread
+            # the event loop keeps serving the other sessions meanwhile (hashlib drops the GIL
+            # for large inputs, and Python switches threads every few milliseconds otherwise).
+            return await asyncio.to_thread(_sign_all, prepared.sign_jobs, prepared.body)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, _sign_all, prepared.sign_jobs, prepared.body)
 

@@ -88,3 +88,25 @@ def test_message_id_and_date_are_added_when_missing(relay: RelayProcess) -> None
     headers = email.message_from_bytes(stored_message(relay, qid, names.CUSTOMER))
     assert headers["Message-ID"] == f"<{qid.lower()}@relay.example.net>"
     assert headers["Date"]
+
+
+def test_large_message_is_signed_off_the_event_loop_and_verifies(
+    relay: RelayProcess, nsd: NsdServer, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    publish_keys(nsd, relay)
+    body = tmp_path / "body.txt"
+    body.write_text("Zeile mit  zwei Leerzeichen und Tab\t am Ende \n" * 9000)  # ~400 KB
+    done = swaks(
+        relay.submission_port,
+        "--from",
+        FROM,
+        "--to",
+        names.CUSTOMER,
+        "--header-From",
+        FROM,
+        "--body",
+        f"@{body}",
+    )
+    sent = stored_message(relay, queue_id(done.stdout), names.CUSTOMER)
+    assert len(sent) > 300_000
+    assert verify_dkim(sent, nsd.nameserver)[0].startswith("pass d=relay.example.net")

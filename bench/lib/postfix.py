@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from bench.lib.procs import wait_for
-from tests.rig.postfix_config import DAEMON_DIR, Layout
+from tests.rig.postfix_config import CORE_SERVICES, DAEMON_DIR, Layout
 from tests.rig.postfix_master import make_queue_tree, stop_master
 from tests.rig.tools import end_watchdog, free_port, port_open, tail, watchdog
 
@@ -80,28 +80,7 @@ class PostfixRelay:
         }
 
     def master_cf(self) -> str:
-        services = [
-            f"127.0.0.1:{self.port} inet n - n - - smtpd",
-            "pickup    unix  n - n 60 1 pickup",
-            "cleanup   unix  n - n - 0 cleanup",
-            "qmgr      unix  n - n 300 1 qmgr",
-            "rewrite   unix  - - n - - trivial-rewrite",
-            "bounce    unix  - - n - 0 bounce",
-            "defer     unix  - - n - 0 bounce",
-            "trace     unix  - - n - 0 bounce",
-            "verify    unix  - - n - 1 verify",
-            "flush     unix  n - n 1000? 0 flush",
-            "proxymap  unix  - - n - - proxymap",
-            "smtp      unix  - - n - - smtp",
-            "relay     unix  - - n - - smtp",
-            "showq     unix  n - n - - showq",
-            "error     unix  - - n - - error",
-            "retry     unix  - - n - - error",
-            "discard   unix  - - n - - discard",
-            "anvil     unix  - - n - 1 anvil",
-            "scache    unix  - - n - 1 scache",
-            "postlog   unix-dgram n - n - 1 postlogd",
-        ]
+        services = [f"127.0.0.1:{self.port} inet n - n - - smtpd", *CORE_SERVICES]
         return "\n".join(services) + "\n"
 
     def start(self) -> PostfixRelay:

@@ -157,6 +157,31 @@ def _next_hop(port: int, *options: str) -> list[str]:
     ]
 
 
+# The daemons every private Postfix here needs (master.cf(5) columns: service type private
+# unpriv chroot wakeup maxproc command). Also used by bench/lib/postfix.py.
+CORE_SERVICES = (
+    "pickup    unix  n - n 60 1 pickup",  # postqueue -f wants it
+    "cleanup   unix  n - n - 0 cleanup",
+    "qmgr      unix  n - n 300 1 qmgr",
+    "rewrite   unix  - - n - - trivial-rewrite",
+    "bounce    unix  - - n - 0 bounce",
+    "defer     unix  - - n - 0 bounce",
+    "trace     unix  - - n - 0 bounce",
+    "verify    unix  - - n - 1 verify",
+    "flush     unix  n - n 1000? 0 flush",
+    "proxymap  unix  - - n - - proxymap",
+    "smtp      unix  - - n - - smtp",
+    "relay     unix  - - n - - smtp",
+    "showq     unix  n - n - - showq",
+    "error     unix  - - n - - error",
+    "retry     unix  - - n - - error",
+    "discard   unix  - - n - - discard",
+    "anvil     unix  - - n - 1 anvil",
+    "scache    unix  - - n - 1 scache",
+    "postlog   unix-dgram n - n - 1 postlogd",
+)
+
+
 def master_cf(s: Settings) -> str:
     services = [
         # service       type  private unpriv chroot wakeup maxproc command
@@ -165,27 +190,9 @@ def master_cf(s: Settings) -> str:
         *_next_hop(s.size_hop_port, f"message_size_limit={s.too_big_limit}"),
         # mailboxes.regexp lists no user in ACCEPT_ALL_DOMAIN: this hop says 550 5.1.1.
         *_next_hop(s.gateway_hop_port),
-        "pickup    unix  n - n 60 1 pickup",  # postqueue -f wants it
-        "cleanup   unix  n - n - 0 cleanup",
-        "qmgr      unix  n - n 300 1 qmgr",
+        *CORE_SERVICES,
         "tlsmgr    unix  - - n 1000? 1 tlsmgr",
-        "rewrite   unix  - - n - - trivial-rewrite",
-        "bounce    unix  - - n - 0 bounce",
-        "defer     unix  - - n - 0 bounce",
-        "trace     unix  - - n - 0 bounce",
-        "verify    unix  - - n - 1 verify",
-        "flush     unix  n - n 1000? 0 flush",
-        "proxymap  unix  - - n - - proxymap",
-        "smtp      unix  - - n - - smtp",
-        "relay     unix  - - n - - smtp",
-        "showq     unix  n - n - - showq",
-        "error     unix  - - n - - error",
-        "retry     unix  - - n - - error",
-        "discard   unix  - - n - - discard",
         "virtual   unix  - n n - - virtual",
-        "anvil     unix  - - n - 1 anvil",
-        "scache    unix  - - n - 1 scache",
-        "postlog   unix-dgram n - n - 1 postlogd",
     ]
     return "\n".join(services) + "\n"
 
