@@ -14,6 +14,7 @@ from relay.store.shops import list_shops, verdicts
 
 log = logging.getLogger(__name__)
 _SCAN_EVERY = 60.0
+_AFTER_ERROR = 10.0  # a failed pass (a bug, a store error) is tried again soon, not in a minute
 
 
 class Rechecker:
@@ -38,11 +39,13 @@ class Rechecker:
     async def _loop(self) -> None:
         every = self.config.dns.recheck_every
         while True:
+            pause = min(every, _SCAN_EVERY)
             try:
                 await self.recheck_due(every)
             except Exception:  # a DNS or store hiccup must not end the loop
-                log.exception("DNS re-check failed; trying again later")
-            await asyncio.sleep(min(every, _SCAN_EVERY))
+                log.exception("DNS re-check failed; trying again in %.0f s", _AFTER_ERROR)
+                pause = min(pause, _AFTER_ERROR)
+            await asyncio.sleep(pause)
 
     async def recheck_due(self, every: float) -> None:
         resolver = resolver_for(self.config)

@@ -99,13 +99,28 @@ class RelayProcess:
     # -- serve ----------------------------------------------------------------------------
 
     def start(self) -> RelayProcess:
+        """Start `relay serve` and return once it says every worker is ready: an open port
+        alone is not proof (with several workers, the first one open answers)."""
         env = {**os.environ, "RELAY_CONFIG": str(self.config)}
+        offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [*RELAY, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
             )
+
+        def ready() -> bool:
+            if self.proc is None or self.proc.poll() is not None:
+                raise AssertionError(f"relay serve exited at start-up:\n{self.log_text()}")
+            with self.log.open("rb") as log:
+                log.seek(offset)
+                return b"relay ready" in log.read()
+
+        try:
+            wait_until(ready, 30, "relay serve to be ready", interval=0.05)
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}:\n{self.log_text()}") from None
         for port in (self.submission_port, self.tls_port, self.inbound_port, self.http_port):
-            wait_for_port(port, timeout=20, alive=lambda: self.proc.poll() is None)
+            wait_for_port(port, timeout=5, alive=lambda: self.proc.poll() is None)
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:

@@ -79,7 +79,10 @@ def start_and_wait_first_check(relay: RelayProcess) -> dict[str, Any]:
     """`relay serve` checks a shop that has no verdict at start-up; wait for that verdict,
     so that later `relay dns check` runs never race it."""
     relay.start()
-    wait_until(lambda: verdict(relay) is not None, 20, "serve's first DNS check", interval=0.3)
+    try:
+        wait_until(lambda: verdict(relay) is not None, 20, "serve's first DNS check", interval=0.3)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; the relay's log:\n{relay.log_text()}") from None
     found = verdict(relay)
     assert found is not None
     return found

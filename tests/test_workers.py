@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from pathlib import Path
+
+import pytest
 
 from tests.harness import RelayProcess, queue_id, swaks
 from tests.rig import names
@@ -54,3 +57,20 @@ def test_two_workers_share_the_ports_and_one_that_dies_is_replaced(relay_factory
         )
         queue_id(done.stdout)
     relay.wait_state(names.CUSTOMER, {"delivered"}, count=6)
+
+
+def test_a_worker_that_cannot_start_stops_the_relay_with_its_error(relay_factory) -> None:  # type: ignore[no-untyped-def]
+    """A port taken by another program: `relay serve` must fail and say why, not serve half
+    a relay (worker 0 alone runs the unsubscribe pages and DNS re-checks) while it retries."""
+    relay: RelayProcess = relay_factory({"relay": {"workers": 2}})
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", relay.http_port))
+        squatter.listen()
+        with pytest.raises(AssertionError, match="relay serve exited at start-up"):
+            relay.start()
+        assert relay.proc is not None
+        assert relay.proc.wait(timeout=10) == 1
+    log = relay.log_text()
+    assert f"('127.0.0.1', {relay.http_port}): address already in use" in log
+    assert "worker 0 exited with 1 before it was ready" in log
+    assert "restarting" not in log

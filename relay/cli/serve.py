@@ -7,17 +7,21 @@ from relay.cli.common import State, pass_state
 
 @click.command()
 @click.option("--worker", type=int, hidden=True, help="Run as worker N (set by the supervisor).")
+@click.option("--ready-fd", type=int, hidden=True, help="Write one byte here once ready.")
 @pass_state
-def serve(state: State, worker: int | None) -> None:
+def serve(state: State, worker: int | None, ready_fd: int | None) -> None:
     """Run every listener and the delivery workers; SIGTERM finishes work in flight.
 
     With `relay.workers` above 1 (0: one per CPU core), a supervisor runs that many worker
     processes sharing the ports and the queue.
     """
     from relay.serve import run
+    from relay.serve.supervisor import StartupFailed
 
     try:
-        run(state.config, worker)
+        run(state.config, worker, ready_fd)
+    except StartupFailed as exc:
+        raise click.ClickException(str(exc)) from None
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:

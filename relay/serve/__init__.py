@@ -21,11 +21,15 @@ def worker_count(config: Config) -> int:
     return config.relay.workers or max(1, min(os.cpu_count() or 1, 8))
 
 
-def run(config: Config, worker: int | None = None) -> None:
-    """Entry of `relay serve`: a supervisor with workers, or a single process."""
+def run(config: Config, worker: int | None = None, ready_fd: int | None = None) -> None:
+    """Entry of `relay serve`: a supervisor with workers, or a single process.
+
+    Raises OSError when a listener cannot open, supervisor.StartupFailed when a worker
+    could not start.
+    """
     count = worker_count(config)
     if worker is not None:
-        asyncio.run(serve(config, WorkerRole(worker, count)))
+        asyncio.run(serve(config, WorkerRole(worker, count), ready_fd))
     elif count == 1:
         asyncio.run(serve(config, WorkerRole(0, 1)))
     else:
@@ -34,7 +38,7 @@ def run(config: Config, worker: int | None = None) -> None:
         Supervisor(config, count).run()
 
 
-async def serve(config: Config, role: WorkerRole) -> None:
+async def serve(config: Config, role: WorkerRole, ready_fd: int | None = None) -> None:
     from relay.serve.service import Service
 
     service = Service(config, role)
@@ -43,9 +47,13 @@ async def serve(config: Config, role: WorkerRole) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await service.start()
-    log.info(
-        "relay ready%s", f" (worker {role.index + 1} of {role.count})" if role.count > 1 else ""
-    )
+    if role.count > 1:
+        log.info("worker %d of %d ready", role.index + 1, role.count)
+    else:
+        log.info("relay ready")
+    if ready_fd is not None:  # tell the supervisor (see supervisor.py: readiness)
+        os.write(ready_fd, b"r")
+        os.close(ready_fd)
     await stop.wait()
     log.info("stopping: finishing work in flight")
     await service.stop()

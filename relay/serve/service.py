@@ -7,7 +7,6 @@ re-checks, recovering unprocessed reports) run in worker 0.
 
 import asyncio
 import logging
-import signal
 import ssl
 from collections.abc import Callable
 
@@ -211,17 +210,3 @@ class Service:
             self.signer.close()
         if self.writer is not None:
             self.writer.stop()
-
-
-async def serve(config: Config) -> None:
-    service = Service(config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await service.start()
-    log.info("relay ready")
-    await stop.wait()
-    log.info("stopping: finishing work in flight")
-    await service.stop()
-    log.info("stopped")

@@ -2,16 +2,25 @@
 
 Workers die with the supervisor (PR_SET_PDEATHSIG), so a SIGKILL of `relay serve` leaves no
 process behind that still listens or delivers; the next start requeues whatever was in flight
-(at-least-once delivery). A worker that dies alone is restarted after its claims are requeued.
+(at-least-once delivery). A worker that dies after it was ready is restarted once its claims
+are requeued. A worker that exits before it is ready (a port taken, a bad certificate) is a
+fault no restart can mend: the supervisor stops every worker and `relay serve` fails, instead
+of serving half the relay (say, no unsubscribe pages and no DNS re-checks) while it retries.
+
+Readiness: each worker inherits the write end of a pipe and writes one byte once every
+listener of it is open; the end of the pipe without that byte means it never got there.
 """
 
 import contextlib
 import ctypes
 import logging
+import os
+import select
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 from config import Config
 from relay.delivery.queue import release_claims
@@ -20,6 +29,11 @@ from relay.store.connection import connect, ensure_database
 log = logging.getLogger("relay")
 _PR_SET_PDEATHSIG = 1
 _RESTART_DELAY = 1.0
+_POLL_EVERY = 0.2
+
+
+class StartupFailed(Exception):
+    """A worker exited before it was ready; the message says which and how."""
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -27,13 +41,28 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+@dataclass
+class Worker:
+    index: int
+    proc: subprocess.Popen[bytes]
+    ready_pipe: int | None  # read end, until the worker wrote its byte or exited
+    ready: bool = False
+
+    def close_pipe(self) -> None:
+        if self.ready_pipe is not None:
+            os.close(self.ready_pipe)
+            self.ready_pipe = None
+
+
 class Supervisor:
     def __init__(self, config: Config, count: int) -> None:
         self.config, self.count = config, count
-        self.workers: dict[int, subprocess.Popen[bytes]] = {}
+        self.workers: dict[int, Worker] = {}
         self.stopping = False
+        self.announced = False
 
     def run(self) -> None:
+        """Run until SIGTERM/SIGINT; raises StartupFailed when a worker cannot start."""
         path = ensure_database(self.config.database_path)
         conn = connect(path)
         requeued = release_claims(conn)  # nobody runs yet: every claim is a dead one
@@ -42,41 +71,65 @@ class Supervisor:
             log.info("requeued %d recipients claimed by a process that stopped", requeued)
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
-        for index in range(self.count):
-            self._spawn(index)
-        while not self.stopping:
-            self._reap()
-            time.sleep(0.2)
-        for worker in self.workers.values():
-            worker.wait()
+        try:
+            for index in range(self.count):
+                self._spawn(index)
+            while not self.stopping:
+                self._wait_for_readiness()
+                self._reap()
+        finally:
+            self._stop_all()
 
     def _spawn(self, index: int) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "relay",
-            "--config",
-            str(self.config.path),
-            "serve",
-            "--worker",
-            str(index),
-        ]
-        self.workers[index] = subprocess.Popen(command, preexec_fn=_die_with_parent)
+        read_end, write_end = os.pipe()
+        command = [sys.executable, "-m", "relay", "--config", str(self.config.path), "serve"]
+        command += ["--worker", str(index), "--ready-fd", str(write_end)]
+        try:
+            proc = subprocess.Popen(command, preexec_fn=_die_with_parent, pass_fds=(write_end,))
+        finally:
+            os.close(write_end)  # the worker holds the only write end: EOF when it exits
+        self.workers[index] = Worker(index, proc, read_end)
+
+    def _wait_for_readiness(self) -> None:
+        pipes = {w.ready_pipe: w for w in self.workers.values() if w.ready_pipe is not None}
+        # select() with no descriptors is a plain sleep: the loop's pace once all are ready.
+        readable, _, _ = select.select(list(pipes), [], [], _POLL_EVERY)
+        for fd in readable:
+            worker = pipes[fd]
+            worker.ready = bool(os.read(fd, 1))  # b"": it exited without saying so
+            worker.close_pipe()
+        if not self.announced and all(w.ready for w in self.workers.values()):
+            self.announced = True
+            log.info("relay ready (%d workers)", self.count)
 
     def _reap(self) -> None:
         for index, worker in list(self.workers.items()):
-            code = worker.poll()
+            code = worker.proc.poll()
             if code is None or self.stopping:
                 continue
-            log.error("worker %d (pid %d) exited with %s; restarting it", index, worker.pid, code)
+            if not worker.ready:
+                worker.close_pipe()
+                raise StartupFailed(
+                    f"worker {index} exited with {code} before it was ready"
+                    " (its error is above); stopped every worker"
+                )
+            pid = worker.proc.pid
+            log.error("worker %d (pid %d) exited with %s; restarting it", index, pid, code)
             conn = connect(self.config.database_path)
-            release_claims(conn, owner_pid=worker.pid)
+            release_claims(conn, owner_pid=pid)
             conn.close()
             time.sleep(_RESTART_DELAY)
-            self._spawn(index)
+            if not self.stopping:
+                self._spawn(index)
 
     def _stop(self, signum: int, _frame: object) -> None:
         self.stopping = True
+
+    def _stop_all(self) -> None:
+        """SIGTERM every worker still running (each finishes work in flight), then wait."""
         for worker in self.workers.values():
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
+            if worker.proc.poll() is None:
+                worker.proc.send_signal(signal.SIGTERM)
+        for worker in self.workers.values():
+            worker.proc.wait()
+            worker.close_pipe()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import random
 import shutil
 import signal
 import socket
@@ -72,19 +73,40 @@ def _skip_or_fail(message: str) -> None:
     pytest.skip(message)
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on `host` that is free right now (also free for UDP when possible)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port: int = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((host, port))
-                except OSError:
-                    continue
-            return port
+    """A TCP port on `host` that is free right now (also free for UDP), below the kernel's
+    ephemeral range: a port from that range may be taken as the source port of some
+    outgoing connection (Postfix, swaks, the relay) before the server that was to listen on
+    it starts. Never the same port twice in one test run."""
+    low = _ephemeral_range()[0]
+    candidates = random.sample(range(10_000, max(low, 10_001)), k=200)
+    for port in candidates:
+        if port in _handed_out or not _bindable(host, port):
+            continue
+        _handed_out.add(port)
+        return port
     raise RuntimeError(f"no free port on {host}")
+
+
+def _bindable(host: str, port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+    return True
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
