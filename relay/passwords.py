@@ -1,9 +1,8 @@
 """Salted scrypt password hashes for shop SMTP credentials (stored only as hashes).
 
-Verification result cache: a shop's software authenticates on every connection; scrypt is
-deliberately slow (~tens of ms), and the aiosmtpd authenticator runs inside the event loop, so a
-successful (name, password) pair is remembered as an HMAC under a per-process key. The cache
-never holds a password and dies with the process.
+Verification result cache: a shop's software authenticates on every connection and scrypt is
+deliberately slow (~50 ms of CPU), so a successful (hash, password) pair is remembered as an
+HMAC under a per-process key. The cache never holds a password and dies with the process.
 """
 
 import base64
@@ -24,9 +23,14 @@ def hash_password(password: str) -> str:
     return "$".join(["scrypt", str(_N), str(_R), str(_P), _b64(salt), _b64(digest)])
 
 
+def remembered(password: str, stored: str) -> bool:
+    """True when this pair was verified before in this process (no scrypt needed)."""
+    return _marker(password, stored) in _verified
+
+
 def verify_password(password: str, stored: str) -> bool:
-    marker = hmac.new(_PROCESS_KEY, f"{stored}\0{password}".encode(), "sha256").digest()
-    if marker in _verified:
+    """The full check (scrypt: run it off the event loop); remembers a success."""
+    if remembered(password, stored):
         return True
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
@@ -39,8 +43,12 @@ def verify_password(password: str, stored: str) -> bool:
     )
     ok = hmac.compare_digest(got, _unb64(digest))
     if ok:
-        _verified.add(marker)
+        _verified.add(_marker(password, stored))
     return ok
+
+
+def _marker(password: str, stored: str) -> bytes:
+    return hmac.new(_PROCESS_KEY, f"{stored}\0{password}".encode(), "sha256").digest()
 
 
 def generate_password() -> str:

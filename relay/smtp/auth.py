@@ -1,5 +1,9 @@
 """SMTP AUTH (RFC 4954) for shops: credential check and a growing delay after failures.
 
+The password check (scrypt, ~50 ms of CPU) runs in a thread, so a burst of AUTH attempts never
+stalls the other sessions of a worker; hashlib releases the GIL while it computes. A pair that
+was verified before in this process is known without scrypt (relay.passwords).
+
 Failures per client address live in the database, so every worker of `relay serve` sees them
 (with SO_REUSEPORT, consecutive connections of one client land on different workers).
 """
@@ -12,8 +16,8 @@ from typing import Any
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from relay.passwords import verify_password
-from relay.store.shops import Shop, get_shop
+from relay.passwords import hash_password, remembered, verify_password
+from relay.store.shops import get_shop
 
 _MAX_DELAY = 30.0
 _FORGET_AFTER = 900.0  # a quiet quarter hour wipes an address's failure count
@@ -21,45 +25,44 @@ Write = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
 
 class ShopAuthenticator:
-    """aiosmtpd authenticator: LoginPassword -> AuthResult(auth_data=shop name)."""
+    """Checks LoginPassword credentials; a success carries the shop's name as auth_data."""
 
     def __init__(
         self, read: Callable[[], sqlite3.Connection], write: Write, base_delay: float
     ) -> None:
         self._read, self._write = read, write
         self._base_delay = base_delay
-        self._pending: set[asyncio.Task] = set()
+        # Checked in place of a shop that does not exist (see _check); made once, at start.
+        self._unknown_shop_hash = hash_password("no shop has this password")
 
-    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # type: ignore[no-untyped-def]
-        if not isinstance(auth_data, LoginPassword):
+    async def authenticate(self, peer: object, credentials: LoginPassword) -> AuthResult:
+        """Called by RelaySMTP once aiosmtpd decoded the credentials (PLAIN or LOGIN)."""
+        shop_name = await self._check(credentials.login, credentials.password)
+        # Recorded before the reply goes out: the client's next attempt sees its delay.
+        await self._record(_peer_ip(peer), failed=shop_name is None)
+        if shop_name is None:
             return AuthResult(success=False, handled=False)
-        shop = self._check(auth_data.login, auth_data.password)
-        peer = _peer_ip(session.peer)
-        # aiosmtpd calls authenticators synchronously: record in the background (the writer
-        # commits within milliseconds, long before the client's next attempt).
-        self._record(peer, failed=shop is None)
-        if shop is None:
-            return AuthResult(success=False, handled=False)
-        return AuthResult(success=True, auth_data=shop.name)
+        return AuthResult(success=True, auth_data=shop_name)
 
-    def _check(self, login: bytes, password: bytes) -> Shop | None:
+    async def _check(self, login: bytes, password: bytes) -> str | None:
         try:
             name, secret = login.decode(), password.decode()
         except UnicodeDecodeError:
             return None
         shop = get_shop(self._read(), name)
-        if shop is None or not verify_password(secret, shop.password_hash):
-            return None
-        return shop
+        # An unknown shop name costs the same scrypt as a wrong password, so the time of the
+        # answer does not tell which shop names exist.
+        stored = shop.password_hash if shop else self._unknown_shop_hash
+        if remembered(secret, stored):
+            ok = True
+        else:
+            ok = await asyncio.to_thread(verify_password, secret, stored)
+        return shop.name if shop and ok else None
 
-    def _record(self, peer: str, failed: bool) -> None:
+    async def _record(self, peer: str, failed: bool) -> None:
         if not failed and not self._has_failures(peer):
             return
-        task = asyncio.get_running_loop().create_task(
-            self._write(lambda c: _store_failure(c, peer, failed))
-        )
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        await self._write(lambda c: _store_failure(c, peer, failed))
 
     def _has_failures(self, peer: str) -> bool:
         row = self._read().execute("SELECT 1 FROM auth_failures WHERE ip = ?", (peer,)).fetchone()

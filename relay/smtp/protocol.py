@@ -13,7 +13,7 @@ import re
 import types
 
 import aiosmtpd.smtp
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 from relay.smtp import replies
 
@@ -45,6 +45,13 @@ class _AuthMemberCache:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._real, name)
+
+
+class _Deferred:
+    """Credentials aiosmtpd decoded, waiting for the asynchronous check (see RelaySMTP)."""
+
+    def __init__(self, credentials: LoginPassword) -> None:
+        self.credentials = credentials
 
 
 class SessionLimiter:
@@ -105,6 +112,29 @@ class RelaySMTP(SMTP):
         if throttle is not None:
             await throttle(self)
         await super().smtp_AUTH(arg)
+
+    # aiosmtpd's auth_PLAIN and auth_LOGIN decode the credentials (challenges included) and
+    # then call the authenticator synchronously, inside the event loop. An authenticator with
+    # an `authenticate` coroutine (ours: scrypt in a thread) gets them afterwards instead:
+    # _authenticate hands them back unchecked, and the wrappers below await the check.
+
+    def _authenticate(self, mechanism: str, auth_data: object) -> AuthResult:
+        if hasattr(self._authenticator, "authenticate") and isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False, auth_data=_Deferred(auth_data))
+        return super()._authenticate(mechanism, auth_data)
+
+    async def auth_PLAIN(self, _: object, args: list[str]) -> AuthResult:
+        return await self._finish_auth(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: object, args: list[str]) -> AuthResult:
+        return await self._finish_auth(await super().auth_LOGIN(_, args))
+
+    async def _finish_auth(self, result: AuthResult) -> AuthResult:
+        if not isinstance(result.auth_data, _Deferred):
+            return result  # a decoding error, already answered, or a cancelled exchange
+        assert self.session is not None
+        check = self._authenticator.authenticate  # type: ignore[union-attr]
+        return await check(self.session.peer, result.auth_data.credentials)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd parses MAIL/RCPT paths with the `email` header parser (a large share of a
