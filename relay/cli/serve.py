@@ -13,7 +13,8 @@ def serve(state: State, worker: int | None, ready_fd: int | None) -> None:
     """Run every listener and the delivery workers; SIGTERM finishes work in flight.
 
     With `relay.workers` above 1 (0: one per CPU core), a supervisor runs that many worker
-    processes sharing the ports and the queue.
+    processes sharing the ports and the queue; it logs "relay ready" once every worker
+    listens. A listener that cannot open (a port taken) stops the relay with exit status 1.
     """
     from relay.serve import run
     from relay.serve.supervisor import StartupFailed
