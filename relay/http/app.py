@@ -56,7 +56,6 @@ async def start_http(
     except BaseException:
         await runner.cleanup()
         raise
-    log.info("http listening on %s", ", ".join(map(str, runner.addresses)))
     return runner
 
 
