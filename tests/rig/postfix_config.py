@@ -61,9 +61,11 @@ class Settings:
     main_cf: Mapping[str, str] = field(default_factory=dict)  # extra/overriding parameters
 
 
-def main_cf(layout: Layout, s: Settings) -> str:
-    c = layout.config
-    params: dict[str, str] = {
+def private_instance(layout: Layout, hostname: str, refuse: str) -> dict[str, str]:
+    """main.cf parameters of every private Postfix here (this rig, bench/relay's comparison):
+    its own tree and log, a name that is never the machine's, loopback only, nothing local,
+    and nothing leaves except by transport_maps (anything else is refused with `refuse`)."""
+    return {
         "compatibility_level": "3.6",
         "queue_directory": str(layout.queue),
         "data_directory": str(layout.data),
@@ -73,8 +75,7 @@ def main_cf(layout: Layout, s: Settings) -> str:
         "setgid_group": "postdrop",
         "maillog_file": str(layout.log),
         "maillog_file_prefixes": str(layout.root),
-        # Names: loopback-safe, never the machine's own.
-        "myhostname": names.MX_HOST,
+        "myhostname": hostname,
         "mydomain": "example.net",
         "myorigin": "$myhostname",
         "mydestination": "",
@@ -82,18 +83,28 @@ def main_cf(layout: Layout, s: Settings) -> str:
         "inet_protocols": "ipv4",
         "mynetworks": "127.0.0.0/8",
         "smtpd_banner": "$myhostname ESMTP",
-        # Nothing local; nothing leaves except to 127.0.0.1 by transport_maps.
         "alias_maps": "",
         "alias_database": "",
         "local_recipient_maps": "",
-        "local_transport": "error:5.1.1 local delivery is off in the rig",
-        "default_transport": "error:5.7.1 the rig delivers only to loopback test domains",
-        "relay_transport": "error:5.7.1 the rig delivers only to loopback test domains",
-        "relay_domains": " ".join((s.bounce_domain, *s.extra_relay_domains)),
-        "relay_recipient_maps": "",
-        "transport_maps": f"texthash:{c}/transport",
+        "default_transport": refuse,
+        "relay_transport": refuse,
+        "transport_maps": f"texthash:{layout.config}/transport",
         "smtp_dns_support_level": "disabled",
         "smtp_host_lookup": "native",
+        "smtpd_peername_lookup": "no",
+        "message_size_limit": str(64 * 1024 * 1024),
+        "biff": "no",
+        "readme_directory": "no",
+    }
+
+
+def main_cf(layout: Layout, s: Settings) -> str:
+    c = layout.config
+    refuse = "error:5.7.1 the rig delivers only to loopback test domains"
+    params = private_instance(layout, names.MX_HOST, refuse) | {
+        "local_transport": "error:5.1.1 local delivery is off in the rig",
+        "relay_domains": " ".join((s.bounce_domain, *s.extra_relay_domains)),
+        "relay_recipient_maps": "",
         "smtp_connection_cache_on_demand": "no",
         "smtp_tls_security_level": "may",
         # Mailboxes.
@@ -104,11 +115,9 @@ def main_cf(layout: Layout, s: Settings) -> str:
         "virtual_gid_maps": f"static:{s.mailbox_gid}",
         "virtual_minimum_uid": "100",
         "virtual_mailbox_limit": "0",
-        "message_size_limit": str(64 * 1024 * 1024),
         "mailbox_size_limit": "0",
         "unknown_virtual_mailbox_reject_code": "550",
         # SMTP server policy.
-        "smtpd_peername_lookup": "no",
         "smtpd_relay_restrictions": "reject_unauth_destination",
         "smtpd_recipient_restrictions": (
             f"check_recipient_access texthash:{c}/defer, "
@@ -127,9 +136,7 @@ def main_cf(layout: Layout, s: Settings) -> str:
         "maximal_queue_lifetime": "5m",
         "bounce_queue_lifetime": "5m",
         "delay_warning_time": "0",
-        "biff": "no",
         "append_dot_mydomain": "no",
-        "readme_directory": "no",
     }
     if s.tls:
         params |= {
