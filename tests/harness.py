@@ -17,6 +17,7 @@ from tests.rig.tools import free_port, port_open, require, wait_for_port, wait_u
 RELAY = [sys.executable, "-m", "relay"]
 SHOP = "mein-shop"
 SHOP_PASSWORD = "correct horse battery"
+SHOP_SENDER = "info@shop.example.com"
 
 
 @dataclass
@@ -205,6 +206,31 @@ def swaks(
     if auth:
         cmd += ["--auth", "PLAIN", "--auth-user", user, "--auth-password", password]
     return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60)
+
+
+def shop_mail(
+    relay: RelayProcess,
+    to: str,
+    *headers: str,
+    header_from: str = SHOP_SENDER,
+    body: str | None = None,
+    tls: str = "starttls",
+) -> subprocess.CompletedProcess[str]:
+    """One message from the shop's sender address, as the shop's software would send it:
+    swaks with AUTH over STARTTLS (or implicit TLS); `headers` are "Name: value" lines, `to`
+    may list several recipients with commas. Returns the finished swaks (stdout: dialog)."""
+    args = ["--from", SHOP_SENDER, "--to", to, "--header-From", header_from]
+    for header in headers:
+        args += ["--header", header]
+    if body is not None:
+        args += ["--body", body]
+    port = relay.tls_port if tls == "implicit" else relay.submission_port
+    return swaks(port, *args, tls=tls)
+
+
+def submit(relay: RelayProcess, to: str, *headers: str, **options: Any) -> str:
+    """shop_mail() that must be accepted; returns the queue id."""
+    return queue_id(shop_mail(relay, to, *headers, **options).stdout)
 
 
 def queue_id(dialog: str) -> str:

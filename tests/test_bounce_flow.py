@@ -11,30 +11,13 @@ import sqlite3
 
 import pytest
 
-from tests.harness import RelayProcess, queue_id, swaks, wait
+from tests.harness import RelayProcess, submit, wait
 from tests.rig import names
 from tests.rig.postfix import PostfixRig
 
-FROM = "info@shop.example.com"
-
 
 def _send(relay: RelayProcess, to: str, order: str = "B-1", body: str = "Hallo") -> str:
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--to",
-        to,
-        "--header-From",
-        FROM,
-        "--header",
-        "X-Relay-Kind: dunning",
-        "--header",
-        f"X-Relay-Order: {order}",
-        "--body",
-        body,
-    )
-    return queue_id(done.stdout)
+    return submit(relay, to, "X-Relay-Kind: dunning", f"X-Relay-Order: {order}", body=body)
 
 
 @pytest.mark.parametrize(

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import email
 
-from tests.harness import RelayProcess, queue_id, swaks
+from tests.harness import RelayProcess, submit
 from tests.keys_in_dns import publish_keys, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer
 from tests.rig.postfix import PostfixRig
 
-FROM = "info@shop.example.com"
 
-
-def _send(relay: RelayProcess, to: str, *extra: str) -> str:
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--to",
-        to,
-        "--header-From",
-        FROM,
-        "--header",
-        "X-Relay-Kind: payment-reminder",
-        "--header",
-        "X-Relay-Order: 77",
-        *extra,
-    )
-    return queue_id(done.stdout)
+def _send(relay: RelayProcess, to: str) -> str:
+    return submit(relay, to, "X-Relay-Kind: payment-reminder", "X-Relay-Order: 77")
 
 
 def test_end_to_end_delivery_is_signed_and_recorded(

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import SHOP, RelayProcess, queue_id, swaks
+from tests.harness import SHOP, RelayProcess, submit
 from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer, base_zones
@@ -53,20 +53,9 @@ def relay_on(relay_factory: Callable[..., RelayProcess], own_nsd: NsdServer) -> 
 # --- helpers -------------------------------------------------------------------------------
 
 
-def submit(relay: RelayProcess, subject: str) -> tuple[str, Message, bytes]:
+def submit_and_read(relay: RelayProcess, subject: str) -> tuple[str, Message, bytes]:
     """One message From the shop's address; (queue id, headers as sent, bytes as sent)."""
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--to",
-        names.CUSTOMER,
-        "--header-From",
-        FROM,
-        "--header",
-        f"Subject: {subject}",
-    )
-    qid = queue_id(done.stdout)
+    qid = submit(relay, names.CUSTOMER, f"Subject: {subject}")
     sent = stored_message(relay, qid, names.CUSTOMER)
     return qid, email.message_from_bytes(sent), sent
 
@@ -132,7 +121,7 @@ def test_publishing_the_records_switches_to_signed_as_the_shop(
 ) -> None:
     relay = relay_on
     assert not start_and_wait_first_check(relay)["verified"]  # SPF is there, the key not yet
-    _, headers, sent = submit(relay, "order 1")
+    _, headers, sent = submit_and_read(relay, "order 1")
     assert_fallback(headers, sent, own_nsd)
 
     publish_keys(own_nsd, relay, SHOP)
@@ -148,7 +137,7 @@ def test_publishing_the_records_switches_to_signed_as_the_shop(
     }
     assert relay.json("status")["shops_with_warnings"] == []
 
-    _, headers, sent = submit(relay, "order 2")
+    _, headers, sent = submit_and_read(relay, "order 2")
     assert_signed_as_shop(headers, sent, own_nsd)
     # ... and that is what arrives: the copy Postfix stored verifies the same way.
     relay.wait_state(names.CUSTOMER, {"delivered"}, count=2)
@@ -167,7 +156,7 @@ def test_removing_the_dkim_record_switches_back_to_the_fallback(
     relay = relay_on
     publish_keys(own_nsd, relay, SHOP)
     assert start_and_wait_first_check(relay)["verified"]
-    _, headers, sent = submit(relay, "order 1")
+    _, headers, sent = submit_and_read(relay, "order 1")
     assert_signed_as_shop(headers, sent, own_nsd)
 
     own_nsd.set_zone("example.com", without_shop_key(own_nsd.zones["example.com"]))
@@ -176,7 +165,7 @@ def test_removing_the_dkim_record_switches_back_to_the_fallback(
     dkim = next(r for r in report["results"] if r["check"] == "dkim")
     assert (dkim["status"], dkim["detail"]["reason"]) == ("error", "no-record")
 
-    _, headers, sent = submit(relay, "order 2")
+    _, headers, sent = submit_and_read(relay, "order 2")
     assert_fallback(headers, sent, own_nsd)
 
     warned = {s["shop"]: s["warnings"] for s in relay.json("status")["shops_with_warnings"]}
@@ -218,7 +207,7 @@ def test_a_silent_name_server_keeps_the_shop_verified(
         assert any("DNS could not be checked since" in w for w in shown["warnings"])
         assert identity_events(relay) == events, "DNS trouble is no change of identity"
 
-        _, headers, sent = submit(relay, "order while DNS is down")
+        _, headers, sent = submit_and_read(relay, "order while DNS is down")
     finally:
         own_nsd.start()  # the verifier needs the keys again
     assert_signed_as_shop(headers, sent, own_nsd)

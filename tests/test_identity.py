@@ -10,7 +10,7 @@ import email
 import sqlite3
 import time
 
-from tests.harness import SHOP, RelayProcess, queue_id, swaks, wait
+from tests.harness import SHOP, RelayProcess, queue_id, submit, swaks, wait
 from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer
@@ -19,20 +19,8 @@ FROM = "info@shop.example.com"
 
 
 def _submit(relay: RelayProcess) -> str:
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--to",
-        names.CUSTOMER,
-        "--header-From",
-        f"Mein Shop <{FROM}>",
-        "--header",
-        "X-Relay-Kind: payment-info",
-        "--header",
-        "Subject: Ihre Bestellung",
-    )
-    return queue_id(done.stdout)
+    headers = ("X-Relay-Kind: payment-info", "Subject: Ihre Bestellung")
+    return submit(relay, names.CUSTOMER, *headers, header_from=f"Mein Shop <{FROM}>")
 
 
 def test_unverified_shop_goes_out_from_the_fallback(relay: RelayProcess, nsd: NsdServer) -> None:
@@ -96,17 +84,7 @@ def test_large_message_is_signed_off_the_event_loop_and_verifies(
     publish_keys(nsd, relay)
     body = tmp_path / "body.txt"
     body.write_text("Zeile mit  zwei Leerzeichen und Tab\t am Ende \n" * 9000)  # ~400 KB
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--to",
-        names.CUSTOMER,
-        "--header-From",
-        FROM,
-        "--body",
-        f"@{body}",
-    )
-    sent = stored_message(relay, queue_id(done.stdout), names.CUSTOMER)
+    qid = submit(relay, names.CUSTOMER, body=f"@{body}")
+    sent = stored_message(relay, qid, names.CUSTOMER)
     assert len(sent) > 300_000
     assert verify_dkim(sent, nsd.nameserver)[0].startswith("pass d=relay.example.net")

@@ -12,32 +12,17 @@ import subprocess
 from pathlib import Path
 
 from tests.browser import open_and_confirm, require_browser
-from tests.harness import RelayProcess, queue_id, swaks
+from tests.harness import RelayProcess, shop_mail, submit
 from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer
 from tests.rig.postfix import PostfixRig
 
-FROM = "info@shop.example.com"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 def _send(relay: RelayProcess, to: str, kind: str, order: str) -> str:
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--to",
-        to,
-        "--header-From",
-        FROM,
-        "--header",
-        f"X-Relay-Kind: {kind}",
-        "--header",
-        f"X-Relay-Order: {order}",
-    )
-    assert "queued as" in done.stdout, done.stdout
-    return queue_id(done.stdout)
+    return submit(relay, to, f"X-Relay-Kind: {kind}", f"X-Relay-Order: {order}")
 
 
 def _unsubscribe_url(message: bytes) -> str:
@@ -153,17 +138,7 @@ def test_disabled_and_unknown_kinds(relay: RelayProcess) -> None:
     _send(relay, names.CUSTOMER, "payment-received", "K-1")
     row = relay.recipients(order="K-1")[0]
     assert (row["status"], row["reason"]) == ("suppressed", "kind-disabled")
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--to",
-        names.CUSTOMER,
-        "--header-From",
-        FROM,
-        "--header",
-        "X-Relay-Kind: refnud",
-    )
+    done = shop_mail(relay, names.CUSTOMER, "X-Relay-Kind: refnud")
     assert "550 5.7.1 Unknown X-Relay-Kind 'refnud'" in done.stdout
     assert "dunning" in done.stdout and "refund" in done.stdout
     shown = relay.json("shop", "show", "mein-shop")

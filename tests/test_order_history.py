@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from tests.harness import RelayProcess, queue_id, swaks
+from tests.harness import RelayProcess, submit
 from tests.rig import names
-
-FROM = "info@shop.example.com"
 
 
 def _send(relay: RelayProcess, to: str, kind: str) -> str:
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--to",
-        to,
-        "--header-From",
-        FROM,
-        "--header",
-        f"X-Relay-Kind: {kind}",
-        "--header",
-        "X-Relay-Order: 4711",
-        "--header",
-        "Subject: Ihre Bestellung 4711",
-        "--body",
-        "Guten Tag",
-    )
-    return queue_id(done.stdout)
+    headers = (f"X-Relay-Kind: {kind}", "X-Relay-Order: 4711", "Subject: Ihre Bestellung 4711")
+    return submit(relay, to, *headers, body="Guten Tag")
 
 
 def test_order_history_rows_and_message_detail(relay: RelayProcess) -> None:

@@ -10,27 +10,22 @@ import time
 
 import pytest
 
-from tests.harness import SHOP, SHOP_PASSWORD, RelayProcess, queue_id, swaks
+from tests.harness import SHOP, SHOP_PASSWORD, RelayProcess, queue_id, shop_mail
 from tests.rig import names
 from tests.smtp_raw import RawSMTP
 
 FROM = "info@shop.example.com"
 
 
-def _submit(relay: RelayProcess, *extra: str, tls: str = "starttls") -> str:
-    port = relay.tls_port if tls == "implicit" else relay.submission_port
-    done = swaks(
-        port, "--from", FROM, "--to", names.CUSTOMER, "--header-From", FROM, *extra, tls=tls
-    )
+def _submit(relay: RelayProcess, *headers: str, tls: str = "starttls") -> str:
+    done = shop_mail(relay, names.CUSTOMER, *headers, tls=tls)
     assert "250 2.0.0 Ok: queued as" in done.stdout, done.stdout + done.stderr
     return queue_id(done.stdout)
 
 
 @pytest.mark.parametrize("tls", ["starttls", "implicit"])
 def test_shop_submits_and_history_lists_the_message(relay: RelayProcess, tls: str) -> None:
-    qid = _submit(
-        relay, "--header", "X-Relay-Kind: dunning", "--header", "X-Relay-Order: A-1001", tls=tls
-    )
+    qid = _submit(relay, "X-Relay-Kind: dunning", "X-Relay-Order: A-1001", tls=tls)
     rows = relay.recipients(order="A-1001")
     assert [(r["message"], r["kind"], r["recipient"]) for r in rows] == [
         (qid, "dunning", names.CUSTOMER)
@@ -143,15 +138,7 @@ def test_oversized_message_is_refused(relay_small: RelayProcess) -> None:
 
 def test_invalid_address_fails_and_blocked_address_is_suppressed(relay: RelayProcess) -> None:
     relay.run("blocks", "add", "blocked@shop-customers.example.com", "--note", "test")
-    done = swaks(
-        relay.submission_port,
-        "--from",
-        FROM,
-        "--header-From",
-        FROM,
-        "--to",
-        "blocked@shop-customers.example.com,max@exa_mple.com",
-    )
+    done = shop_mail(relay, "blocked@shop-customers.example.com,max@exa_mple.com")
     assert "queued as" in done.stdout, done.stdout
     rows = {r["recipient"]: r for r in relay.recipients()}
     blocked = rows["blocked@shop-customers.example.com"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import RelayProcess, queue_id, swaks
+from tests.harness import RelayProcess, submit
 from tests.rig import names
 from tests.rig.tools import wait_until
 
@@ -44,18 +44,7 @@ def test_two_workers_share_the_ports_and_one_that_dies_is_replaced(relay_factory
         "the supervisor to replace the killed worker",
     )
     for n in range(6):  # connections spread over both workers
-        done = swaks(
-            relay.submission_port,
-            "--from",
-            "info@shop.example.com",
-            "--to",
-            names.CUSTOMER,
-            "--header-From",
-            "info@shop.example.com",
-            "--header",
-            f"X-Relay-Order: W-{n}",
-        )
-        queue_id(done.stdout)
+        submit(relay, names.CUSTOMER, f"X-Relay-Order: W-{n}")
     relay.wait_state(names.CUSTOMER, {"delivered"}, count=6)
 
 
