@@ -5,12 +5,14 @@ Real parts: the `relay serve` program, swaks and a raw socket client, over loopb
 
 from __future__ import annotations
 
+import email
 import sqlite3
 import time
 
 import pytest
 
 from tests.harness import SHOP, SHOP_PASSWORD, RelayProcess, queue_id, shop_mail
+from tests.keys_in_dns import stored_message
 from tests.rig import names
 from tests.smtp_raw import RawSMTP
 
@@ -94,6 +96,24 @@ def _data(smtp: RawSMTP, payload: bytes, sender: str = FROM) -> str:
     assert smtp.cmd("DATA").startswith("354")
     smtp.send(payload)
     return smtp.reply()
+
+
+def test_a_message_of_headers_only_gets_its_added_headers_in_the_header_block(
+    relay: RelayProcess,
+) -> None:
+    """RFC 5322 3.5: the body is optional. Message-ID, Date and the fallback From must still
+    land among the headers, not after an empty line."""
+    smtp = _authenticated(relay)
+    reply = _data(smtp, f"From: {FROM}\r\nSubject: only headers\r\n.\r\n".encode())
+    smtp.close()
+    assert reply.startswith("250"), reply
+    sent = stored_message(relay, reply.rsplit(" ", 1)[1].strip(), names.CUSTOMER)
+    head, _, body = sent.partition(b"\r\n\r\n")
+    headers = email.message_from_bytes(head + b"\r\n\r\n")
+    assert headers["Message-ID"] and headers["Date"] and headers["Subject"] == "only headers"
+    assert headers["From"] == "Mein Shop <shops@relay.example.net>"
+    assert headers["Reply-To"] == f"Mein Shop <{FROM}>"
+    assert body == b""
 
 
 def test_from_of_another_shop_is_refused(relay: RelayProcess) -> None:

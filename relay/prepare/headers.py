@@ -19,6 +19,8 @@ class RawMessage:
         if data.startswith(b"\r\n"):
             return cls([], data[2:])
         head, sep, body = data.partition(b"\r\n\r\n")
+        if not sep and head.endswith(b"\r\n"):
+            head = head[:-2]  # headers only, no body: the last CRLF ends the last field
         message = cls([], body if sep else b"")
         for line in (head + b"\r\n").split(b"\r\n")[:-1]:
             if line[:1] in (b" ", b"\t") and message.fields:
