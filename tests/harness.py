@@ -215,6 +215,7 @@ def shop_mail(
     header_from: str = SHOP_SENDER,
     body: str | None = None,
     tls: str = "starttls",
+    auth: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """One message from the shop's sender address, as the shop's software would send it:
     swaks with AUTH over STARTTLS (or implicit TLS); `headers` are "Name: value" lines, `to`
@@ -225,7 +226,7 @@ def shop_mail(
     if body is not None:
         args += ["--body", body]
     port = relay.tls_port if tls == "implicit" else relay.submission_port
-    return swaks(port, *args, tls=tls)
+    return swaks(port, *args, tls=tls, auth=auth)
 
 
 def submit(relay: RelayProcess, to: str, *headers: str, **options: Any) -> str:

@@ -46,6 +46,18 @@ def test_auth_offered_only_after_starttls(relay: RelayProcess) -> None:
     smtp.close()
 
 
+@pytest.mark.parametrize("tls", ["none", "starttls"])
+def test_a_trusted_client_sends_without_auth_with_or_without_starttls(
+    relay_factory, tls: str
+) -> None:  # type: ignore[no-untyped-def]
+    """`submission.trusted_clients`: a shop host on this machine skips AUTH; STARTTLS starts a
+    new SMTP session (RFC 3207 4.2), and the trust must carry over into it."""
+    relay = relay_factory({"submission": {"trusted_clients": [f"127.0.0.1={SHOP}"]}}).start()
+    done = shop_mail(relay, names.CUSTOMER, "X-Relay-Order: T-1", tls=tls, auth=False)
+    assert "queued as" in done.stdout, done.stdout
+    assert [r["recipient"] for r in relay.recipients(order="T-1")] == [names.CUSTOMER]
+
+
 def test_relaying_without_auth_is_refused(relay: RelayProcess) -> None:
     smtp = RawSMTP(relay.submission_port)
     smtp.cmd("EHLO client.example.org")

@@ -100,12 +100,17 @@ class RelaySMTP(SMTP):
             self.transport.close()  # type: ignore[union-attr]
             return
         try:
-            hook = getattr(self.event_handler, "session_started", None)
-            if hook is not None:
-                hook(self)
             await super()._handle_client()
         finally:
             self._limiter.release()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # aiosmtpd starts a new session here, at connect and again after STARTTLS (RFC 3207
+        # 4.2): the handler's session_started hook (trusted clients) runs for both.
+        super().connection_made(transport)
+        hook = getattr(self.event_handler, "session_started", None)
+        if hook is not None:
+            hook(self)
 
     async def smtp_AUTH(self, arg: str) -> None:
         throttle = getattr(self.event_handler, "before_auth", None)
