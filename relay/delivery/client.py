@@ -196,5 +196,7 @@ async def _data(client: aiosmtplib.SMTP, data: bytes, timeout: float) -> SMTPRes
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:
-    with contextlib.suppress(aiosmtplib.SMTPResponseException):
+    # A server may hang up right after its refusal (or with 421): the refusal is the answer
+    # for this envelope all the same; the next one then meets the closed connection.
+    with contextlib.suppress(aiosmtplib.SMTPException):
         await client.rset()
