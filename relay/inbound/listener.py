@@ -69,9 +69,19 @@ class InboundHandler(HandlerBase):
         return replies.INTERNAL_ERROR
 
     def _spawn(self, report_id: int) -> None:
-        task = asyncio.create_task(self.process(report_id))
+        task = asyncio.create_task(self._process_logged(report_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _process_logged(self, report_id: int) -> None:
+        """The raw report is stored already: a failure here leaves it unprocessed (the next
+        start retries it) and must not end anything else."""
+        try:
+            await self.process(report_id)
+        except Exception:
+            log.exception(
+                "report %d: processing failed; kept unprocessed for the next start", report_id
+            )
 
     async def process(self, report_id: int) -> reports.Outcome:
         raw, rcpts = reports.load_raw(self.deps.read(), report_id)
@@ -88,7 +98,7 @@ class InboundHandler(HandlerBase):
     async def recover(self) -> None:
         """Process reports stored before a stop but not yet processed."""
         for report_id in reports.unprocessed(self.deps.read()):
-            await self.process(report_id)
+            await self._process_logged(report_id)
 
     async def drain(self) -> None:
         if self._tasks:
