@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from relay.delivery.client import ClientSettings
+from relay.delivery.routing import RouteError
 from relay.delivery.scheduler import Policy, Scheduler
 from relay.runtime import ReadConnections
 from relay.store.writer import Writer
@@ -101,3 +102,69 @@ def test_lane_bug_quarantines_and_retry_puts_back(tmp_path: Path) -> None:
     assert json.loads(_relay(tmp_path, "status", "--json").stdout)["counts"]["queued"] == 1
     nothing = _relay(tmp_path, "queue", "retry", "M1")
     assert nothing.returncode != 0 and "nothing to retry" in nothing.stderr
+
+
+class StuckRouter:
+    """Every route lookup hangs until released (a slow DNS), then fails temporarily."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.asked = 0
+
+    async def route(self, domain: str) -> list:
+        self.asked += 1
+        await self.release.wait()
+        raise RouteError(False, "4.4.3", f"{domain}: DNS timed out")
+
+
+def _add_due_rows(db: Path, count: int) -> None:
+    """`count` more recipients of message M1, each at its own destination domain."""
+    conn = sqlite3.connect(db)
+    now = time.time()
+    with conn:
+        conn.executemany(
+            "INSERT INTO recipients (message, address, domain, state, next_attempt_at,"
+            " created_at, updated_at) VALUES ('M1', ?, ?, 'queued', ?, ?, ?)",
+            [(f"a@d{n}.example.com", f"d{n}.example.com", now, now, now) for n in range(count)],
+        )
+    conn.close()
+
+
+def test_a_busy_worker_claims_only_what_its_connections_can_carry(tmp_path: Path) -> None:
+    """With every connection busy, the rest of the queue stays unclaimed, free for another
+    worker, and stop() hands nothing over to a send that had not started."""
+    assert _relay(tmp_path, "init", "--dir", str(tmp_path)).returncode == 0
+    db = tmp_path / "var" / "relay.db"
+    _seed(db)
+    _add_due_rows(db, 300)
+    router = StuckRouter()
+
+    async def main() -> tuple[int, int]:
+        writer = Writer(db)
+        writer.start()
+        reads = ReadConnections(db)
+        client = ClientSettings("relay.example.net", 25, 1, 1, 1, False)
+        policy = Policy((60.0,), 3600.0, 2, 2, "bounces.relay.example.net", b"k" * 32)
+        scheduler = Scheduler(writer.run, reads, router, client, policy)  # type: ignore[arg-type]
+        await scheduler.start(release_all=True)
+        await asyncio.sleep(1.0)  # many wake-ups: each lane start and end wakes the loop
+        claimed = (
+            reads()
+            .execute("SELECT count(*) FROM recipients WHERE state = 'inflight'")
+            .fetchone()[0]
+        )
+        stopping = asyncio.create_task(scheduler.stop())
+        await asyncio.sleep(0.1)
+        router.release.set()
+        await stopping
+        writer.stop()
+        return claimed, router.asked
+
+    claimed, asked = asyncio.run(main())
+    assert 0 < claimed <= 2 * 20  # max_connections x BATCH
+    assert asked == 2  # one lookup per busy connection; the waiting lanes never started
+    conn = sqlite3.connect(db)
+    states = dict(conn.execute("SELECT state, count(*) FROM recipients GROUP BY state"))
+    conn.close()
+    assert states.get("inflight") is None and sum(states.values()) == 301
+    assert (states["deferred"], states["queued"]) == (2, 299)  # the two sends that had begun

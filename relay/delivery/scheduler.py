@@ -58,6 +58,7 @@ class Scheduler:
         self._connections = asyncio.Semaphore(policy.max_connections)
         self._lanes: dict[str, deque[dict]] = defaultdict(deque)
         self._lane_workers: dict[str, int] = defaultdict(int)
+        self._sending = 0  # rows taken from a lane by a batch that holds a connection
         self._tasks: set[asyncio.Task] = set()
         self._main: asyncio.Task | None = None
 
@@ -97,9 +98,11 @@ class Scheduler:
             await self._sleep_until_due()
 
     def _capacity(self) -> int:
-        """How many rows to claim: what free connections can carry, minus what waits."""
+        """How many rows to claim: what all connections can carry, minus what is claimed
+        already (waiting in a lane or being sent). Claiming more would only hold rows that
+        another worker could send."""
         waiting = sum(len(lane) for lane in self._lanes.values())
-        return max(0, self.policy.max_connections * BATCH - waiting)
+        return max(0, self.policy.max_connections * BATCH - waiting - self._sending)
 
     def _dispatch(self) -> None:
         for domain, lane in self._lanes.items():
@@ -121,12 +124,23 @@ class Scheduler:
     async def _run_lane(self, domain: str) -> None:
         lane = self._lanes[domain]
         try:
-            while lane and not self._stopping:
-                batch = [lane.popleft() for _ in range(min(BATCH, len(lane)))]
+            while True:
+                # The batch is taken only once a connection is free: rows stay in the lane
+                # (counted, and released by stop()) while they wait for one.
                 async with self._connections:
-                    await self._guarded(domain, batch)
+                    if self._stopping or not lane:
+                        return
+                    batch = [lane.popleft() for _ in range(min(BATCH, len(lane)))]
+                    self._sending += len(batch)
+                    try:
+                        await self._guarded(domain, batch)
+                    finally:
+                        self._sending -= len(batch)
         finally:
             self._lane_workers[domain] -= 1
+            if not self._lane_workers[domain] and not lane:  # forget idle destinations
+                del self._lane_workers[domain]
+                self._lanes.pop(domain, None)
             self.wake()
 
     async def _guarded(self, domain: str, batch: list[dict]) -> None:
