@@ -7,6 +7,7 @@ durable, yet 50 concurrent sessions share one fsync instead of paying one each.
 """
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -70,6 +71,8 @@ class Writer:
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run `job(conn)` in the next group transaction; return once it is committed."""
+        if not self._thread.is_alive():  # never wait for a writer that is gone (451, not a hang)
+            raise RuntimeError("the database writer has stopped")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((job, future, loop))
@@ -90,7 +93,13 @@ class Writer:
                     self._jobs.put(_STOP)
                     break
                 batch.append(item)
-            self._commit_batch(batch)
+            try:
+                self._commit_batch(batch)
+            except BaseException as exc:  # e.g. a failing ROLLBACK: answer everyone, go on
+                log.exception("writer: batch failed")
+                for _job, future, loop in batch:
+                    with contextlib.suppress(RuntimeError):  # that caller's loop has closed
+                        loop.call_soon_threadsafe(_settle, future, False, exc)
 
     def _commit_batch(self, batch: list[Any]) -> None:
         assert self._conn is not None
@@ -98,6 +107,8 @@ class Writer:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self._lock:
+                if conn.in_transaction:  # left open by a batch whose ROLLBACK failed
+                    conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
                 for job, _future, _loop in batch:
                     outcomes.append(_run_in_savepoint(conn, job))
