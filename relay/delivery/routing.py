@@ -14,6 +14,8 @@ import dns.exception
 import dns.nameserver
 import dns.resolver
 
+from dns_checks.resolver import parse_nameserver
+
 
 class RouteError(Exception):
     def __init__(self, permanent: bool, status: str, text: str) -> None:
@@ -33,18 +35,13 @@ class MxHost:
 def make_resolver(nameservers: tuple[str, ...], timeout: float = 5.0) -> dns.asyncresolver.Resolver:
     resolver = dns.asyncresolver.Resolver(configure=not nameservers)
     if nameservers:
-        resolver.nameservers = [_nameserver(item) for item in nameservers]
+        resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(*parse_nameserver(item)) for item in nameservers
+        ]
     resolver.lifetime = timeout
     resolver.timeout = timeout
     resolver.cache = dns.resolver.Cache()  # honours TTLs; a batch of 20 must not re-ask
     return resolver
-
-
-def _nameserver(item: str) -> dns.nameserver.Nameserver:
-    host, sep, port = item.rpartition(":")
-    if not sep or (":" in host and not host.startswith("[")):  # a bare IPv6 address
-        return dns.nameserver.Do53Nameserver(item, 53)
-    return dns.nameserver.Do53Nameserver(host.strip("[]"), int(port))
 
 
 class Router:
@@ -77,7 +74,7 @@ class Router:
             raise RouteError(True, "5.1.2", f"the domain {domain} does not exist") from None
         except dns.resolver.NoAnswer:
             return None
-        except (dns.exception.Timeout, dns.resolver.NoNameservers) as exc:
+        except dns.exception.DNSException as exc:  # timeout, SERVFAIL, odd answers: temporary
             raise RouteError(False, "4.4.3", f"DNS lookup of {domain} failed: {exc}") from None
         return sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in answer)
 
@@ -86,10 +83,8 @@ class Router:
         for rdtype in ("A", "AAAA"):
             try:
                 answer = await self.resolver.resolve(name, rdtype)
-            except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-                continue
-            except (dns.exception.Timeout, dns.resolver.NoNameservers):
-                continue
+            except dns.exception.DNSException:  # no such name, no answer, or DNS trouble:
+                continue  # another MX host may do; with none left route() says 4.4.4
             found += [r.address for r in answer]
         return tuple(a for a in found if self.allow_private or _is_public(a))
 
