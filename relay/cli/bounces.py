@@ -56,9 +56,7 @@ def import_(state: State, file: str, rcpt_to: tuple[str, ...], as_json: bool) ->
     """Process a report from a file exactly as if the bounce listener had received it."""
     raw = _read(file)
     config = state.config
-    conn = state.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with state.transaction() as conn:
         report_id = reports.store_raw(conn, raw, "import", list(rcpt_to))
         outcome = reports.apply_parsed(
             conn,
@@ -68,10 +66,6 @@ def import_(state: State, file: str, rcpt_to: tuple[str, ...], as_json: bool) ->
             load_secret(config.data_dir),
             config.inbound.bounce_domain,
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     emit(
         outcome.__dict__,
         as_json,

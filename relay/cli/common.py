@@ -1,11 +1,12 @@
 """Shared pieces of the CLI: finding relay.toml, opening the store, printing."""
 
+import contextlib
 import datetime
 import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import click
 
 from config import Config, ConfigError, load_config
 from relay.store.connection import connect, migrate
+from relay.store.writer import WriteLock, write_lock_path
 
 
 class State:
@@ -42,6 +44,25 @@ class State:
             self._conn = connect(path)
             migrate(self._conn)
         return self._conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write: all of its statements or none, taken the way `relay serve`'s writers
+        take theirs (the write lock, then BEGIN IMMEDIATE), so neither waits in SQLite's
+        busy loop for the other."""
+        conn = self.conn
+        lock = WriteLock(write_lock_path(self.config.database_path))
+        try:
+            with lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        finally:
+            lock.close()
 
 
 pass_state = click.make_pass_decorator(State)

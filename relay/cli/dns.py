@@ -69,7 +69,8 @@ def check(state: State, shop: str, as_json: bool) -> None:
     """Check every record; stores the verdict that switches signing on or off."""
     record = _shop(state, shop)
     reports = check_shop(record, state.config, resolver_for(state.config))
-    changes = store_verdicts(state.conn, record, reports)
+    with state.transaction() as conn:
+        changes = store_verdicts(conn, record, reports)
     kept = verdicts(state.conn, record.name)
     data = [
         {

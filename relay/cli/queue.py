@@ -67,10 +67,11 @@ def retry(state: State, message_id: str | None, all_deferred: bool) -> None:
     """Retry one message's deferred or quarantined recipients now (or --all-deferred)."""
     if bool(message_id) == all_deferred:
         raise click.UsageError("give a message ID or --all-deferred (not both)")
-    if all_deferred:
-        count = retry_now(state.conn, "state = 'deferred'")
-    else:
-        count = retry_now(state.conn, "message = ?", (message_id.upper(),))  # type: ignore[union-attr]
+    with state.transaction() as conn:
+        if all_deferred:
+            count = retry_now(conn, "state = 'deferred'")
+        else:
+            count = retry_now(conn, "message = ?", (message_id.upper(),))  # type: ignore[union-attr]
     if count == 0:
         raise click.ClickException("nothing to retry: no deferred or quarantined recipient matches")
     click.echo(f"{count} recipient(s) queued for an immediate try")
@@ -80,7 +81,8 @@ def retry(state: State, message_id: str | None, all_deferred: bool) -> None:
 @pass_state
 def flush(state: State) -> None:
     """Retry everything deferred now."""
-    count = retry_now(state.conn, "state = 'deferred'")
+    with state.transaction() as conn:
+        count = retry_now(conn, "state = 'deferred'")
     click.echo(f"{count} deferred recipient(s) queued for an immediate try")
 
 

@@ -219,7 +219,8 @@ def kinds(
         if kind not in known:
             raise click.BadParameter(f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
     disabled = (set(record.kinds_disabled) | set(disable)) - set(enable)
-    store.set_kinds(state.conn, name, frozenset(disabled), custom)
+    with state.transaction() as conn:
+        store.set_kinds(conn, name, frozenset(disabled), custom)
     updated = store.get_shop(state.conn, name)
     assert updated is not None
     emit(

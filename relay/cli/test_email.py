@@ -52,9 +52,8 @@ def test_email(state: State, shop_name: str, to: str) -> None:
     except Rejection as rejection:
         raise click.ClickException(rejection.reply) from None
     apply_signatures(prepared, [sign_job(job, prepared.body) for job in prepared.sign_jobs])
-    with conn:
-        conn.execute("BEGIN IMMEDIATE")
-        insert_prepared(conn, prepared, shop.sender, "relay test-email")
+    with state.transaction() as writing:
+        insert_prepared(writing, prepared, shop.sender, "relay test-email")
     rcpt = prepared.recipients[0]
     click.echo(
         f"queued as {prepared.id} ({rcpt.address}: {rcpt.state}"

@@ -26,6 +26,10 @@ _MAX_BATCH = 256
 _STOP = object()
 
 
+def write_lock_path(database: Path) -> Path:
+    return database.with_name(database.name + ".write-lock")
+
+
 class WriteLock:
     """One writer at a time across the worker processes, with a prompt hand-over.
 
@@ -50,7 +54,7 @@ class WriteLock:
 class Writer:
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._lock = WriteLock(path.with_name(path.name + ".write-lock"))
+        self._lock = WriteLock(write_lock_path(path))
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="db-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
