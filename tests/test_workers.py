@@ -63,3 +63,15 @@ def test_a_worker_that_cannot_start_stops_the_relay_with_its_error(relay_factory
     assert f"('127.0.0.1', {relay.http_port}): address already in use" in log
     assert "worker 0 exited with 1 before it was ready" in log
     assert "restarting" not in log
+
+
+def test_a_missing_certificate_stops_the_relay_naming_the_file_and_the_setting(
+    relay_factory,
+) -> None:  # type: ignore[no-untyped-def]
+    relay: RelayProcess = relay_factory({"submission": {"tls_cert": "nowhere/cert.pem"}})
+    with pytest.raises(AssertionError, match="relay serve exited at start-up"):
+        relay.start()
+    assert relay.proc is not None and relay.proc.wait(timeout=10) == 1
+    log = relay.log_text()
+    assert "cannot load the TLS certificate" in log and "nowhere/cert.pem" in log
+    assert "submission.tls_cert" in log and "Traceback" not in log

@@ -1,5 +1,7 @@
 """`relay serve`."""
 
+import errno
+
 import click
 
 from relay.cli.common import State, pass_state
@@ -16,19 +18,20 @@ def serve(state: State, worker: int | None, ready_fd: int | None) -> None:
     processes sharing the ports and the queue; it logs "relay ready" once every worker
     listens. A listener that cannot open (a port taken) stops the relay with exit status 1.
     """
+    from relay.runtime import SetupError
     from relay.serve import run
     from relay.serve.supervisor import StartupFailed
 
     try:
         run(state.config, worker, ready_fd)
-    except StartupFailed as exc:
-        raise click.ClickException(str(exc)) from None
-    except FileNotFoundError as exc:
+    except (StartupFailed, SetupError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen: {exc}; check the addresses in relay.toml"
-        ) from None
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise click.ClickException(
+                f"cannot listen: {exc}; check the addresses in relay.toml"
+            ) from None
+        raise
 
 
 COMMANDS = [serve]

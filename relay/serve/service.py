@@ -16,7 +16,7 @@ from relay.delivery.client import ClientSettings
 from relay.delivery.routing import Router, make_resolver
 from relay.delivery.scheduler import Policy, Scheduler
 from relay.inbound.listener import InboundDeps, InboundHandler
-from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
+from relay.runtime import ReadConnections, SetupError, open_store, settings_from, tls_paths
 from relay.serve.role import WorkerRole
 from relay.signing import Signer
 from relay.smtp.auth import ShopAuthenticator
@@ -40,7 +40,14 @@ def parse_trusted(entries: tuple[str, ...]) -> dict[str, str]:
 def server_tls_context(config: Config) -> ssl.SSLContext:
     cert, key = tls_paths(config)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:  # SSLError is an OSError: say which files
+        raise SetupError(
+            f"cannot load the TLS certificate {cert} with key {key}: {exc}; check"
+            " submission.tls_cert and submission.tls_key in relay.toml (empty: the dev"
+            " certificate that `relay init` writes)"
+        ) from None
     return context
 
 
@@ -57,6 +64,7 @@ class Service:
 
     async def start(self) -> None:
         config = self.config
+        self.tls = server_tls_context(config)  # a bad certificate stops us before anything runs
         path = open_store(config)
         self.writer = Writer(path)
         self.writer.start()
@@ -92,7 +100,7 @@ class Service:
             )
         )
         limiter = SessionLimiter(self.role.share(config.submission.max_sessions))
-        tls = server_tls_context(config)
+        tls = self.tls
         for address in config.inbound.listen:
             factory = lambda: RelaySMTP(  # noqa: E731
                 handler,
@@ -173,7 +181,7 @@ class Service:
         )
         handler = SubmissionHandler(deps, authenticator)
         limiter = SessionLimiter(self.role.share(config.submission.max_sessions))
-        tls = server_tls_context(config)
+        tls = self.tls
         common = {
             "hostname": config.relay.hostname,
             "ident": "relay",
