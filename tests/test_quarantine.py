@@ -90,6 +90,8 @@ def test_lane_bug_quarantines_and_retry_puts_back(tmp_path: Path) -> None:
     status = json.loads(_relay(tmp_path, "status", "--json").stdout)
     assert status["counts"]["quarantined"] == 1
     assert "bug while routing" in status["quarantined"][0]["detail"]
+    text = _relay(tmp_path, "status").stdout
+    assert "QUARANTINED M1 a@customers.example.com: RuntimeError: bug while routing" in text
     shown = json.loads(_relay(tmp_path, "message", "show", "M1", "--json").stdout)
     assert shown["recipients"][0]["state"] == "quarantined"
     assert any(

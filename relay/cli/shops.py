@@ -78,7 +78,7 @@ def _print_records(state: State, record: store.Shop) -> None:
             spf_record(None, state.config.dns.spf_include, domain),
             dmarc_suggestion(domain),
         ):
-            click.echo(f"  {rec.name}  {rec.type}  {rec.value}")
+            click.echo(f'  {rec.name}  {rec.type}  "{rec.value}"')  # as `relay dns show`
     click.echo("If a domain already has an SPF record, `relay dns show` merges into it.")
 
 

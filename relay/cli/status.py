@@ -3,6 +3,7 @@
 import click
 
 from relay.cli.common import State, emit, json_option, pass_state, when
+from relay.delivery.queue import next_due
 from relay.shop_health import describe_change, identity_changes, shop_health
 from relay.store.messages import state_counts
 from relay.store.schema import STATES
@@ -20,9 +21,7 @@ def status(state: State, as_json: bool) -> None:
         "SELECT r.id, r.address, r.message, r.created_at, r.last_text FROM recipients r"
         " WHERE state = 'deferred' ORDER BY created_at LIMIT 1"
     ).fetchone()
-    next_retry = conn.execute(
-        "SELECT min(next_attempt_at) FROM recipients WHERE state IN ('deferred', 'queued')"
-    ).fetchone()[0]
+    next_retry = next_due(conn)
     failures = conn.execute(
         "SELECT r.message, r.address, r.state, r.reason, r.last_status, r.last_text,"
         " r.detail, r.updated_at FROM recipients r WHERE state IN ('bounced', 'failed')"
@@ -61,7 +60,7 @@ def _render(data: dict) -> None:
     for row in data["quarantined"]:
         click.echo(
             f"QUARANTINED {row['message']} {row['address']}: "
-            f"{(row['detail'] or '').splitlines()[-1:]}  (relay queue retry ID)"
+            f"{((row['detail'] or '').splitlines() or [''])[-1]}  (relay queue retry ID)"
         )
     if data["recent_failures"]:
         click.echo("recent failures:")
