@@ -179,6 +179,7 @@ class Service:
             trusted=parse_trusted(config.submission.trusted_clients),
             on_queued=self.wake_delivery,
         )
+        likely_typo("example.com")  # loads its tables (~60 ms) now, not in a customer's DATA
         handler = SubmissionHandler(deps, authenticator)
         limiter = SessionLimiter(self.role.share(config.submission.max_sessions))
         tls = self.tls

@@ -89,6 +89,8 @@ def _store_failure(conn: sqlite3.Connection, peer: str, failed: bool) -> None:
     if not failed:
         conn.execute("DELETE FROM auth_failures WHERE ip = ?", (peer,))
         return
+    # Forgotten counts go: scanners that fail once and never return must not grow the table.
+    conn.execute("DELETE FROM auth_failures WHERE last < ?", (time.time() - _FORGET_AFTER,))
     conn.execute(
         "INSERT INTO auth_failures (ip, count, last) VALUES (?, 1, ?) ON CONFLICT (ip) DO UPDATE"
         " SET count = CASE WHEN ? - last > ? THEN 1 ELSE count + 1 END, last = excluded.last",

@@ -174,6 +174,7 @@ class RelaySMTP(SMTP):
             await self.push(replies.BARE_LINE_ENDING)
         else:
             self.envelope.content = self.envelope.original_content = data
+            del data  # the handler drops the envelope's copies early (large messages, memory)
             try:
                 status = await self._call_handler_hook("DATA")
             except Exception as error:  # answered 451, never aiosmtpd's 500 with the text
