@@ -10,10 +10,11 @@ from typing import Any
 
 from config import Config
 from relay.identity_check import check_shop, resolver_for, store_verdicts
-from relay.store.shops import list_shops, verdicts
+from relay.store.shops import Verdict, list_shops, verdicts
 
 log = logging.getLogger(__name__)
 _SCAN_EVERY = 60.0
+_STALE_RETRY = 300.0  # a verdict kept through DNS trouble is checked again after 5 min
 _AFTER_ERROR = 10.0  # a failed pass (a bug, a store error) is tried again soon, not in a minute
 
 
@@ -51,9 +52,7 @@ class Rechecker:
         resolver = resolver_for(self.config)
         for shop in list_shops(self.read()):
             known = verdicts(self.read(), shop.name)
-            due = any(
-                d not in known or time.time() - known[d].checked_at >= every for d in shop.domains
-            )
+            due = any(_due(known.get(d), every) for d in shop.domains)
             if not due:
                 continue
             reports = await asyncio.to_thread(check_shop, shop, self.config, resolver)
@@ -62,3 +61,12 @@ class Rechecker:
                 if change.changed:
                     state = "verified" if change.verified else "NOT verified"
                     log.info("shop %s: %s is now %s", change.shop, change.domain, state)
+
+
+def _due(verdict: Verdict | None, every: float) -> bool:
+    """Never checked, checked `every` ago, or last seen through DNS trouble (stale): a new
+    shop must not wait `every` (hours) on the fallback because of one failed check."""
+    if verdict is None:
+        return True
+    age = time.time() - verdict.checked_at
+    return age >= (min(every, _STALE_RETRY) if verdict.stale_since is not None else every)
