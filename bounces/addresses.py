@@ -12,9 +12,6 @@ _DOMAIN = (
 )
 ADDRESS = re.compile(rf"({_LOCAL}@{_DOMAIN})")
 _TOKEN = re.compile(r"(?:^|[\s<:,;\"'(=])b-([A-Za-z0-9_-]{4,200})@", re.M)
-_BOUNCE_SELF = re.compile(
-    r"^(?:mailer-daemon|postmaster|double-bounce|nobody|root|noreply|no-reply|bounce[s]?)@", re.I
-)
 
 
 def clean(address: str) -> str:
@@ -67,11 +64,6 @@ def _looks_valid(address: str) -> bool:
     if not local or not domain or (domain.startswith("[") and not domain.endswith("]")):
         return False
     return "." in domain or domain.startswith("[") or domain.isalnum()
-
-
-def is_daemon(address: str) -> bool:
-    """Addresses of mail systems and role accounts that write reports."""
-    return bool(_BOUNCE_SELF.match(address))
 
 
 def is_mailer_daemon(address: str) -> bool:

@@ -128,7 +128,7 @@ def _with_status_comment(diagnostic: str, status_field: str) -> str:
 
 def _reply_field(block: list[tuple[str, str]]) -> str:
     value = fields.first(block, "x-smtp-reply-code")
-    return value[:3] if value[:3].isdigit() else ""
+    return value[:3] if value[:3].isascii() and value[:3].isdigit() else ""
 
 
 def _is_unix(block: list[tuple[str, str]]) -> bool:

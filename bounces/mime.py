@@ -66,6 +66,16 @@ class _IndexedMessage(Message):
         self._indexed_size = -1
         super().replace_header(_name, _value)
 
+    def get_payload(self, i=None, decode=False):  # type: ignore[override]
+        try:
+            return super().get_payload(i, decode)
+        except (LookupError, ValueError):
+            # 8-bit text under a charset whose codec has no 'replace' mode (punycode,
+            # idna raise UnicodeError): degrade as the stdlib does for unknown charsets.
+            if decode or i is not None or not isinstance(self._payload, str):
+                raise
+            return self._payload.encode("ascii", "surrogateescape").decode("ascii", "replace")
+
 
 def parse_bytes(raw: bytes) -> Message:
     raw = normalise_line_endings(raw[:MAX_REPORT_BYTES])
@@ -95,7 +105,7 @@ def _bytes_to_text(data: bytes, charset: str | None) -> str:
             continue
         try:
             return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, ValueError):  # punycode/idna raise plain UnicodeError
             continue
     return data.decode("latin-1")
 
@@ -174,10 +184,6 @@ def _is_plain(ctype: str) -> bool:
 
 def typed_parts(msg: Message) -> list[tuple[str, Message]]:
     return list(_walk(msg, depth=0))
-
-
-def find_parts(msg: Message, types: tuple[str, ...]) -> list[Message]:
-    return [part for ctype, part in typed_parts(msg) if ctype in types]
 
 
 def _walk(part: Message, depth: int):

@@ -53,7 +53,7 @@ def _from_detection(detection: Detection) -> Report:
 
 
 def _recipient(finding: Finding, reporter: str) -> RecipientResult:
-    code = int(finding.reply) if finding.reply.isdigit() else None
+    code = int(finding.reply) if finding.reply.isascii() and finding.reply.isdigit() else None
     remote = finding.remote_mta or _remote_named(finding.diagnostic, reporter)
     verdict = classify(
         code,

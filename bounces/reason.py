@@ -195,4 +195,6 @@ def _another_one(rules: _Memo, ev: Evidence, text: str) -> str:
 
 
 def _syntax_reply(reply: str) -> bool:
-    return reply.isdigit() and (400 < int(reply) < 408 or 500 < int(reply) < 508)
+    if not (reply.isascii() and reply.isdigit()):
+        return False
+    return 400 < int(reply) < 408 or 500 < int(reply) < 508

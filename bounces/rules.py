@@ -34,11 +34,9 @@ class RuleSet:
     status_names: dict[str, str]
     probe: tuple[str, ...]
     fallback: tuple[str, ...]
-    before_data: frozenset[str]
     reasons: dict[str, ReasonRule]
     scanner: re.Pattern[str]  # every literal phrase of every reason, as one trie
     owners: dict[str, frozenset[str]]  # literal phrase -> reasons it belongs to
-    longest: int  # length of the longest literal phrase
 
     def scan(self, text: str) -> frozenset[str]:
         """Reasons with a literal phrase in the (lower-cased) text, in one pass.
@@ -149,9 +147,7 @@ def rule_set() -> RuleSet:
         status_names=dict(rules["status"]),
         probe=tuple(order["probe"]),
         fallback=tuple(order["fallback"]),
-        before_data=frozenset(order["before_data"]),
         reasons={name: _compile_reason(name, entry) for name, entry in reasons.items()},
         scanner=re.compile(f"(?=({trie_regex(list(owners))}))"),
         owners=_with_prefix_owners(owners),
-        longest=max(len(p) for p in owners),
     )

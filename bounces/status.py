@@ -144,7 +144,7 @@ def prefer(field: str, in_text: str, reply: str) -> str:
         return in_text
     if ".0.0" in in_text:
         return field
-    if field in ("4.4.7", "4.7.0") or field.startswith("5.3.") or field[1:4] in _PROTOCOL:
+    if field in ("4.4.7", "4.7.0") or field.startswith("5.3.") or field[1:5] in _PROTOCOL:
         return in_text
     if field == "5.1.1":
         return field if ".0" in in_text or in_text.startswith("5.5.") else in_text
@@ -173,11 +173,6 @@ def is_temporary(text: str) -> bool:
         return True
     lowered = text.lower()
     return " temporar" in lowered or " persistent" in lowered
-
-
-def is_permanent(text: str) -> bool:
-    code = find_status(text) or find_reply(text)
-    return code.startswith("5") or " permanent " in text.lower()
 
 
 _CONTINUATION = re.compile(r"(?<![\d.])([245]\d\d)-([245]\.\d{1,3}\.\d{1,3} )?")

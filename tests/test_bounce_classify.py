@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bounces import Classification, classify
+from bounces.reason import Evidence, decide
+from bounces.status import prefer
 
 # (code, status, text, command) -> (reason, permanent, dead_address, status)
 REPLIES = [
@@ -117,3 +119,22 @@ def test_status_and_code_taken_from_text() -> None:
 @pytest.mark.parametrize("text", ["", "   ", "garbage \x00\xff", "5." * 1000])
 def test_odd_text_is_harmless(text: str) -> None:
     assert isinstance(classify(None, None, text), Classification)
+
+
+@pytest.mark.parametrize(
+    ("field", "in_text", "reply", "expected"),
+    [
+        ("5.5.1", "5.1.1", "550", "5.1.1"),  # X.5.x (protocol) yields to a specific code
+        ("5.5.2", "5.2.2", "552", "5.2.2"),
+        ("5.5.4", "5.7.1", "554", "5.7.1"),
+        ("5.5.3", "5.1.1", "550", "5.5.3"),  # 5.5.3 is not in the protocol list
+        ("5.1.1", "5.5.1", "550", "5.1.1"),  # the other way round the field stays
+    ],
+)
+def test_prefer_protocol_status_yields(field: str, in_text: str, reply: str, expected: str) -> None:
+    assert prefer(field, in_text, reply) == expected
+
+
+def test_syntax_reply_with_non_ascii_digits_is_no_reply() -> None:
+    # '⁵⁰¹'.isdigit() is True but int() raises: it must read as no reply code at all.
+    assert decide(Evidence(reply="⁵⁰¹")) == decide(Evidence(reply=""))

@@ -48,6 +48,9 @@ MIMEISH = st.sampled_from(
         "smtp; 550 5.1.1 user unknown",
         "=?utf-8?B?broken?=",
         "=?unknown?Q?x?=",
+        "text/plain; charset=punycode",
+        "text/plain; charset=idna",
+        "=?punycode?q?abc-+++?=",
     ]
 )
 LINE = st.one_of(
@@ -111,3 +114,50 @@ def test_pathological_inputs_are_fast(raw: bytes) -> None:
     started = time.perf_counter()
     assert _is_report(parse_report(raw))
     assert time.perf_counter() - started < 3.0
+
+
+_DSN = (
+    b"From: MAILER-DAEMON@mx.example.org\nSubject: %s\nMIME-Version: 1.0\n"
+    b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+    b"--b\nContent-Type: text/plain; charset=%s\n\n%s\n\n"
+    b"--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n"
+    b"Final-Recipient: rfc822; anna@example.net\nAction: failed\nStatus: 5.1.1\n\n--b--\n"
+)
+_TEXT_DSN = (
+    "From: MAILER-DAEMON@mx.example.org\nSubject: Undelivered\n"
+    "Content-Type: text/plain; charset=utf-8\n\nReporting-MTA: dns; mx.example.org\n\n"
+    "Final-Recipient: rfc822; anna@example.net\nAction: failed\nStatus: 5.1.1\n%s\n"
+)
+_SES = b"From: no-reply@amazonses.com\nSubject: SES\n\n%s\n"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _DSN % (b"=?punycode?q?abc-+++?=", b"us-ascii", b"failed"),
+        _DSN % (b"Undelivered", b"punycode", b"failed"),
+        _DSN % (b"Undelivered", b"punycode", b"fehlgeschlagen f\xc3\xbcr \x80"),
+        _DSN % (b"Undelivered", b"idna", b"fehlgeschlagen f\xc3\xbcr \x80"),
+        (_TEXT_DSN % "X-SMTP-Reply-Code: \u00b2\u00b2\u00b2").encode(),
+        (_TEXT_DSN % "Diagnostic-Code: smtp; \u2075\u2075\u2070 x").encode(),
+        _SES % b'{"notificationType": "Bounce", "bounce": ["x"]}',
+        _SES % b'{"notificationType": "Complaint", "complaint": "abuse"}',
+        _SES % b'{"notificationType": "Delivery", "delivery": [1]}',
+    ],
+    ids=[
+        "punycode-subject",
+        "punycode-part",
+        "punycode-8bit-part",
+        "idna-8bit-part",
+        "superscript-reply-code",
+        "superscript-diagnostic",
+        "ses-bounce-list",
+        "ses-complaint-string",
+        "ses-delivery-list",
+    ],
+)
+def test_hostile_inputs_are_still_read(raw: bytes) -> None:
+    """Inputs that once raised inside the parser: no fallback to format "unreadable"."""
+    report = parse_report(raw)
+    assert _is_report(report)
+    assert report.format != "unreadable"

@@ -6,8 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bounces import parse_report, report_to_dict
+import pytest
+
+from bounces import detectors, mime, parse_report, report_to_dict
 from bounces.addresses import find_token
+from bounces.context import Mail
+from bounces.detectors import amazonses
 
 DATA = Path(__file__).parent / "data" / "bounces"
 REPO = Path(__file__).resolve().parents[1]
@@ -148,3 +152,92 @@ def test_delivered_status_field_is_kept() -> None:
     report = parse_report(raw)
     assert report.kind == "delivered"
     assert report.recipients[0].status.startswith("2.")
+
+
+def _dsn(subject: str = "Undelivered Mail", charset: str = "us-ascii") -> bytes:
+    return f"""From: MAILER-DAEMON@mx.example.org
+To: max@shop.example
+Subject: {subject}
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain; charset={charset}
+
+Delivery failed for <anna@example.net>.
+
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; anna@example.net
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--b--
+""".encode()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _dsn(subject="=?punycode?q?abc-+++?="),
+        _dsn(charset="punycode"),
+        _dsn(charset="idna"),
+        _dsn(charset="punycode").replace(b"Delivery failed", b"Zustellung f\xc3\xbcr \x80"),
+    ],
+    ids=["punycode-subject", "punycode-part", "idna-part", "punycode-8bit-part"],
+)
+def test_codecs_raising_plain_unicode_error_are_tolerated(raw: bytes) -> None:
+    # The punycode/idna codecs raise UnicodeError, not UnicodeDecodeError.
+    report = parse_report(raw)
+    assert report.format == "rfc3464"
+    assert [r.address for r in report.recipients] == ["anna@example.net"]
+
+
+def test_non_ascii_digits_in_reply_code() -> None:
+    raw = """From: MAILER-DAEMON@mx.example.org
+To: max@shop.example
+Subject: Undelivered Mail
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Delivery failed.
+
+Reporting-MTA: dns; mx.example.org
+
+Final-Recipient: rfc822; anna@example.net
+Action: failed
+Status: 5.1.1
+X-SMTP-Reply-Code: ²²²
+""".encode()
+    report = parse_report(raw)
+    assert report.format == "rfc3464"
+    [rcpt] = report.recipients
+    assert (rcpt.address, rcpt.status, rcpt.code) == ("anna@example.net", "5.1.1", None)
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        '{"notificationType": "Bounce", "bounce": ["x"]}',
+        '{"notificationType": "Complaint", "complaint": "abuse"}',
+        '{"notificationType": "Delivery", "delivery": [1, 2]}',
+    ],
+)
+def test_ses_notice_whose_body_is_no_object(notice: str) -> None:
+    raw = f"From: no-reply@amazonses.com\nSubject: SES\n\n{notice}\n".encode()
+    assert amazonses.detect(Mail(mime.parse_bytes(raw))) is None
+    assert parse_report(raw).format != "unreadable"
+
+
+def test_a_failing_detector_does_not_make_the_report_unreadable(monkeypatch) -> None:
+    def broken(mail: Mail) -> None:
+        raise RuntimeError("detector bug")
+
+    monkeypatch.setattr(detectors, "ORDERED", (("broken", broken), *detectors.ORDERED))
+    report = parse_report(COURIER_DELAY)
+    assert (report.kind, report.format) == ("delay", "rfc3464")
+    assert [r.address for r in report.recipients] == ["max@example.org"]

@@ -20,6 +20,7 @@ Order, and why:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from bounces import arf, autoreply, dsn
@@ -50,6 +51,8 @@ from bounces.detectors import (
 
 Detector = Callable[[Mail], Detection | None]
 
+log = logging.getLogger(__name__)
+
 ORDERED: tuple[tuple[str, Detector], ...] = (
     ("arf", arf.detect),
     ("amazonses", amazonses.detect),
@@ -79,8 +82,12 @@ ORDERED: tuple[tuple[str, Detector], ...] = (
 
 
 def run(mail: Mail) -> Detection | None:
-    for _name, detect in ORDERED:
-        found = detect(mail)
+    for name, detect in ORDERED:
+        try:
+            found = detect(mail)
+        except Exception:  # one broken detector must not make the whole report unreadable
+            log.debug("bounce detector %s failed; trying the next", name, exc_info=True)
+            continue
         if found is not None and (found.findings or found.kind):
             return found
     return None

@@ -31,12 +31,17 @@ def detect(mail: Mail) -> Detection | None:
         return None
     kind = notice.get("notificationType")
     if kind == "Bounce":
-        return _bounce(notice.get("bounce") or {})
+        return _bounce(_object(notice.get("bounce")))
     if kind == "Complaint":
-        return _complaint(notice.get("complaint") or {})
+        return _complaint(_object(notice.get("complaint")))
     if kind == "Delivery":
-        return _delivery(notice.get("delivery") or {})
+        return _delivery(_object(notice.get("delivery")))
     return None
+
+
+def _object(value: object) -> dict:
+    """A JSON object, or {} for anything else (a hostile notice may put a list there)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _notification(text: str) -> dict:
