@@ -42,7 +42,7 @@ def parse_schedule(text: str) -> tuple[float, ...]:
             raise ValueFormatError(f"[{index}]: {exc}") from None
         count = 1
         if repeat:
-            if not repeat.strip().isdigit() or int(repeat) < 1:
+            if not re.fullmatch(r"[0-9]+", repeat.strip()) or int(repeat) < 1:
                 raise ValueFormatError(f"[{index}]: {item.strip()!r} repeat count must be >= 1")
             count = int(repeat)
         delays.extend([delay] * count)

@@ -3,6 +3,7 @@
 Errors name the exact key: `delivery.retry_schedule[2]: '5x' is not a duration`.
 """
 
+import re
 import tomllib
 from dataclasses import fields
 from importlib import resources
@@ -84,7 +85,7 @@ def _expect(raw: Any, types: type | tuple[type, ...], what: str) -> Any:
 def _address(raw: Any, _base: Path) -> str:
     text = _expect(raw, str, "a host:port address")
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not re.fullmatch(r"[0-9]+", port) or not 0 < int(port) < 65536:
         raise ValueFormatError(f"{text!r} is not a host:port address (e.g. '127.0.0.1:2587')")
     return text
 

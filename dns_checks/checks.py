@@ -52,21 +52,27 @@ def check_domain(
             "use an address at your shop's own domain."
         )
         return _domain_error(domain, ascii_domain, action, "public-mailbox-domain")
+    try:
+        dmarc_from = to_ascii_domain(from_domain) if from_domain else ascii_domain
+    except InvalidDomain as exc:
+        action = f"{exc}; check the spelling of the From address's domain."
+        return _domain_error(domain, ascii_domain, action, "invalid-domain", found=from_domain)
     spf = check_spf(ascii_domain, sending_ips, spf_include, resolver)
     dkim = check_dkim(ascii_domain, selector, public_key_der_b64, resolver)
     verified = bool(spf.detail.get("all_pass")) and bool(dkim.detail.get("key_matches"))
-    dmarc_from = to_ascii_domain(from_domain) if from_domain else ascii_domain
     dmarc = check_dmarc(dmarc_from, ascii_domain, verified, resolver)
     results = [spf, dkim, dmarc]
     dns_trouble = any(r.status == Status.UNKNOWN for r in results)
     return DomainReport(domain, ascii_domain, results, verified, dns_trouble)
 
 
-def _domain_error(domain: str, ascii_domain: str, action: str, reason: str) -> DomainReport:
+def _domain_error(
+    domain: str, ascii_domain: str, action: str, reason: str, found: str | None = None
+) -> DomainReport:
     result = CheckResult(
         check="domain",
         status=Status.ERROR,
-        found=ascii_domain,
+        found=ascii_domain if found is None else found,
         expected="a domain that belongs to the shop",
         action=action,
         detail={"reason": reason},

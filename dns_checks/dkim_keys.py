@@ -13,6 +13,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -94,22 +95,15 @@ def load_public_key(b64: str) -> rsa.RSAPublicKey:
     """
     der = decode_base64(b64)
     try:
+        # Reads SubjectPublicKeyInfo and, failing that, a bare PKCS#1 RSAPublicKey.
         key = serialization.load_der_public_key(der)
+    except UnsupportedAlgorithm:  # a SubjectPublicKeyInfo of an unknown key type
+        raise DkimSyntaxError("p= holds a public key that is not RSA") from None
     except ValueError:
-        key = _load_pkcs1(der)
+        raise DkimSyntaxError("p= is valid base64 but not a public key") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise DkimSyntaxError("p= holds a public key that is not RSA")
     return key
-
-
-def _load_pkcs1(der: bytes) -> object:
-    # cryptography reads a bare RSAPublicKey only in PEM form ("RSA PUBLIC KEY").
-    body = base64.encodebytes(der).decode("ascii")
-    pem = f"-----BEGIN RSA PUBLIC KEY-----\n{body}-----END RSA PUBLIC KEY-----\n"
-    try:
-        return serialization.load_pem_public_key(pem.encode("ascii"))
-    except ValueError:
-        raise DkimSyntaxError("p= is valid base64 but not a public key") from None
 
 
 def same_key(a: rsa.RSAPublicKey, b: rsa.RSAPublicKey) -> bool:

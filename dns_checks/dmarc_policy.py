@@ -124,7 +124,7 @@ def parse_dmarc_record(text: str) -> DmarcPolicy:
 
 def _pct(tags: dict[str, str], tolerated: list[str]) -> int:
     value = tags.get("pct", "100")
-    if value.isdigit() and 0 <= int(value) <= 100:
+    if value.isascii() and value.isdigit() and 0 <= int(value) <= 100:
         return int(value)
     tolerated.append(f"pct={value} is invalid; receivers use 100")
     return 100

@@ -28,6 +28,7 @@ from dns_checks.spf_parse import (
     merge_spf_records,
     new_spf_record,
     redirect_target,
+    replace_all_term,
     spf_records,
 )
 
@@ -188,7 +189,7 @@ def _judge(
             f"to send as {domain}; replace +all with ~all."
         )
         return _result(
-            Status.WARNING, record, record.replace("+all", "~all"), action, detail, "plus-all"
+            Status.WARNING, record, replace_all_term(record, "~all"), action, detail, "plus-all"
         )
     return _result(Status.OK, record, record or expected, "", detail, "pass")
 

@@ -15,14 +15,6 @@ _SPF_VERSION = re.compile(r"^v=spf1(?: |$)", re.IGNORECASE)
 _ALL = re.compile(r"^[+\-~?]?all$", re.IGNORECASE)
 _QUALIFIERS = "+-~?"
 
-# What an "all" qualifier means, in the words shown to shop owners (RFC 7208 §2.6).
-ALL_MEANING = {
-    "+": "authorises every server on the internet",
-    "-": "tells receivers to reject mail from servers not listed (fail)",
-    "~": "tells receivers to treat mail from servers not listed as suspicious (softfail)",
-    "?": "says nothing about servers not listed (neutral)",
-}
-
 
 def is_spf_record(text: str) -> bool:
     return bool(_SPF_VERSION.match(text.strip()))
@@ -55,6 +47,20 @@ def all_term(record: str) -> str | None:
     if term is None:
         return None
     return term.lower() if term[0] in _QUALIFIERS else "+" + term.lower()
+
+
+def replace_all_term(record: str, replacement: str) -> str:
+    """The record with its first "all" term ('all', '+ALL', '-all', ...) replaced.
+
+    The term is the one all_term() reads, so "v=spf1 mx all" -> "v=spf1 mx ~all";
+    the record is returned unchanged when it has no "all".
+    """
+    words = record.split()
+    for index, term in enumerate(words[1:], start=1):
+        if _is_all(term):
+            words[index] = replacement
+            return " ".join(words)
+    return record
 
 
 def redirect_target(record: str) -> str | None:

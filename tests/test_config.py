@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,22 @@ def test_init_twice_changes_nothing(tmp_path: Path) -> None:
     assert second.returncode == 0 and "nothing changed" in second.stdout
     assert _snapshot(tmp_path) == before
     assert (tmp_path / "var" / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            "[delivery]\nretry_schedule = '5m*²'\n",
+            "delivery.retry_schedule[0]: '5m*²' repeat count",
+        ),
+        ("[submission]\nlisten = ['127.0.0.1:²']\n", "submission.listen[0]: '127.0.0.1:²' is not"),
+        ("[http]\nlisten = '127.0.0.1:⁸⁰'\n", "http.listen: '127.0.0.1:⁸⁰' is not a host:port"),
+    ],
+)
+def test_non_ascii_digits_are_a_config_error(tmp_path: Path, toml: str, message: str) -> None:
+    # '²'.isdigit() is True but int('²') raises: the error must still name the key.
+    path = tmp_path / "relay.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path)

@@ -154,3 +154,12 @@ def test_parse_is_case_insensitive_for_tags_and_keywords():
 def test_parse_rejects_records_receivers_discard(record):
     with pytest.raises(DmarcSyntaxError):
         parse_dmarc_record(record)
+
+
+@pytest.mark.parametrize("pct", ["²", "¹⁰", "٥٠"])
+def test_pct_with_non_ascii_digits_is_tolerated_as_100(pct):
+    policy = parse_dmarc_record(f"v=DMARC1; p=reject; pct={pct}")
+    assert policy.pct == 100
+    assert any(f"pct={pct} is invalid" in t for t in policy.tolerated)
+    result, _ = check({"_dmarc.mein-shop.de": {"TXT": [f"v=DMARC1; p=reject; pct={pct}"]}})
+    assert result.status == Status.OK

@@ -163,3 +163,25 @@ def test_dns_checks_imports_nothing_of_ours():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_bad_from_domain_is_one_error_without_dns(key_b64):
+    resolver = MemoryResolver(published("mein-shop.de", key_b64))
+    report = run("mein-shop.de", key_b64, resolver, from_domain="news mein-shop")
+    assert [(r.check, r.detail["reason"]) for r in report.results] == [("domain", "invalid-domain")]
+    assert report.results[0].found == "news mein-shop"
+    assert "From address" in report.results[0].action
+    assert (report.verified, report.dns_trouble) == (False, False)
+    assert resolver.queries == []
+
+
+def test_published_key_of_an_unknown_type_is_a_dkim_error_not_an_exception(key_b64):
+    # A SubjectPublicKeyInfo whose algorithm OID (1.2.3.4) cryptography does not know.
+    spki = bytes.fromhex("300c") + bytes.fromhex("300506032a0304") + bytes.fromhex("0303000102")
+    records = published("mein-shop.de", key_b64)
+    records["s1._domainkey.mein-shop.de"] = {
+        "TXT": [f"v=DKIM1; k=rsa; p={base64.b64encode(spki).decode()}"]
+    }
+    report = run("mein-shop.de", key_b64, MemoryResolver(records))
+    assert report.result("dkim").status == Status.ERROR
+    assert report.verified is False

@@ -7,6 +7,7 @@ import spf as pyspf
 
 from dns_checks import MemoryResolver, Status
 from dns_checks.spf import check_spf
+from dns_checks.spf_parse import replace_all_term
 
 INCLUDE = "_spf.relay.example.net"
 RELAY_SPF = "v=spf1 ip4:192.0.2.10 ip6:2001:db8:10::/48 -all"
@@ -264,3 +265,18 @@ def test_lookups_use_only_the_given_resolver(ip):
     resolver = resolver_with([f"v=spf1 include:{INCLUDE} -all"])
     check(resolver, [ip])
     assert (INCLUDE, "TXT") in resolver.queries
+
+
+@pytest.mark.parametrize("written", ["all", "+ALL", "+All"])
+def test_plus_all_fix_rewrites_the_all_term_however_it_is_written(written):
+    record = f"v=spf1 include:{INCLUDE} {written}"
+    result = check(resolver_with([record]))
+    assert (result.status, result.detail["reason"]) == (Status.WARNING, "plus-all")
+    assert result.expected == f"v=spf1 include:{INCLUDE} ~all"
+    assert result.expected != result.found
+
+
+def test_replace_all_term_only_touches_the_first_all():
+    assert replace_all_term("v=spf1 include:x all", "~all") == "v=spf1 include:x ~all"
+    assert replace_all_term("v=spf1 mx +ALL -all", "~all") == "v=spf1 mx ~all -all"
+    assert replace_all_term("v=spf1 mx allx redirect=x", "~all") == "v=spf1 mx allx redirect=x"
