@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from config import Config
 from dns_checks import DnspythonResolver, DomainReport, check_domain, to_json
 from relay.keys import public_key_b64
+from relay.runtime import SetupError
 from relay.store.events import EventKind, add_event
 from relay.store.shops import Shop, verdicts
 
@@ -28,7 +29,10 @@ class VerdictChange:
 
 
 def resolver_for(config: Config) -> DnspythonResolver:
-    return DnspythonResolver(list(config.delivery.nameservers) or None)
+    try:
+        return DnspythonResolver(list(config.delivery.nameservers) or None)
+    except ValueError as exc:  # relay.toml names a server we cannot use
+        raise SetupError(f"delivery.nameservers in relay.toml: {exc}") from None
 
 
 def check_shop(shop: Shop, config: Config, resolver: DnspythonResolver) -> list[DomainReport]:

@@ -2,16 +2,24 @@
 
 import click
 
-from dns_checks import DnsError, records_to_publish, to_json
+from dns_checks import DnsError, DnspythonResolver, records_to_publish, to_json
 from relay.cli.common import State, emit, json_option, pass_state, when
 from relay.identity_check import check_shop, resolver_for, store_verdicts
 from relay.keys import public_key_b64
+from relay.runtime import SetupError
 from relay.store.shops import Shop, get_shop, verdicts
 
 
 @click.group()
 def dns() -> None:
     """DNS set-up of a shop's domains: SPF, DKIM, DMARC."""
+
+
+def _resolver(state: State) -> DnspythonResolver:
+    try:
+        return resolver_for(state.config)
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _shop(state: State, name: str) -> Shop:
@@ -28,7 +36,7 @@ def _shop(state: State, name: str) -> Shop:
 def show(state: State, shop: str, as_json: bool) -> None:
     """The records to publish, ready to paste (SPF merged into an existing record)."""
     record = _shop(state, shop)
-    resolver = resolver_for(state.config)
+    resolver = _resolver(state)
     public = public_key_b64(record.dkim_private_key)
     data = []
     for domain in record.domains:
@@ -68,7 +76,7 @@ def _render_records(data: list[dict]) -> None:
 def check(state: State, shop: str, as_json: bool) -> None:
     """Check every record; stores the verdict that switches signing on or off."""
     record = _shop(state, shop)
-    reports = check_shop(record, state.config, resolver_for(state.config))
+    reports = check_shop(record, state.config, _resolver(state))
     with state.transaction() as conn:
         changes = store_verdicts(conn, record, reports)
     kept = verdicts(state.conn, record.name)

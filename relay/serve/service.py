@@ -142,7 +142,11 @@ class Service:
         config = self.config
         assert self.writer is not None
         delivery = config.delivery
-        router = Router(make_resolver(delivery.nameservers), delivery.allow_private_mx)
+        try:
+            resolver = make_resolver(delivery.nameservers)
+        except ValueError as exc:
+            raise SetupError(f"delivery.nameservers in relay.toml: {exc}") from None
+        router = Router(resolver, delivery.allow_private_mx)
         client = ClientSettings(
             helo_name=config.relay.hostname,
             port=delivery.smtp_port,
