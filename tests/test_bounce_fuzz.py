@@ -113,7 +113,8 @@ def test_truncated_reports(path: Path, fraction: float, tail: bytes) -> None:
 def test_pathological_inputs_are_fast(raw: bytes) -> None:
     started = time.perf_counter()
     assert _is_report(parse_report(raw))
-    assert time.perf_counter() - started < 3.0
+    assert time.perf_counter() - started < 10.0  # linear work takes well under 1 s; a
+    # quadratic blow-up on these sizes takes minutes, so a loaded machine cannot confuse them
 
 
 _DSN = (

@@ -26,7 +26,7 @@ from tests.rig.fixtures import MakeNsd, MakePostfix
 from tests.rig.nsd import NsdServer, base_zones
 from tests.rig.postfix import PostfixRig
 from tests.rig.smtp_sink import SmtpSink
-from tests.rig.tools import free_port, require, which
+from tests.rig.tools import free_port, require, wait_until, which
 
 pytestmark = pytest.mark.rig
 
@@ -271,8 +271,13 @@ def test_accepted_then_bounced_with_a_dsn(
 
 def test_dsn_waits_in_the_queue_until_the_relay_listens(clean_postfix: PostfixRig) -> None:
     send(clean_postfix, names.MAILBOX_FULL)
-    time.sleep(0.5)
-    assert len(clean_postfix.mailq()) == 1  # the DSN: nothing listens on the relay port yet
+    # The DSN (null sender, which postqueue shows as MAILER-DAEMON) waits: nothing listens on
+    # the relay port yet.
+    wait_until(
+        lambda: [m["sender"] for m in clean_postfix.mailq()] == ["MAILER-DAEMON"],
+        20,
+        "the DSN to be queued",
+    )
     handler = Inbound()
     controller = Controller(handler, hostname="127.0.0.1", port=clean_postfix.bounce_relay_port)
     controller.start()
@@ -291,7 +296,7 @@ def test_rig_starts_fast_and_stops_cleanly(make_postfix: MakePostfix, make_nsd: 
     started = time.monotonic()
     dns_server = make_nsd()
     rig = make_postfix()
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # generous: a loaded CI machine is no failure
     pid = rig._proc.pid if rig._proc else 0
     rig.stop()
     dns_server.stop()
