@@ -61,9 +61,7 @@ async def deliver_batch(
         for address in host.addresses:
             client = await _connect(address, host.name, settings)
             if isinstance(client, Reply):
-                last = Reply.synthetic_reply(
-                    client.code, client.status or "4.4.1", f"{host.name} [{address}]: {client.text}"
-                )
+                last = _session_refused(client, f"{host.name} [{address}]")
                 continue
             pending = await _send_all(client, host.name, pending, settings, report)
             if not pending:
@@ -71,6 +69,17 @@ async def deliver_batch(
             last = Reply.synthetic_reply(451, "4.4.2", f"{host.name}: connection lost")
     for envelope in pending:
         await report(envelope, Attempt(last, None, False, 0))
+
+
+def _session_refused(reply: Reply, where: str) -> Reply:
+    """A host that would not start a session (no connection, a 5xx greeting or EHLO) said
+    nothing final about the recipients: another MX, or a later try, may take the mail. As
+    Postfix's smtp_skip_5xx_greeting: the next host is tried, and with none left the
+    recipients are deferred (until max_age), never bounced for it."""
+    status = "4" + reply.status[1:] if reply.status else "4.4.1"
+    code = 451 if reply.code >= 500 else reply.code
+    said = reply.text if reply.synthetic else f"{reply.code} {reply.text}"
+    return Reply.synthetic_reply(code, status, f"{where}: {said}")
 
 
 async def _connect(
@@ -94,6 +103,9 @@ async def _connect(
             return Reply.synthetic_reply(451, "4.7.5", "the server does not offer STARTTLS")
     except aiosmtplib.SMTPConnectTimeoutError:
         return Reply.synthetic_reply(451, "4.4.2", "connection timed out")
+    except aiosmtplib.SMTPConnectResponseError as exc:  # a greeting other than 220
+        client.close()
+        return Reply.from_server(exc.code, exc.message)
     except aiosmtplib.SMTPConnectError as exc:
         return Reply.synthetic_reply(451, "4.4.1", f"connection refused ({exc})")
     except aiosmtplib.SMTPResponseException as exc:
