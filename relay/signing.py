@@ -1,23 +1,14 @@
-"""Run DKIM signing off the accepting event loop, in worker processes (uses both cores)."""
+"""DKIM signing for the submission path: in the event loop up to 256 KB (about 1 ms), in a
+thread above that, or in `submission.signing_workers` extra processes when set."""
 
 import asyncio
 import concurrent.futures
-import contextlib
-import ctypes
 import multiprocessing
-import signal
 
 from relay.prepare.pipeline import Prepared, sign_job
+from relay.procs import die_with_parent
 
 _INLINE_LIMIT = 256 * 1024  # sign in the event loop up to this size (~1 ms of work)
-
-
-def _die_with_parent() -> None:
-    """Pool initializer: a worker must not outlive `relay serve` when that is SIGKILLed
-    (Linux prctl PR_SET_PDEATHSIG; elsewhere the pool's own shutdown has to do)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
 
 
 def _sign_all(jobs: list, body: bytes) -> list[bytes]:
@@ -31,7 +22,7 @@ class Signer:
             # spawn, not fork: the parent has threads (the database writer) by now.
             context = multiprocessing.get_context("spawn")
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                workers, mp_context=context, initializer=_die_with_parent
+                workers, mp_context=context, initializer=die_with_parent
             )
 
     async def sign(self, prepared: Prepared) -> list[bytes]:

@@ -65,7 +65,7 @@ class Prepared:
 
 
 def new_queue_id() -> str:
-    """Sortable by time (ms), unique by 24 random bits: '18f3a2b4c5d-9f1e2a'."""
+    """Sortable by time (ms), unique by 24 random bits: '18F3A2B4C5D9F1E2A'."""
     return f"{int(time.time() * 1000):x}{secrets.token_hex(3)}".upper()
 
 

@@ -11,8 +11,6 @@ Readiness: each worker inherits the write end of a pipe and writes one byte once
 listener of it is open; the end of the pipe without that byte means it never got there.
 """
 
-import contextlib
-import ctypes
 import logging
 import os
 import select
@@ -24,21 +22,16 @@ from dataclasses import dataclass
 
 from config import Config
 from relay.delivery.queue import release_claims
+from relay.procs import die_with_parent
 from relay.store.connection import connect, ensure_database
 
 log = logging.getLogger("relay")
-_PR_SET_PDEATHSIG = 1
 _RESTART_DELAY = 1.0
 _POLL_EVERY = 0.2
 
 
 class StartupFailed(Exception):
     """A worker exited before it was ready; the message says which and how."""
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass
@@ -85,7 +78,7 @@ class Supervisor:
         command = [sys.executable, "-m", "relay", "--config", str(self.config.path), "serve"]
         command += ["--worker", str(index), "--ready-fd", str(write_end)]
         try:
-            proc = subprocess.Popen(command, preexec_fn=_die_with_parent, pass_fds=(write_end,))
+            proc = subprocess.Popen(command, preexec_fn=die_with_parent, pass_fds=(write_end,))
         finally:
             os.close(write_end)  # the worker holds the only write end: EOF when it exits
         self.workers[index] = Worker(index, proc, read_end)

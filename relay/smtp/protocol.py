@@ -2,7 +2,7 @@
 
 aiosmtpd reads DATA one line at a time (one readuntil per line dominates for 50 KB messages)
 and lets bare CR/LF through into the content. Our reader takes the data in large pieces, only
-ever ends it at CRLF.CRLF (RFC 5321 4.1.1.4), and the handler refuses bare CR or LF, which
+ever ends it at CRLF.CRLF (RFC 5321 4.1.1.4), and smtp_DATA refuses bare CR or LF, which
 defeats SMTP smuggling ("\\n.\\n", "\\r\\n.\\r", "\\n.\\r\\n" are never an end of data).
 """
 
@@ -55,7 +55,9 @@ class _Deferred:
 
 
 class SessionLimiter:
-    """A cap on concurrent sessions over all listeners (aiosmtpd holds messages in memory)."""
+    """A cap on concurrent sessions over the listeners that share it (aiosmtpd holds
+    messages in memory): the submission listeners share one, the bounce listeners another,
+    so a flood on port 25 cannot take the shops' sessions."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
