@@ -16,7 +16,6 @@ from bounces.verp import decode_token, token_of
 from relay.inbound import reports
 from relay.smtp import replies
 from relay.smtp.protocol import HandlerBase
-from relay.unsubscribe import MAILTO_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +41,14 @@ class InboundHandler(HandlerBase):
         token = token_of(address, self.deps.bounce_domain)
         if token is not None:
             return decode_token(self.deps.secret, token) is not None
-        local, _, domain = address.rpartition("@")
-        if domain == self.deps.bounce_domain.lower() and local.startswith(MAILTO_PREFIX):
-            row = (
-                self.deps.read()
-                .execute("SELECT 1 FROM unsubscribe_mailto WHERE token = ?", (local,))
-                .fetchone()
-            )
-            return row is not None
-        return False
+        local = reports.mailto_token(address, self.deps.bounce_domain)
+        if local is None:
+            return False
+        conn = self.deps.read()
+        return (
+            conn.execute("SELECT 1 FROM unsubscribe_mailto WHERE token = ?", (local,)).fetchone()
+            is not None
+        )
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
         if not self.accepts(address):

@@ -77,11 +77,19 @@ def _finish(
     return Outcome(report_id, report.kind, status, effect)
 
 
+def mailto_token(address: str, bounce_domain: str) -> str | None:
+    """The token of one of our List-Unsubscribe mailto addresses (u-...@bounce domain)."""
+    local, _, domain = address.strip().strip("<>").lower().rpartition("@")
+    if domain == bounce_domain.lower() and local.startswith(MAILTO_PREFIX):
+        return local
+    return None
+
+
 def _mailto_optout(conn: sqlite3.Connection, rcpt_tos: list[str], bounce_domain: str) -> str:
     """A message to the List-Unsubscribe mailto (RFC 8058 keeps mailto as the fallback)."""
     for address in rcpt_tos:
-        local, _, domain = address.lower().rpartition("@")
-        if domain != bounce_domain.lower() or not local.startswith(MAILTO_PREFIX):
+        local = mailto_token(address, bounce_domain)
+        if local is None:
             continue
         row = conn.execute(
             "SELECT shop, address, kind FROM unsubscribe_mailto WHERE token = ?", (local,)
