@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from config import Config
 from dns_checks import DnspythonResolver, DomainReport, check_domain, to_json
+from relay.errors import SetupError
 from relay.keys import public_key_b64
-from relay.runtime import SetupError
 from relay.store.events import EventKind, add_event
 from relay.store.shops import Shop, verdicts
 

@@ -16,10 +16,6 @@ def fallback_key_path(data_dir: Path) -> Path:
     return data_dir / "dkim" / "fallback.pem"
 
 
-class SetupError(Exception):
-    """A file `relay serve` needs is missing or unusable; the message names it and the fix."""
-
-
 def tls_paths(config: Config) -> tuple[Path, Path]:
     cert = config.submission.tls_cert or str(config.data_dir / "tls" / "dev-cert.pem")
     key = config.submission.tls_key or str(config.data_dir / "tls" / "dev-key.pem")

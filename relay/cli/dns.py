@@ -4,9 +4,9 @@ import click
 
 from dns_checks import DnsError, DnspythonResolver, records_to_publish, to_json
 from relay.cli.common import State, emit, json_option, pass_state, when
+from relay.errors import SetupError
 from relay.identity_check import check_shop, resolver_for, store_verdicts
 from relay.keys import public_key_b64
-from relay.runtime import SetupError
 from relay.store.shops import Shop, get_shop, verdicts
 
 

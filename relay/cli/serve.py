@@ -18,7 +18,7 @@ def serve(state: State, worker: int | None, ready_fd: int | None) -> None:
     processes sharing the ports and the queue; it logs "relay ready" once every worker
     listens. A listener that cannot open (a port taken) stops the relay with exit status 1.
     """
-    from relay.runtime import SetupError
+    from relay.errors import SetupError
     from relay.serve import run
     from relay.serve.supervisor import StartupFailed
 

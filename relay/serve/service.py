@@ -15,8 +15,9 @@ from dns_checks.typos import likely_typo
 from relay.delivery.client import ClientSettings
 from relay.delivery.routing import Router, make_resolver
 from relay.delivery.scheduler import Policy, Scheduler
+from relay.errors import SetupError
 from relay.inbound.listener import InboundDeps, InboundHandler
-from relay.runtime import ReadConnections, SetupError, open_store, settings_from, tls_paths
+from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
 from relay.serve.role import WorkerRole
 from relay.signing import Signer
 from relay.smtp.auth import ShopAuthenticator

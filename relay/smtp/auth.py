@@ -16,9 +16,13 @@ from typing import Any
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from relay.passwords import hash_password, remembered, verify_password
+from relay.passwords import remembered, verify_password
 from relay.store.shops import get_shop
 
+# Checked in place of a shop that does not exist (see _check): the scrypt hash of a random
+# password nobody knows, made once by hand (hashing at start-up would cost each worker scrypt's
+# 16 MiB and ~50 ms before it serves anything).
+_NO_SHOP = "scrypt$16384$8$1$VcXfKH+XGza/UgBZzdJDhw==$pfdJd3AtPVI1f5NozKpDpzG19h3bObvX0jLx5fFmIYA="
 _MAX_DELAY = 30.0
 _FORGET_AFTER = 900.0  # a quiet quarter hour wipes an address's failure count
 Write = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
@@ -32,8 +36,6 @@ class ShopAuthenticator:
     ) -> None:
         self._read, self._write = read, write
         self._base_delay = base_delay
-        # Checked in place of a shop that does not exist (see _check); made once, at start.
-        self._unknown_shop_hash = hash_password("no shop has this password")
 
     async def authenticate(self, peer: object, credentials: LoginPassword) -> AuthResult:
         """Called by RelaySMTP once aiosmtpd decoded the credentials (PLAIN or LOGIN)."""
@@ -52,7 +54,7 @@ class ShopAuthenticator:
         shop = get_shop(self._read(), name)
         # An unknown shop name costs the same scrypt as a wrong password, so the time of the
         # answer does not tell which shop names exist.
-        stored = shop.password_hash if shop else self._unknown_shop_hash
+        stored = shop.password_hash if shop else _NO_SHOP
         if remembered(secret, stored):
             ok = True
         else:
