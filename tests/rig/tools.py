@@ -81,13 +81,26 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
+def _port_band() -> range:
+    """This test process's share of the ports below the ephemeral range: pytest-xdist runs
+    several test processes at once, each with its own `_handed_out`, so each draws from a
+    band of its own (gw0, gw1, ...) and two never hand out the same port."""
+    low = max(_ephemeral_range()[0], 10_001)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    index = int(worker) % _BANDS if worker.isdigit() else 0
+    size = (low - 10_000) // _BANDS
+    return range(10_000 + index * size, 10_000 + (index + 1) * size)
+
+
+_BANDS = 8
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on `host` that is free right now (also free for UDP), below the kernel's
     ephemeral range: a port from that range may be taken as the source port of some
     outgoing connection (Postfix, swaks, the relay) before the server that was to listen on
     it starts. Never the same port twice in one test run."""
-    low = _ephemeral_range()[0]
-    candidates = random.sample(range(10_000, max(low, 10_001)), k=200)
+    candidates = random.sample(_port_band(), k=200)
     for port in candidates:
         if port in _handed_out or not _bindable(host, port):
             continue
