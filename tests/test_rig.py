@@ -331,3 +331,13 @@ def test_smtp_sink_counts_messages(smtp_sink: SmtpSink) -> None:
         for n in range(3):
             smtp.sendmail("a@example.org", [names.CUSTOMER], f"Subject: {n}\r\n\r\nhi\r\n")
     assert smtp_sink.wait_for_count(3, timeout=10) == 3
+
+
+def test_postgres_rig_gives_each_test_its_own_database(postgres_server) -> None:  # type: ignore[no-untyped-def]
+    first, second = postgres_server.create_database(), postgres_server.create_database()
+    assert first != second
+    name = first.rsplit("/", 1)[1]
+    postgres_server.psql(name, "CREATE TABLE t (x int); INSERT INTO t VALUES (42)")
+    assert postgres_server.psql(name, "SELECT x FROM t").strip() == "42"
+    other = second.rsplit("/", 1)[1]
+    assert "t" not in postgres_server.psql(other, "SELECT tablename FROM pg_tables").split()

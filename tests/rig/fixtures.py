@@ -18,6 +18,8 @@ Fixtures (all servers bind 127.0.0.1 only, on free ports):
 - make_postfix (function) -> factory(**PostfixRig keyword arguments) -> started
   PostfixRig of its own. Stopped (and its files removed) after the test.
 - smtp_sink (function) -> started SmtpSink (smtp-sink on `.port`, `.count`).
+- postgres_server (session) -> a private PostgreSQL (PostgresServer) on a loopback port.
+- postgres_url (function) -> the URL of a new empty database on that server.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pytest
 
 from tests.rig.nsd import NsdServer, base_zones, silent_nameserver
 from tests.rig.postfix import PostfixRig
+from tests.rig.postgres import PostgresServer
 from tests.rig.smtp_sink import SmtpSink
 from tests.rig.tools import require, require_root
 
@@ -39,6 +42,8 @@ __all__ = [
     "make_postfix",
     "nsd_server",
     "postfix_rig",
+    "postgres_server",
+    "postgres_url",
     "silent_ns",
     "smtp_sink",
 ]
@@ -121,3 +126,17 @@ def smtp_sink(tmp_path: Path) -> Iterator[SmtpSink]:
     require("smtp-sink")
     with SmtpSink(tmp_path / "smtp-sink") as sink:
         yield sink
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    return postgres_server.create_database()
