@@ -31,14 +31,14 @@ class Field:
     required: bool = True
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be text, not {_json_type(value)}")
     text = " ".join(value.split())
     if not text:
         raise ValueError("is empty")
-    if len(text) > MAX_TEXT:
-        raise ValueError(f"has {len(text)} characters; at most {MAX_TEXT}")
+    if len(text) > limit:
+        raise ValueError(f"has {len(text)} characters; at most {limit}")
     return text
 
 
@@ -71,9 +71,9 @@ def _integer(value: Any) -> int:
 
 
 def _url(value: Any) -> str:
-    url = _text(value)
+    url = _text(value, MAX_URL)
     # Only web links: a javascript: or data: URL in a button would run in the customer's client.
-    if not re.fullmatch(r"https?://[^\s\"'<>]+", url, re.IGNORECASE) or len(url) > MAX_URL:
+    if not re.fullmatch(r"https?://[^\s\"'<>]+", url, re.IGNORECASE):
         raise ValueError(f"{url!r} is not an https:// link")
     return url
 

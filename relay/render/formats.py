@@ -14,7 +14,7 @@ from typing import Any
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2.runtime import Context, Undefined
 
 from relay.render.errors import RenderError
 from relay.render.fields import CONVERTERS
@@ -47,6 +47,8 @@ FILTERS = {"money": money, "date": date, "number": number}
 
 
 def _convert(kind: str, value: Any, filter_name: str) -> Any:
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises here: "'amount' is undefined", with its name
     if kind == "amount" and isinstance(value, Decimal):
         return value
     try:

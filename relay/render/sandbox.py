@@ -120,6 +120,11 @@ class RenderEnvironment(ImmutableSandboxedEnvironment):
                 return attr in allowed
         return True  # Jinja's own objects: loop, caller, macros
 
+    def wrap_str_format(self, value: Any) -> None:
+        """No str.format / format_map at all (Jinja would hand out a sandboxed formatter, but
+        a width such as '{:>999999999}' still makes a huge string); the filters format."""
+        return None
+
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _tick()
         return super().call(__context, __obj, *args, **kwargs)
