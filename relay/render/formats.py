@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from babel.dates import format_date
@@ -27,7 +28,7 @@ LOCALES = {"de": "de_DE", "en": "en_GB"}
 def money(context: Context, value: Any, currency: str | None = None) -> str:
     amount = _convert("amount", value, "money")
     code = CONVERTERS["currency"](currency or context.get("currency") or "EUR")
-    return format_currency(amount, code, locale=_locale(context))
+    return _currency(amount, code, _locale(context))
 
 
 @pass_context
@@ -35,7 +36,7 @@ def date(context: Context, value: Any, style: str = "long") -> str:
     if style not in ("short", "medium", "long", "full"):
         raise RenderError(f"date style {style!r} is not short, medium, long or full")
     day = value if isinstance(value, datetime.date) else _convert("date", value, "date")
-    return format_date(day, style, locale=_locale(context))
+    return _date(day, style, _locale(context))
 
 
 @pass_context
@@ -44,6 +45,18 @@ def number(context: Context, value: Any) -> str:
 
 
 FILTERS = {"money": money, "date": date, "number": number}
+
+
+# A message prints the same amount and date several times (subject, HTML, text); Babel
+# builds the pattern each time, so remember recent results.
+@lru_cache(maxsize=4096)
+def _currency(amount: Decimal, code: str, locale: str) -> str:
+    return format_currency(amount, code, locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _date(day: datetime.date, style: str, locale: str) -> str:
+    return format_date(day, style, locale=locale)
 
 
 def _convert(kind: str, value: Any, filter_name: str) -> Any:
