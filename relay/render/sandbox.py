@@ -63,7 +63,8 @@ _KEPT_FILTERS = frozenset(
 _ATTRIBUTES: tuple[tuple[type, frozenset[str]], ...] = (
     (
         str,
-        frozenset({"upper", "lower", "title", "capitalize", "strip", "lstrip", "rstrip"}),
+        frozenset({"upper", "lower", "title", "capitalize", "strip", "lstrip", "rstrip"})
+        | {"startswith", "endswith"},
     ),
     (dict, frozenset(("items", "keys", "values", "get"))),
     (datetime.date, frozenset(("year", "month", "day"))),
