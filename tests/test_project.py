@@ -38,6 +38,22 @@ def test_leaf_packages_import_nothing_of_the_relay(leaf: str) -> None:
     assert done.stdout.strip() == "[]", f"{leaf} imports {done.stdout}"
 
 
+def test_render_is_a_leaf_inside_relay() -> None:
+    """relay/render is pure (DESIGN: "could become a fourth leaf"): importing all of it pulls in
+    no other part of the relay, nor config, bounces or dns_checks."""
+    code = (
+        "import sys, pkgutil, importlib, relay.render\n"
+        "for m in pkgutil.walk_packages(relay.render.__path__, 'relay.render.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "ours = {'relay', 'config', 'bounces', 'dns_checks'}\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ours\n"
+        "             and n != 'relay' and not n.startswith('relay.render')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"relay.render imports {done.stdout}"
+
+
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
     for name, command in group.commands.items():
