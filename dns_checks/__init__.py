@@ -70,6 +70,7 @@ What to publish:
     spf_record(existing: str | None, include: str, domain: str = "@", final="~all") -> DnsRecord
     dmarc_suggestion(domain, rua: str | None = None, policy="none") -> DnsRecord
     return_path_record(domain, relay) -> DnsRecord             # bounces.<domain> CNAME
+    shop_spf_note(domain) -> str              # why no SPF record is asked for at the domain
     DnsRecord(name, type, value, note, need).zone_line(ttl=3600) -> str
         need: "required" | "recommended" | "optional"
 
@@ -103,6 +104,7 @@ _WHERE = {
     "dmarc_suggestion": "records",
     "records_to_publish": "records",
     "return_path_record": "records",
+    "shop_spf_note": "records",
     "spf_record": "records",
     "check_relay": "relay_check",
     "relay_dns_warnings": "relay_check",
@@ -130,6 +132,7 @@ if TYPE_CHECKING:
         dmarc_suggestion,
         records_to_publish,
         return_path_record,
+        shop_spf_note,
         spf_record,
     )
     from dns_checks.relay_check import check_relay, relay_dns_warnings, relay_records
@@ -172,6 +175,7 @@ __all__ = [
     "relay_dns_warnings",
     "relay_records",
     "return_path_record",
+    "shop_spf_note",
     "spf_record",
     "to_ascii_domain",
     "to_json",

@@ -132,6 +132,18 @@ def return_path_record(domain: str, relay: RelaySetup) -> DnsRecord:
     return DnsRecord(name, "CNAME", relay.bounce_domain, note, "optional")
 
 
+def shop_spf_note(domain: str) -> str:
+    """Why no SPF record is asked for at the shop's own domain (RFC 7208 §2.4: SPF checks
+    the MAIL FROM identity, and the relay's envelope sender is never at the shop's domain)."""
+    ascii_domain = to_ascii_domain(domain)
+    return (
+        f"No SPF record is needed at {ascii_domain} for the relay: receivers evaluate SPF for "
+        "the envelope sender, which is at the relay's bounce domain, or at "
+        f"{return_path_name(ascii_domain)} with the custom return path; an SPF record you "
+        "already have there does no harm."
+    )
+
+
 def return_path_name(ascii_domain: str) -> str:
     """bounces.<domain>: the name the custom return path lives at (one per sender domain)."""
     return f"bounces.{ascii_domain}"

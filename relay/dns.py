@@ -1,8 +1,9 @@
 """The relay's one DNS stack: every resolver it uses is built here, from delivery.nameservers.
 
 Two faces of the same adapter on dnspython: `DnspythonResolver` (blocking) implements
-`dns_checks.Resolver` for the DNS checks, which run in a thread; `AsyncResolver` offers
-the same methods as coroutines for MX routing on the event loop.
+`dns_checks.Resolver` for the DNS checks, which run in a thread; `AsyncResolver` offers the
+lookups MX routing needs (mx, a, aaaa) as coroutines on the event loop. Both share the
+configuration, the error translation and the conversion of answers below.
 
 Error model (dns_checks.resolver), for both: NODATA is an empty list; NXDOMAIN is
 `DnsNotFound`; SERVFAIL, REFUSED, a timeout, a malformed answer or no reachable server
@@ -159,7 +160,7 @@ class DnspythonResolver:
 
 
 class AsyncResolver:
-    """The event-loop face, for MX routing: the same lookups and errors, as coroutines."""
+    """The event-loop face, for MX routing: the same answers and errors, as coroutines."""
 
     def __init__(self, nameservers: Sequence[str] = (), timeout: float = DELIVERY_TIMEOUT) -> None:
         self._resolver = _build(dns.asyncresolver.Resolver, nameservers, timeout)

@@ -88,7 +88,9 @@ def test_a_stored_public_mailbox_domain_is_never_verified_whatever_dns_says(
     assert [(r["check"], r["status"], r["detail"]["reason"]) for r in report["results"]] == [
         ("domain", "error", "public-mailbox-domain")
     ]
-    assert relay.json("dns", "show", "legacy") == [{"domain": "gmail.com", "records": []}]
+    assert relay.json("dns", "show", "legacy") == [
+        {"domain": "gmail.com", "records": [], "note": ""}
+    ]
 
 
 # --- item 10: DMARC at the shop's own domain; what the organizational record says -------------
@@ -142,8 +144,10 @@ def test_shop_add_and_dns_show_ask_for_dkim_dmarc_and_the_optional_return_path(
         ("TXT", "recommended"),  # DMARC
         ("CNAME", "optional"),  # the custom return path
     ]
+    assert shown["note"].startswith(f"No SPF record is needed at {names.BARE_SHOP_DOMAIN} ")
     human = relay.run("dns", "show", "bare").stdout
     assert "DMARC passes on SPF as well as on DKIM" in human
+    assert "No SPF record is needed" in human
 
 
 def test_check_without_the_return_path_says_it_is_optional(relay: RelayProcess) -> None:
@@ -154,5 +158,7 @@ def test_check_without_the_return_path_says_it_is_optional(relay: RelayProcess) 
     assert (spf["check"], spf["status"]) == ("spf", "optional")
     assert report["return_path"] is None
     human = relay.run("dns", "check", "bare").stdout
-    assert "[optional] return_path: no record" in human
+    rp = f"bounces.{names.BARE_SHOP_DOMAIN}"
+    assert f"[optional] return_path ({rp}): no record" in human
+    assert f"[optional] spf ({rp}): no record" in human
     assert "custom return path: none" in human

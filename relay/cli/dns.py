@@ -11,6 +11,7 @@ from dns_checks import (
     check_relay,
     records_to_publish,
     relay_records,
+    shop_spf_note,
     to_json,
 )
 from relay.cli.common import State, emit, json_option, pass_state, when
@@ -55,9 +56,10 @@ def _fallback_pem(state: State) -> str:
     return path.read_text()
 
 
-def _records_json(domain: str, records: list[DnsRecord]) -> dict[str, Any]:
+def _records_json(domain: str, records: list[DnsRecord], note: str = "") -> dict[str, Any]:
     fields = ("name", "type", "value", "note", "need")
-    return {"domain": domain, "records": [{f: getattr(r, f) for f in fields} for r in records]}
+    rows = [{f: getattr(r, f) for f in fields} for r in records]
+    return {"domain": domain, "records": rows, "note": note}
 
 
 @dns.command("show")
@@ -84,7 +86,8 @@ def show(state: State, shop: str | None, for_relay: bool, as_json: bool) -> None
             raise click.ClickException(
                 f"DNS lookup for {domain} failed: {exc}; try again"
             ) from None
-        data.append(_records_json(domain, records))
+        note = shop_spf_note(domain) if records else ""  # none: a public mailbox domain
+        data.append(_records_json(domain, records, note))
     emit(data, as_json, _render_records)
 
 
@@ -97,6 +100,8 @@ def _render_records(data: list[dict]) -> None:
             click.echo(f"  {rec['name']}  {rec['type']}  {value}{need}")
             if rec["note"]:
                 click.echo(f"      {rec['note']}")
+        if entry["note"]:
+            click.echo(f"  {entry['note']}")
 
 
 @dns.command("check")
@@ -137,7 +142,9 @@ def _render_check(data: list[dict]) -> None:
         state = "verified" if domain["verified"] else "NOT verified"
         click.echo(f"{domain['domain']}: {state}")
         for result in domain["results"]:
-            click.echo(f"  [{result['status']:8}] {result['check']}: {result['found']}")
+            where = result["detail"].get("record_name")
+            what = f"{result['check']} ({where})" if where else result["check"]
+            click.echo(f"  [{result['status']:8}] {what}: {result['found']}")
             if result["action"]:
                 click.echo(f"             -> {result['action']}")
         if "stale" in domain:  # a shop's domain: the return path its mail may use
