@@ -2,8 +2,8 @@
 
 A leaf package: it imports nothing of ours (not `relay`, not `config`) and does no I/O
 (no sockets, no DNS queries of its own, no files written; tests/test_project.py checks
-it); it uses the standard library, dnspython's data types, pyspf, publicsuffixlist, idna
-and cryptography. Nothing here prints or reads configuration; every function that needs
+it); it uses the standard library, pyspf (its evaluator, on our resolver), publicsuffixlist,
+idna and cryptography. Nothing here prints or reads configuration; every function that needs
 DNS takes a `Resolver`, and the relay's side comes as a `RelaySetup`. Three layers, as in
 checkdmarc:
 

@@ -115,27 +115,37 @@ def relay_records(relay: RelaySetup, resolver: Resolver) -> list[DnsRecord]:
     return records
 
 
-def _existing_spf(name: str, resolver: Resolver) -> str | None:
+_UNREAD = (
+    " The current record could not be read (DNS error): if there is one, merge this into it "
+    "rather than publishing a second one."
+)
+
+
+def _existing_spf(name: str, resolver: Resolver) -> tuple[str | None, str]:
+    """(the SPF record at `name`, several merged into one, or None; a note when unread)."""
     try:
         found = spf_records(resolver.txt(name))
-    except (DnsNotFound, DnsTemporary):
+    except DnsNotFound:
         found = []
-    return merge_spf_records(found) if found else None
+    except DnsTemporary:
+        return None, _UNREAD
+    return (merge_spf_records(found) if found else None), ""
 
 
 def _bounce_spf_record(bounce: str, relay: RelaySetup, resolver: Resolver) -> DnsRecord:
-    record = spf_record(_existing_spf(bounce, resolver), relay.spf_include, bounce, "-all")
+    existing, unread = _existing_spf(bounce, resolver)
+    record = spf_record(existing, relay.spf_include, bounce, "-all")
     note = "SPF of the envelope senders' domain: receivers evaluate this one. " + record.note
-    return replace(record, note=note)
+    return replace(record, note=note + unread)
 
 
 def _include_records(relay: RelaySetup, resolver: Resolver) -> list[DnsRecord]:
     if not relay.sending_ips or not all(_is_ip(ip) for ip in relay.sending_ips):
         return []  # the check says what to set in delivery.sending_ips
-    existing = _existing_spf(relay.spf_include, resolver)
+    existing, unread = _existing_spf(relay.spf_include, resolver)
     value = include_record(existing, relay.sending_ips)
     note = "The relay's sending addresses; the bounce domain and shops' return paths include it."
-    return [DnsRecord(relay.spf_include, "TXT", value, note)]
+    return [DnsRecord(relay.spf_include, "TXT", value, note + unread)]
 
 
 def _fallback_dmarc(fallback: str, resolver: Resolver) -> list[DnsRecord]:

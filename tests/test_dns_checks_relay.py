@@ -187,3 +187,12 @@ def test_relay_records_list_what_to_publish(key_b64):
         (f"_smtp._tls.{BOUNCE}", "TXT", f"v=TLSRPTv1; rua=mailto:tlsrpt@{HOST}", "optional"),
     ]
     assert "hosting provider" in records[5].note
+
+
+def test_relay_records_say_when_the_current_spf_could_not_be_read(key_b64):
+    records = relay_records(setup(key_b64), MemoryResolver(temporary=[BOUNCE, INCLUDE]))
+    assert [r.value for r in records[:2]] == [
+        f"v=spf1 include:{INCLUDE} -all",
+        "v=spf1 ip4:192.0.2.10 ip6:2001:db8:10::25 -all",
+    ]
+    assert all("could not be read (DNS error)" in r.note for r in records[:2])
