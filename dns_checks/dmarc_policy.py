@@ -35,6 +35,7 @@ class DmarcPolicy:
     pct: int
     rua: list[str]
     tolerated: list[str]
+    aspf: str = "r"  # SPF alignment, "r" or "s" (RFC 7489 §3.1.2)
 
     def policy_for(self, from_domain: str, record_domain: str) -> str:
         """§6.3: sp= applies to subdomains found through the organizational domain."""
@@ -115,11 +116,18 @@ def parse_dmarc_record(text: str) -> DmarcPolicy:
             raise DmarcSyntaxError(f"{what} and there is no rua=")
         tolerated.append(f"{what}; receivers treat the record as p=none")
         policy, subdomain_policy = "none", None
-    adkim = tags.get("adkim", "r").lower()
-    if adkim not in ("r", "s"):
-        tolerated.append(f"adkim={tags['adkim']} is invalid; receivers use relaxed (r)")
-        adkim = "r"
-    return DmarcPolicy(text, policy, subdomain_policy, adkim, _pct(tags, tolerated), rua, tolerated)
+    adkim, aspf = (_alignment_mode(tags, name, tolerated) for name in ("adkim", "aspf"))
+    pct = _pct(tags, tolerated)
+    return DmarcPolicy(text, policy, subdomain_policy, adkim, pct, rua, tolerated, aspf)
+
+
+def _alignment_mode(tags: dict[str, str], name: str, tolerated: list[str]) -> str:
+    """adkim= / aspf=: "r" (relaxed, the default) or "s" (strict), RFC 7489 §6.3."""
+    mode = tags.get(name, "r").lower()
+    if mode in ("r", "s"):
+        return mode
+    tolerated.append(f"{name}={tags[name]} is invalid; receivers use relaxed (r)")
+    return "r"
 
 
 def _pct(tags: dict[str, str], tolerated: list[str]) -> int:
@@ -131,7 +139,8 @@ def _pct(tags: dict[str, str], tolerated: list[str]) -> int:
 
 
 def dkim_aligned(dkim_domain: str, from_domain: str, mode: str) -> bool:
-    """§3.1.1: strict = the same domain; relaxed = the same organizational domain."""
+    """§3.1.1 (DKIM) and §3.1.2 (SPF) alike: strict = the same domain; relaxed = the
+    same organizational domain."""
     if mode == "s":
         return dkim_domain == from_domain
     return organizational_domain(dkim_domain) == organizational_domain(from_domain)

@@ -38,3 +38,18 @@ def _mailbox_domain_set() -> frozenset[str]:
 def is_public_mailbox_domain(ascii_domain: str) -> bool:
     """True for gmail.com, GMX.de., ...: exact match on the A-label, case-insensitive."""
     return ascii_domain.strip().rstrip(".").lower() in _mailbox_domain_set()
+
+
+def public_mailbox_reason(ascii_domain: str) -> str | None:
+    """Why `ascii_domain` can never be a shop's verified sender domain, or None when it can.
+
+    The one place that decides it, for `relay shop add` (which refuses the domain) and
+    for the DNS check (which reports it without asking DNS anything).
+    """
+    if not is_public_mailbox_domain(ascii_domain):
+        return None
+    domain = ascii_domain.strip().rstrip(".").lower()
+    return (
+        f"{domain} is a public mailbox domain: only its provider can publish DNS records "
+        "there (the DKIM key above all), so the relay can never send as it"
+    )

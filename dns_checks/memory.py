@@ -91,7 +91,8 @@ class MemoryResolver:
         return self.records.get(key, {}).get("CNAME")
 
     def mx(self, name: str) -> list[tuple[int, str]]:
-        return [(pref, _key(host)) for pref, host in self._lookup(name, "MX")]
+        # "." (the root) is the exchange of a null MX (RFC 7505); _key would make it "".
+        return [(pref, _key(host) or ".") for pref, host in self._lookup(name, "MX")]
 
     def a(self, name: str) -> list[str]:
         return self._lookup(name, "A")

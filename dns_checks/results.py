@@ -1,4 +1,4 @@
-"""What a check returns: typed, with the sentence a shop owner reads."""
+"""What a check returns: typed, with the sentence a shop owner (or the relay's operator) reads."""
 
 from __future__ import annotations
 
@@ -15,18 +15,20 @@ class Status(StrEnum):
     WARNING = "warning"  # works, but something should change (no DMARC, ...)
     ERROR = "error"  # the shop must change its DNS (or its sender domain)
     UNKNOWN = "unknown"  # DNS trouble (timeout, SERVFAIL): nothing concluded
+    OPTIONAL = "optional"  # an optional record that is not published: nothing is wrong
 
 
 @dataclass(frozen=True)
 class CheckResult:
     """One check, Postal style: what was found, what is expected, what to do.
 
-    check:    "spf", "dkim", "dmarc" or "domain".
+    check:    "dkim", "dmarc", "return_path", "spf" or "domain" for a shop; the relay's
+              own check adds "spf_include", "mx", "ptr", "mta_sts", "tls_rpt".
     status:   a Status.
     found:    what is published now: the verbatim record(s), or "no record".
     expected: what should be there, ready to paste.
-    action:   one sentence for the shop owner: what is wrong and why, and what to
-              change; "" when status is ok.
+    action:   one sentence: what is wrong and why, and what to change (for an optional
+              record: what it gives and what to publish); "" when status is ok.
     detail:   machine-readable facts. Always has "reason" (a short kebab-case code
               such as "softfail", "wrong-key", "no-record") so that callers can
               branch without parsing sentences; plus per-check facts (see each
@@ -43,12 +45,16 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class DomainReport:
-    """All checks for one sender domain.
+    """All checks for one sender domain (or, from `check_relay`, for the relay's own names).
 
-    verified:    SPF passes for every sending IP and the DKIM key in DNS is the
-                 shop's key. Only then may the relay sign as the shop's domain.
+    verified:    a shop's domain: the DKIM key in DNS is the shop's key and d= (the shop's
+                 domain) aligns with the From domain; only then may the relay sign as it.
+                 The relay's own names: every required record is right.
     dns_trouble: some check could not be completed (status unknown); the caller
                  should keep its last good verdict instead of using `verified`.
+    return_path: the custom return path the relay may use as the envelope sender's
+                 domain ("bounces.<domain>"), or None: verified, routed to the relay,
+                 and SPF there passes for every sending address.
     """
 
     domain: str
@@ -56,6 +62,7 @@ class DomainReport:
     results: list[CheckResult]
     verified: bool
     dns_trouble: bool
+    return_path: str | None = None
 
     def result(self, check: str) -> CheckResult | None:
         """The result of one check by name, or None when it was not run."""

@@ -58,10 +58,18 @@ _PERMERROR_WORDS = [
 
 
 def check_spf(
-    ascii_domain: str, sending_ips: Sequence[str], spf_include: str, resolver: Resolver
+    ascii_domain: str,
+    sending_ips: Sequence[str],
+    spf_include: str,
+    resolver: Resolver,
+    *,
+    final: str = "~all",
 ) -> CheckResult:
     """detail: reason, record_name, records, include, includes_relay, all_pass,
-    results (one {"ip", "spf_result", "mechanism", "explanation"} per address)."""
+    results (one {"ip", "spf_result", "mechanism", "explanation"} per address).
+
+    final: the "all" term of a new record offered where there is none (see
+    spf_parse.new_spf_record: "-all" for a name only the relay sends from)."""
     try:
         records = spf_records(resolver.txt(ascii_domain))
     except DnsNotFound:
@@ -79,7 +87,7 @@ def check_spf(
     if len(records) > 1:
         return _several_records(ascii_domain, records, spf_include, detail)
     record = records[0] if records else None
-    expected = add_include(record, spf_include) if record else new_spf_record(spf_include)
+    expected = add_include(record, spf_include) if record else new_spf_record(spf_include, final)
     bad_ips = [ip for ip in sending_ips if not _is_ip(ip)]
     if not sending_ips or bad_ips:
         return _cannot_evaluate(record, expected, bad_ips, detail)

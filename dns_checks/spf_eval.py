@@ -67,8 +67,7 @@ class ResolverQuery(pyspf.query):
             if qtype == "AAAA":
                 return list(self._resolver.aaaa(name))
             if qtype == "PTR":
-                ptr = getattr(self._resolver, "ptr", None)
-                return list(ptr(name)) if ptr else []
+                return list(self._resolver.ptr(name))
             return []  # type 99 (SPF): obsolete (RFC 7208 §3.1), never published alone
         except DnsNotFound:
             return []

@@ -108,16 +108,25 @@ def add_include(record: str, include: str) -> str:
     return " ".join(["v=spf1", *terms])
 
 
-def new_spf_record(include: str) -> str:
-    """A record for a domain without SPF: "v=spf1 include:<include> ~all".
+def add_mechanisms(record: str, mechanisms: list[str]) -> str:
+    """Insert the mechanisms ("ip4:192.0.2.1") the record lacks before its all / redirect=."""
+    terms = spf_terms(record)
+    present = {t.lower() for t in terms}
+    missing = [m for m in mechanisms if m.lower() not in present]
+    at = _stop_index(terms)
+    return " ".join(["v=spf1", *terms[:at], *missing, *terms[at:]])
 
-    ~all rather than -all: we only know about the relay. A shop often also sends
-    from its shop server, a newsletter tool or its office mailbox; with -all that
-    mail would be rejected outright, with ~all it is only marked suspicious and
-    DMARC (which rests on DKIM alignment) decides. Tightening to -all is the
-    shop's decision once it knows all its senders (RFC 7208 §8.4, §8.5).
+
+def new_spf_record(include: str, final: str = "~all") -> str:
+    """A record for a name without SPF: "v=spf1 include:<include> ~all".
+
+    ~all rather than -all at a shop's own domain: we only know about the relay. A
+    shop often also sends from its shop server, a newsletter tool or its office
+    mailbox; with -all that mail would be rejected outright, with ~all it is only
+    marked suspicious and DMARC decides (RFC 7208 §8.4, §8.5). A name only the relay
+    sends from (a return path, the relay's bounce domain) takes final="-all".
     """
-    return f"v=spf1 include:{include.rstrip('.')} ~all"
+    return f"v=spf1 include:{include.rstrip('.')} {final}"
 
 
 def merge_spf_records(records: list[str]) -> str:

@@ -1,9 +1,12 @@
 """Check shops' DNS and store the verdict the submission path reads (never DNS per message).
 
-A domain is verified when SPF passes for every sending address and the DKIM key in DNS is the
-shop's key. A change between verified and unverified is an event. DNS trouble (timeout,
-SERVFAIL) never turns a verified domain unverified: the last conclusive verdict stays, marked
-stale since the first failed check.
+A domain is verified when the DKIM key in DNS is the shop's key and d= (the shop's domain)
+aligns with the From domain: what receivers check for the relay's mail. The shop's SPF
+record plays no part (the envelope sender is at the relay's bounce domain); the stored
+report says whether the optional custom return path (bounces.<domain>) is usable. A change
+between verified and unverified is an event. DNS trouble (timeout, SERVFAIL) never turns a
+verified domain unverified: the last conclusive verdict stays, marked stale since the first
+failed check.
 """
 
 import json
@@ -12,8 +15,8 @@ import time
 from dataclasses import dataclass
 
 from config import Config
-from dns_checks import DnspythonResolver, DomainReport, check_domain, to_json
-from relay.errors import SetupError
+from dns_checks import DomainReport, Resolver, check_domain, to_json
+from relay.dns import relay_setup
 from relay.keys import public_key_b64
 from relay.store.events import EventKind, add_event
 from relay.store.shops import Shop, verdicts
@@ -28,26 +31,12 @@ class VerdictChange:
     changed: bool
 
 
-def resolver_for(config: Config) -> DnspythonResolver:
-    try:
-        return DnspythonResolver(list(config.delivery.nameservers) or None)
-    except ValueError as exc:  # relay.toml names a server we cannot use
-        raise SetupError(f"delivery.nameservers in relay.toml: {exc}") from None
-
-
-def check_shop(shop: Shop, config: Config, resolver: DnspythonResolver) -> list[DomainReport]:
+def check_shop(shop: Shop, config: Config, resolver: Resolver) -> list[DomainReport]:
     """Blocking DNS work: run it in a thread from the event loop."""
     public = public_key_b64(shop.dkim_private_key)
+    relay = relay_setup(config)
     return [
-        check_domain(
-            domain,
-            shop.dkim_selector,
-            public,
-            config.delivery.sending_ips,
-            config.dns.spf_include,
-            resolver,
-        )
-        for domain in shop.domains
+        check_domain(domain, shop.dkim_selector, public, relay, resolver) for domain in shop.domains
     ]
 
 

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from config import Config
-from relay.identity_check import check_shop, resolver_for, store_verdicts
+from relay.dns import check_resolver
+from relay.identity_check import check_shop, store_verdicts
 from relay.store.shops import Verdict, list_shops, verdicts
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Rechecker:
             await asyncio.sleep(pause)
 
     async def recheck_due(self, every: float) -> None:
-        resolver = resolver_for(self.config)
+        resolver = check_resolver(self.config)  # a fresh cache per pass (relay/dns.py)
         for shop in list_shops(self.read()):
             known = verdicts(self.read(), shop.name)
             due = any(_due(known.get(d), every) for d in shop.domains)

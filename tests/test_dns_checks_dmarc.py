@@ -163,3 +163,52 @@ def test_pct_with_non_ascii_digits_is_tolerated_as_100(pct):
     assert any(f"pct={pct} is invalid" in t for t in policy.tolerated)
     result, _ = check({"_dmarc.mein-shop.de": {"TXT": [f"v=DMARC1; p=reject; pct={pct}"]}})
     assert result.status == Status.OK
+
+
+# --- item 10: the shop's own domain first; what an organizational record already says ----
+
+
+def test_missing_everywhere_recommends_the_shops_own_domain_not_the_org_domain():
+    result, _ = check({}, from_domain="mein-shop.example.com")
+    assert result.detail["reason"] == "no-record"
+    assert result.detail["record_name"] == "_dmarc.mein-shop.example.com"
+    assert "at _dmarc.mein-shop.example.com: v=DMARC1; p=none" in result.action
+    assert "_dmarc.example.com" not in result.action
+
+
+@pytest.mark.parametrize(
+    ("org_record", "applies"),
+    [
+        ("v=DMARC1; p=quarantine; sp=none", "its sp=none applies to shop.example.com"),
+        ("v=DMARC1; p=quarantine", "its p=quarantine (it has no sp=) applies to shop.example.com"),
+    ],
+)
+def test_an_org_record_governing_the_shop_domain_is_reported(org_record, applies):
+    records = {"_dmarc.example.com": {"TXT": [org_record]}}
+    result, _ = check(records, from_domain="shop.example.com")
+    assert result.status == Status.OK and result.action == ""
+    assert result.detail["from_org_domain"] is True
+    assert result.found.startswith("no record at _dmarc.shop.example.com; ")
+    assert "record at _dmarc.example.com governs it: " + org_record in result.found
+    assert applies in result.found
+
+
+def test_reject_from_the_org_record_is_fixed_at_the_shops_own_domain():
+    records = {"_dmarc.example.com": {"TXT": ["v=DMARC1; p=none; sp=reject"]}}
+    result, _ = check(records, from_domain="shop.example.com", verified=False)
+    assert result.detail["reason"] == "reject-unverified"
+    assert result.action.endswith("publish p=none at _dmarc.shop.example.com until it passes.")
+
+
+def test_a_broken_org_record_asks_for_a_record_of_the_shops_own():
+    records = {"_dmarc.example.com": {"TXT": ["v=DMARC1; p=bogus"]}}
+    result, _ = check(records, from_domain="shop.example.com")
+    assert result.detail["reason"] == "syntax"
+    assert "publish a record of your own at _dmarc.shop.example.com" in result.action
+
+
+def test_aspf_is_parsed_like_adkim():
+    assert parse_dmarc_record("v=DMARC1; p=none; aspf=s").aspf == "s"
+    assert parse_dmarc_record("v=DMARC1; p=none").aspf == "r"
+    tolerated = parse_dmarc_record("v=DMARC1; p=none; aspf=x")
+    assert tolerated.aspf == "r" and "aspf=x" in tolerated.tolerated[0]

@@ -10,13 +10,16 @@ from dns_checks import (
     DnsRecord,
     InvalidDomain,
     MemoryResolver,
+    RelaySetup,
     dkim_record,
     dmarc_suggestion,
     records_to_publish,
+    return_path_record,
     spf_record,
 )
 
 INCLUDE = "_spf.relay.example.net"
+RELAY = RelaySetup("relay.example.net", "bounces.relay.example.net", ("192.0.2.10",), INCLUDE)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +64,7 @@ def test_spf_record_inserts_include_before_all_or_redirect(existing, expected):
     record = spf_record(existing, INCLUDE)
     assert record.value == expected
     assert record.type == "TXT"
-    assert "Replaces your current SPF record" in record.note
+    assert "Replaces the current SPF record" in record.note
 
 
 @pytest.mark.parametrize(
@@ -82,6 +85,11 @@ def test_spf_record_new_uses_softfail():
     record = spf_record(None, INCLUDE, "mein-shop.de")
     assert record == DnsRecord("mein-shop.de", "TXT", f"v=spf1 include:{INCLUDE} ~all", record.note)
     assert spf_record(None, INCLUDE).name == "@"
+
+
+def test_spf_record_for_a_name_only_the_relay_sends_from_ends_in_fail():
+    record = spf_record(None, INCLUDE, "bounces.relay.example.net", final="-all")
+    assert record.value == f"v=spf1 include:{INCLUDE} -all"
 
 
 # --- dkim_record ---------------------------------------------------------------------
@@ -118,12 +126,22 @@ def test_zone_line_splits_long_txt_into_255_octet_strings():
     assert DnsRecord("@", "TXT", 'a"b', "").zone_line(60) == '@ 60 IN TXT "a\\"b"'
 
 
+def test_zone_line_makes_host_names_absolute():
+    record = DnsRecord("bounces.mein-shop.de", "CNAME", "bounces.relay.example.net", "")
+    assert record.zone_line(60) == "bounces.mein-shop.de. 60 IN CNAME bounces.relay.example.net."
+    mx = DnsRecord("bounces.relay.example.net", "MX", "10 relay.example.net", "")
+    assert mx.zone_line(60) == "bounces.relay.example.net. 60 IN MX 10 relay.example.net."
+
+
 # --- dmarc_suggestion ---------------------------------------------------------------
 
 
-def test_dmarc_suggestion_at_organizational_domain():
+def test_dmarc_suggestion_at_the_shops_own_domain_not_the_organizational_one():
+    """Issue 13 item 10: a record at the organizational domain governs every subdomain of a
+    domain the shop may not control; recommend the shop's own sending domain."""
     record = dmarc_suggestion("news.mein-shop.co.uk")
-    assert (record.name, record.value) == ("_dmarc.mein-shop.co.uk", "v=DMARC1; p=none")
+    assert (record.name, record.value) == ("_dmarc.news.mein-shop.co.uk", "v=DMARC1; p=none")
+    assert record.need == "recommended"
 
 
 def test_dmarc_suggestion_with_reports():
@@ -131,68 +149,72 @@ def test_dmarc_suggestion_with_reports():
     assert record.value == "v=DMARC1; p=none; rua=mailto:dmarc@mein-shop.de"
 
 
+# --- return_path_record --------------------------------------------------------------
+
+
+def test_return_path_record_is_an_optional_cname_to_the_bounce_domain():
+    record = return_path_record("Müller-Shop.de", RELAY)
+    assert (record.name, record.type, record.value, record.need) == (
+        "bounces.xn--mller-shop-9db.de",
+        "CNAME",
+        "bounces.relay.example.net",
+        "optional",
+    )
+    # One sentence on what it gives, and the MX + SPF alternative.
+    assert "DMARC passes on SPF as well as on DKIM" in record.note
+    assert f'MX 10 relay.example.net and TXT "v=spf1 include:{INCLUDE} -all"' in record.note
+
+
 # --- records_to_publish -------------------------------------------------------------
 
 
-def test_records_to_publish_merges_spf_and_suggests_dmarc(key_b64):
+def test_records_to_publish_dkim_dmarc_and_the_optional_return_path(key_b64):
     resolver = MemoryResolver(
         {"mein-shop.de": {"TXT": ["v=spf1 include:_spf.google.com ~all", "google-site=x"]}}
     )
-    records = records_to_publish("mein-shop.de", "s1", key_b64, INCLUDE, resolver)
-    assert [(r.name, r.value) for r in records] == [
-        ("s1._domainkey.mein-shop.de", f"v=DKIM1; k=rsa; p={key_b64}"),
-        ("mein-shop.de", f"v=spf1 include:_spf.google.com include:{INCLUDE} ~all"),
-        ("_dmarc.mein-shop.de", "v=DMARC1; p=none"),
+    records = records_to_publish("mein-shop.de", "s1", key_b64, RELAY, resolver)
+    assert [(r.name, r.type, r.value, r.need) for r in records] == [
+        ("s1._domainkey.mein-shop.de", "TXT", f"v=DKIM1; k=rsa; p={key_b64}", "required"),
+        ("_dmarc.mein-shop.de", "TXT", "v=DMARC1; p=none", "recommended"),
+        ("bounces.mein-shop.de", "CNAME", "bounces.relay.example.net", "optional"),
     ]
+    # No SPF record at the shop's domain: receivers never evaluate it for the relay's mail.
+    assert ("mein-shop.de", "TXT") not in resolver.queries
 
 
 def test_records_to_publish_keeps_what_already_works(key_b64):
-    resolver = MemoryResolver(
-        {
-            "mein-shop.de": {"TXT": [f"v=spf1 mx include:{INCLUDE} -all"]},
-            "_dmarc.mein-shop.de": {"TXT": ["v=DMARC1; p=reject"]},
-        }
+    resolver = MemoryResolver({"_dmarc.mein-shop.de": {"TXT": ["v=DMARC1; p=reject"]}})
+    records = records_to_publish("mein-shop.de", "s1", key_b64, RELAY, resolver)
+    assert [r.name for r in records] == ["s1._domainkey.mein-shop.de", "bounces.mein-shop.de"]
+
+
+def test_records_to_publish_under_an_org_record_keeps_its_policy(key_b64):
+    resolver = MemoryResolver({"_dmarc.mein-shop.de": {"TXT": ["v=DMARC1; p=none; sp=reject"]}})
+    records = records_to_publish("news.mein-shop.de", "s1", key_b64, RELAY, resolver)
+    dmarc = records[1]
+    assert (dmarc.name, dmarc.value, dmarc.need) == (
+        "_dmarc.news.mein-shop.de",
+        "v=DMARC1; p=reject",
+        "optional",
     )
-    records = records_to_publish("mein-shop.de", "s1", key_b64, INCLUDE, resolver)
-    assert [r.name for r in records] == ["s1._domainkey.mein-shop.de", "mein-shop.de"]
-    assert records[1].value == f"v=spf1 mx include:{INCLUDE} -all"
-
-
-def test_records_to_publish_no_spf_yet(key_b64):
-    records = records_to_publish("mein-shop.de", "s1", key_b64, INCLUDE, MemoryResolver())
-    assert records[1].value == f"v=spf1 include:{INCLUDE} ~all"
-    assert records[2].name == "_dmarc.mein-shop.de"
-
-
-def test_records_to_publish_merges_several_spf_records_into_one(key_b64):
-    resolver = MemoryResolver(
-        {"mein-shop.de": {"TXT": ["v=spf1 mx ~all", "v=spf1 include:_spf.google.com -all"]}}
+    assert "_dmarc.mein-shop.de (your organizational domain's record) already governs" in (
+        dmarc.note
     )
-    spf = records_to_publish("mein-shop.de", "s1", key_b64, INCLUDE, resolver)[1]
-    assert spf.value == f"v=spf1 mx include:_spf.google.com include:{INCLUDE} ~all"
-    assert "2 SPF records" in spf.note
-
-
-def test_records_to_publish_org_domain_dmarc_counts(key_b64):
-    resolver = MemoryResolver({"_dmarc.mein-shop.de": {"TXT": ["v=DMARC1; p=none"]}})
-    records = records_to_publish("news.mein-shop.de", "s1", key_b64, INCLUDE, resolver)
-    assert [r.name for r in records] == ["s1._domainkey.news.mein-shop.de", "news.mein-shop.de"]
 
 
 def test_records_to_publish_survives_dns_trouble(key_b64):
-    resolver = MemoryResolver(temporary=["mein-shop.de", "_dmarc.mein-shop.de"])
-    records = records_to_publish("mein-shop.de", "s1", key_b64, INCLUDE, resolver)
-    assert records[1].value == f"v=spf1 include:{INCLUDE} ~all"
+    resolver = MemoryResolver(temporary=["_dmarc.mein-shop.de"])
+    records = records_to_publish("mein-shop.de", "s1", key_b64, RELAY, resolver)
+    assert records[1].name == "_dmarc.mein-shop.de"
     assert "could not be read" in records[1].note
-    assert "could not be read" in records[2].note
 
 
 def test_records_to_publish_public_mailbox_domain_is_empty(key_b64):
     resolver = MemoryResolver()
-    assert records_to_publish("GMX.de", "s1", key_b64, INCLUDE, resolver) == []
+    assert records_to_publish("GMX.de", "s1", key_b64, RELAY, resolver) == []
     assert resolver.queries == []
 
 
 def test_records_to_publish_rejects_non_domains(key_b64):
     with pytest.raises(InvalidDomain):
-        records_to_publish("not a domain", "s1", key_b64, INCLUDE, MemoryResolver())
+        records_to_publish("not a domain", "s1", key_b64, RELAY, MemoryResolver())

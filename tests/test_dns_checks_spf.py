@@ -170,7 +170,7 @@ def test_macros_are_expanded():
     assert check(resolver_with(shop, extra), ["192.0.2.11"]).detail["reason"] == "fail"
 
 
-def test_ptr_mechanism_uses_the_resolvers_ptr_when_it_has_one():
+def test_ptr_mechanism_uses_the_resolvers_ptr():
     extra = {
         "10.2.0.192.in-addr.arpa": {"PTR": ["out.relay.example.net"]},
         "out.relay.example.net": {"A": ["192.0.2.10"]},
@@ -178,13 +178,9 @@ def test_ptr_mechanism_uses_the_resolvers_ptr_when_it_has_one():
     shop = ["v=spf1 ptr:relay.example.net -all"]
     assert check(resolver_with(shop, extra), ["192.0.2.10"]).status == Status.OK
 
-    class WithoutPtr:
-        def __init__(self, inner):
-            self.txt, self.cname, self.mx = inner.txt, inner.cname, inner.mx
-            self.a, self.aaaa = inner.a, inner.aaaa
-
     # RFC 7208 §5.5: no PTR answer means the mechanism does not match.
-    result = check(WithoutPtr(resolver_with(shop, extra)), ["192.0.2.10"])
+    del extra["10.2.0.192.in-addr.arpa"]
+    result = check(resolver_with(shop, extra), ["192.0.2.10"])
     assert result.detail["reason"] == "fail"
 
 

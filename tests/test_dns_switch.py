@@ -83,6 +83,15 @@ def dns_check(relay: RelayProcess) -> dict[str, Any]:
     return reports[0]
 
 
+def stored_report(relay: RelayProcess) -> dict[str, Any]:
+    conn = sqlite3.connect(relay.root / "var" / "relay.db")
+    (report,) = conn.execute(
+        "SELECT report FROM dns_verdicts WHERE shop = ? AND domain = ?", (SHOP, names.SHOP_DOMAIN)
+    ).fetchone()
+    conn.close()
+    return json.loads(report)
+
+
 def identity_events(relay: RelayProcess) -> list[dict[str, Any]]:
     conn = sqlite3.connect(relay.root / "var" / "relay.db")
     rows = conn.execute(
@@ -127,7 +136,15 @@ def test_publishing_the_records_switches_to_signed_as_the_shop(
     publish_keys(own_nsd, relay, SHOP)
     report = dns_check(relay)
     assert report["verified"] and report["changed"] and not report["stale"]
-    assert [r["status"] for r in report["results"]] == ["ok", "ok", "ok"]
+    assert [(r["check"], r["status"]) for r in report["results"]] == [
+        ("dkim", "ok"),
+        ("dmarc", "ok"),
+        ("return_path", "ok"),  # bounces.shop.example.com CNAME the relay's bounce domain
+        ("spf", "ok"),  # pyspf through the alias, against nsd
+    ]
+    # The stored report tells the sending side which return path it may use.
+    assert report["return_path"] == names.SHOP_RETURN_PATH
+    assert stored_report(relay)["return_path"] == names.SHOP_RETURN_PATH
     stored = verdict(relay)
     assert stored and stored["verified"] and stored["stale_since"] is None
     assert identity_events(relay)[-1] == {
@@ -148,6 +165,26 @@ def test_publishing_the_records_switches_to_signed_as_the_shop(
     ]
     assert len(arrived) == 1
     assert_signed_as_shop(email.message_from_bytes(arrived[0]), arrived[0], own_nsd)
+
+
+def test_the_shops_own_spf_record_does_not_decide(
+    relay_on: RelayProcess, own_nsd: NsdServer
+) -> None:
+    """Issue 13 item 7: an SPF record at the shop's domain that refuses the relay outright
+    changes nothing, because receivers evaluate SPF for the envelope sender (at the relay's
+    bounce domain or the return path); DKIM and alignment decide, and the mail is signed as
+    the shop."""
+    relay = relay_on
+    refusing = '"v=spf1 -all"'
+    zone = own_nsd.zones["example.com"]
+    own_nsd.set_zone(
+        "example.com", zone.replace('"v=spf1 include:_spf.relay.example.net -all"', refusing)
+    )
+    publish_keys(own_nsd, relay, SHOP)
+    assert start_and_wait_first_check(relay)["verified"]
+    _, headers, sent = submit_and_read(relay, "order 1")
+    assert_signed_as_shop(headers, sent, own_nsd)
+    assert stored_report(relay)["return_path"] == names.SHOP_RETURN_PATH
 
 
 def test_removing_the_dkim_record_switches_back_to_the_fallback(
@@ -199,6 +236,7 @@ def test_a_silent_name_server_keeps_the_shop_verified(
         report = dns_check(relay)
         assert report["stale"] and report["dns_trouble"] and not report["changed"]
         assert {r["status"] for r in report["results"]} == {"unknown"}
+        assert report["return_path"] is None
 
         shown = relay.json("shop", "show", SHOP)
         kept = shown["verdicts"][names.SHOP_DOMAIN]

@@ -5,7 +5,7 @@ import time
 
 import click
 
-from dns_checks import InvalidDomain, to_ascii_domain
+from dns_checks import InvalidDomain, public_mailbox_reason, to_ascii_domain
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.keys import new_dkim_key, new_selector, public_key_b64
 from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
@@ -68,27 +68,39 @@ def add(
 
 
 def _print_records(state: State, record: store.Shop) -> None:
-    from dns_checks.records import dkim_record, dmarc_suggestion, spf_record
+    from dns_checks.records import dkim_record, dmarc_suggestion, return_path_record
+    from relay.dns import relay_setup
 
     click.echo("DNS records to publish (then run `relay dns check " + record.name + "`):")
     pub = public_key_b64(record.dkim_private_key)
+    setup = relay_setup(state.config)
     for domain in record.domains:
         for rec in (
             dkim_record(domain, record.dkim_selector, pub),
-            spf_record(None, state.config.dns.spf_include, domain),
             dmarc_suggestion(domain),
+            return_path_record(domain, setup),
         ):
-            click.echo(f'  {rec.name}  {rec.type}  "{rec.value}"')  # as `relay dns show`
-    click.echo("If a domain already has an SPF record, `relay dns show` merges into it.")
+            value = f'"{rec.value}"' if rec.type == "TXT" else rec.value
+            need = "" if rec.need == "required" else f"  ({rec.need})"
+            click.echo(f"  {rec.name}  {rec.type}  {value}{need}")  # as `relay dns show`
+    click.echo("`relay dns show` says what each record is for, and skips DMARC where one exists.")
 
 
 def _a_label(domain: str) -> str:
     # IDNA 2008 + UTS 46 as dns_checks uses (Python's "idna" codec is IDNA 2003: it would
     # turn straße-shop into strasse-shop, a different domain).
     try:
-        return to_ascii_domain(domain)
+        ascii_domain = to_ascii_domain(domain)
     except InvalidDomain as exc:
         raise click.BadParameter(str(exc), param_hint="--domain") from None
+    refusal = public_mailbox_reason(ascii_domain)
+    if refusal:
+        hint = (
+            "use the shop's own domain; the shop may still send from its address there by "
+            "naming it as --sender (its mail then goes out from the relay's fallback address)"
+        )
+        raise click.BadParameter(f"{refusal}: {hint}", param_hint="--domain")
+    return ascii_domain
 
 
 @shop.command("list")

@@ -9,12 +9,8 @@ import ipaddress
 import random
 from dataclasses import dataclass
 
-import dns.asyncresolver
-import dns.exception
-import dns.nameserver
-import dns.resolver
-
-from dns_checks.resolver import parse_nameserver
+from dns_checks import DnsNotFound, DnsTemporary
+from relay.dns import AsyncResolver
 
 
 class RouteError(Exception):
@@ -32,20 +28,10 @@ class MxHost:
     addresses: tuple[str, ...]
 
 
-def make_resolver(nameservers: tuple[str, ...], timeout: float = 5.0) -> dns.asyncresolver.Resolver:
-    resolver = dns.asyncresolver.Resolver(configure=not nameservers)
-    if nameservers:
-        resolver.nameservers = [
-            dns.nameserver.Do53Nameserver(*parse_nameserver(item)) for item in nameservers
-        ]
-    resolver.lifetime = timeout
-    resolver.timeout = timeout
-    resolver.cache = dns.resolver.Cache()  # honours TTLs; a batch of 20 must not re-ask
-    return resolver
-
-
 class Router:
-    def __init__(self, resolver: dns.asyncresolver.Resolver, allow_private: bool) -> None:
+    """resolver: the relay's AsyncResolver (relay.dns), with its typed errors and its cache."""
+
+    def __init__(self, resolver: AsyncResolver, allow_private: bool) -> None:
         self.resolver = resolver
         self.allow_private = allow_private
 
@@ -69,23 +55,20 @@ class Router:
 
     async def _mx(self, domain: str) -> list[tuple[int, str]] | None:
         try:
-            answer = await self.resolver.resolve(domain, "MX")
-        except dns.resolver.NXDOMAIN:
+            answer = await self.resolver.mx(domain)
+        except DnsNotFound:
             raise RouteError(True, "5.1.2", f"the domain {domain} does not exist") from None
-        except dns.resolver.NoAnswer:
-            return None
-        except dns.exception.DNSException as exc:  # timeout, SERVFAIL, odd answers: temporary
+        except DnsTemporary as exc:  # timeout, SERVFAIL, odd answers: temporary
             raise RouteError(False, "4.4.3", f"DNS lookup of {domain} failed: {exc}") from None
-        return sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in answer)
+        return sorted((pref, host.lower()) for pref, host in answer) or None
 
     async def _addresses(self, name: str) -> tuple[str, ...]:
         found: list[str] = []
-        for rdtype in ("A", "AAAA"):
+        for lookup in (self.resolver.a, self.resolver.aaaa):
             try:
-                answer = await self.resolver.resolve(name, rdtype)
-            except dns.exception.DNSException:  # no such name, no answer, or DNS trouble:
+                found += await lookup(name)
+            except (DnsNotFound, DnsTemporary):  # no such name or DNS trouble:
                 continue  # another MX host may do; with none left route() says 4.4.4
-            found += [r.address for r in answer]
         return tuple(a for a in found if self.allow_private or _is_public(a))
 
 

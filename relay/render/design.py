@@ -146,7 +146,7 @@ def read_header_image(data: bytes) -> HeaderImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=list(IMAGE_TYPES)) as image:
+            with Image.open(io.BytesIO(data), mode="r", formats=list(IMAGE_TYPES)) as image:
                 kind, size = image.format, image.size
                 image.load()  # decode it all: a truncated or corrupt file fails here
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as error:

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from config import Config
 from dns_checks.typos import likely_typo
 from relay.delivery.client import ClientSettings
-from relay.delivery.routing import Router, make_resolver
+from relay.delivery.routing import Router
 from relay.delivery.scheduler import Policy, Scheduler
+from relay.dns import delivery_resolver
 from relay.errors import SetupError
 from relay.inbound.listener import InboundDeps, InboundHandler
 from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
@@ -143,11 +144,7 @@ class Service:
         config = self.config
         assert self.writer is not None
         delivery = config.delivery
-        try:
-            resolver = make_resolver(delivery.nameservers)
-        except ValueError as exc:
-            raise SetupError(f"delivery.nameservers in relay.toml: {exc}") from None
-        router = Router(resolver, delivery.allow_private_mx)
+        router = Router(delivery_resolver(config), delivery.allow_private_mx)
         client = ClientSettings(
             helo_name=config.relay.hostname,
             port=delivery.smtp_port,

@@ -25,7 +25,13 @@ ACCEPT_ALL_DOMAIN = "accept-all.example.com"  # accepted at RCPT, bounced later 
 
 # --- shop sender domains (example.com) --------------------------------------------
 SHOP_DOMAIN = "shop.example.com"  # SPF includes the relay; add DKIM per test
+SHOP_RETURN_PATH = "bounces.shop.example.com"  # CNAME BOUNCE_DOMAIN: custom return path
 BARE_SHOP_DOMAIN = "bare-shop.example.com"  # publishes no SPF/DKIM/DMARC
+SUB_SHOP_DOMAIN = "sub-shop.example.org"  # no DMARC; _dmarc.example.org governs it (sp=none)
+PUBLIC_MAILBOX_DOMAIN = "gmail.com"  # a zone of its own; never verifiable
+
+# --- reverse DNS (127.in-addr.arpa) --------------------------------------------------
+SENDING_IP = "127.0.0.1"  # PTR RELAY_HOST, which resolves back to it (forward-confirmed)
 
 # --- special mailboxes in CUSTOMER_DOMAIN (any other local part is a mailbox) -----
 CUSTOMER = f"customer@{CUSTOMER_DOMAIN}"  # an ordinary mailbox

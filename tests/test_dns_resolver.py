@@ -1,12 +1,15 @@
-"""The query layer: DnspythonResolver against a tiny DNS server on loopback, and MemoryResolver.
+"""The relay's one DNS stack (relay/dns.py) against a tiny DNS server on loopback, and
+MemoryResolver.
 
-The tiny server answers from a dict (with CNAME chasing, like a recursive
-resolver's answer), and can SERVFAIL, REFUSE or stay silent, so the typed
-errors, "host:port" nameservers and the timeout are tested over real sockets.
+The tiny server answers from a dict (with CNAME chasing, like a recursive resolver's
+answer), counts the queries it gets, and can SERVFAIL, REFUSE or stay silent, so the typed
+errors, "host:port" nameservers, the timeout and the cache are tested over real sockets, for
+the checks' blocking resolver and for MX routing's async one alike.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 import threading
@@ -20,8 +23,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dns_checks import DnsNotFound, DnspythonResolver, DnsTemporary, MemoryResolver, check_domain
-from dns_checks.resolver import Resolver, parse_nameserver
+from dns_checks import (
+    DnsNotFound,
+    DnsTemporary,
+    MemoryResolver,
+    RelaySetup,
+    check_domain,
+)
+from dns_checks.resolver import Resolver
+from relay.delivery.routing import RouteError, Router
+from relay.dns import AsyncResolver, DnspythonResolver, parse_nameserver
 
 ZONE = {
     ("shop.example", "TXT"): ['"v=spf1 " "include:_spf.relay.example ~all"', '"hello"'],
@@ -31,6 +42,9 @@ ZONE = {
     ("alias.shop.example", "CNAME"): ["target.keys.example."],
     ("target.keys.example", "TXT"): ['"v=DKIM1; p=QUJD"'],
     ("_spf.relay.example", "TXT"): ['"v=spf1 ip4:192.0.2.10 -all"'],
+    ("1.0.0.127.in-addr.arpa", "PTR"): ["relay.example."],
+    ("nullmx.example", "MX"): ["0 ."],
+    ("implicit.example", "A"): ["127.0.0.1"],
 }
 RCODES = {"broken.example": dns.rcode.SERVFAIL, "refused.example": dns.rcode.REFUSED}
 
@@ -46,6 +60,7 @@ class TinyDns:
         self.sock.settimeout(0.2)
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.running = True
+        self.asked: list[tuple[str, str]] = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -62,6 +77,7 @@ class TinyDns:
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
         rdtype = dns.rdatatype.to_text(question.rdtype)
+        self.asked.append((name, rdtype))
         if name in RCODES:
             response.set_rcode(RCODES[name])
             return response
@@ -173,7 +189,7 @@ def test_timeout_is_temporary_and_quick():
 
 
 def test_check_domain_over_real_sockets(server):
-    """pyspf's lookups go through DnspythonResolver to our server, not to the system's."""
+    """The checks' lookups go through DnspythonResolver to our server, not to the system's."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024).public_key()
     der = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -189,14 +205,90 @@ def test_check_domain_over_real_sockets(server):
     tiny = TinyDns(zone)
     try:
         resolver = DnspythonResolver([tiny.address], timeout=2.0)
-        report = check_domain(
-            "shop.example", "s1", key_b64, ["192.0.2.10"], "_spf.relay.example", resolver
-        )
+        relay = RelaySetup("relay.example", "bounces.relay.example", ("192.0.2.10",), "_spf.x")
+        report = check_domain("shop.example", "s1", key_b64, relay, resolver)
     finally:
         tiny.close()
-    assert [r.status for r in report.results] == ["ok", "ok", "ok"]
+    assert [r.status for r in report.results] == ["ok", "ok", "optional", "optional"]
     assert report.verified is True
     assert report.result("dkim").detail["cname"] == "s1.keys.example"
+
+
+def test_ptr_follows_the_reverse_name(resolver):
+    assert resolver.ptr("1.0.0.127.in-addr.arpa") == ["relay.example"]
+
+
+def test_null_mx_exchange_is_the_root(resolver):
+    assert resolver.mx("nullmx.example") == [(0, ".")]
+    assert MemoryResolver({"n.example": {"MX": [(0, ".")]}}).mx("n.example") == [(0, ".")]
+
+
+# --- one stack: the async face, MX routing's errors, the cache ---------------------------
+
+
+def test_async_face_gives_the_same_answers_and_typed_errors(server):
+    async def run() -> tuple:
+        resolver = AsyncResolver([server.address], timeout=2.0)
+        mx = await resolver.mx("shop.example")
+        a = await resolver.a("mx1.shop.example")
+        errors = []
+        for name in ("nowhere.example", "broken.example"):
+            try:
+                await resolver.mx(name)
+            except (DnsNotFound, DnsTemporary) as exc:
+                errors.append(type(exc))
+        return sorted(mx), a, errors
+
+    mx, a, errors = asyncio.run(run())
+    assert mx == [(10, "mx1.shop.example"), (20, "mx2.shop.example")]
+    assert a == ["192.0.2.25"]
+    assert errors == [DnsNotFound, DnsTemporary]
+
+
+def route(server, domain: str):  # type: ignore[no-untyped-def]
+    router = Router(AsyncResolver([server.address], timeout=2.0), allow_private=True)
+    try:
+        return asyncio.run(router.route(domain))
+    except RouteError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("domain", "permanent", "status"),
+    [
+        ("nowhere.example", True, "5.1.2"),  # NXDOMAIN: DnsNotFound
+        ("broken.example", False, "4.4.3"),  # SERVFAIL: DnsTemporary
+        ("nullmx.example", True, "5.1.10"),  # RFC 7505
+    ],
+)
+def test_mx_routing_reads_the_typed_errors(server, domain, permanent, status):
+    error = route(server, domain)
+    assert isinstance(error, RouteError)
+    assert (error.permanent, error.status) == (permanent, status)
+
+
+def test_mx_routing_implicit_mx_on_nodata(server):
+    hosts = route(server, "implicit.example")
+    assert [(h.name, h.addresses) for h in hosts] == [("implicit.example", ("127.0.0.1",))]
+
+
+def test_each_resolver_caches_for_the_ttl_and_a_new_one_asks_again(server):
+    """The one cache policy (relay/dns.py): delivery's long-lived resolver asks once for a
+    batch; a DNS check's fresh resolver sees what is published now."""
+    server.asked.clear()
+    checks = DnspythonResolver([server.address], timeout=2.0)
+    assert checks.txt("shop.example") == checks.txt("shop.example")
+    assert server.asked.count(("shop.example", "TXT")) == 1
+    DnspythonResolver([server.address], timeout=2.0).txt("shop.example")
+    assert server.asked.count(("shop.example", "TXT")) == 2
+
+    async def twice() -> None:
+        delivery = AsyncResolver([server.address], timeout=2.0)
+        await delivery.mx("shop.example")
+        await delivery.mx("shop.example")
+
+    asyncio.run(twice())
+    assert server.asked.count(("shop.example", "MX")) == 1
 
 
 # --- MemoryResolver semantics the unit tests rely on --------------------------------
