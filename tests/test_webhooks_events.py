@@ -111,6 +111,10 @@ def test_a_schema_refuses_what_its_type_does_not_allow() -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, schema, cls=jsonschema.Draft202012Validator)
+    deferred = EXAMPLES[EventType.DEFERRED]().payload()
+    deferred["data"]["next_attempt_at"] = None  # a deferral always says when the next try is
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(deferred, event_schema(EventType.DEFERRED))
 
 
 def test_openapi_components_validate_the_same_payloads() -> None:
@@ -197,6 +201,8 @@ def test_events_refuse_facts_that_contradict_them() -> None:
         )
     with pytest.raises(ValueError, match="opt_out_event"):
         message_event(EventType.OPTED_OUT, facts(), AT)
+    with pytest.raises(ValueError, match="next_attempt_at"):
+        message_event(EventType.DEFERRED, facts(state="deferred", reply=REPLY_450), AT)
 
 
 def test_remote_words_are_capped_and_bodies_stay_small() -> None:

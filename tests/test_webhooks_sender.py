@@ -16,12 +16,22 @@ from pathlib import Path
 
 import pytest
 
+from config import build_config
 from relay.dns import AsyncResolver
+from relay.errors import SetupError
 from relay.webhooks.addresses import Listener
 from relay.webhooks.events import EventType
 from relay.webhooks.guard import UrlPolicy, check_url
 from relay.webhooks.schedule import next_attempt
-from relay.webhooks.sender import Delivery, Outcome, Sender, SenderSettings, SendResult
+from relay.webhooks.sender import (
+    Delivery,
+    Outcome,
+    Sender,
+    SenderSettings,
+    SendResult,
+    judge_response,
+    parse_retry_after,
+)
 from relay.webhooks.signing import new_secret, new_webhook_id
 from tests.rig.certs import self_signed
 from tests.rig.names import HOOK_METADATA_HOST, HOOK_RECEIVER_HOST
@@ -167,6 +177,50 @@ def test_a_closed_port_is_retried() -> None:
     assert result.why.startswith("connection refused by 127.0.0.1:")
 
 
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (200, Outcome.DELIVERED),
+        (202, Outcome.DELIVERED),
+        (299, Outcome.DELIVERED),
+        (301, Outcome.REFUSED),
+        (308, Outcome.REFUSED),
+        (400, Outcome.REFUSED),
+        (401, Outcome.REFUSED),
+        (404, Outcome.REFUSED),
+        (408, Outcome.RETRY),  # the receiver timed out reading: try again
+        (410, Outcome.GONE),
+        (413, Outcome.REFUSED),
+        (429, Outcome.RETRY),
+        (500, Outcome.RETRY),
+        (502, Outcome.RETRY),
+        (504, Outcome.RETRY),
+    ],
+)
+def test_what_each_answer_means(status: int, outcome: Outcome) -> None:
+    """Standard Webhooks, "Delivery success and failure"; refused is retried on the schedule
+    too (see relay/webhooks/sender.py), but status views tell it apart."""
+    assert judge_response(status, {}, b"", 0.0).outcome is outcome
+
+
+def test_retry_after_forms() -> None:
+    now = 1_767_261_600.0
+    assert parse_retry_after("30", now) == 30
+    assert parse_retry_after("Thu, 01 Jan 2026 10:01:00 GMT", now) == 60
+    assert parse_retry_after("Thu, 01 Jan 2026 09:00:00 GMT", now) == 0  # in the past
+    for bad in (None, "", "soon", "-5", "1.5", "Thu, 99 Foo 2026"):
+        assert parse_retry_after(bad, now) is None, bad
+
+
+def test_settings_from_relay_toml(tmp_path: Path) -> None:
+    config = build_config({}, tmp_path / "relay.toml")
+    assert SenderSettings.from_config(config) == SenderSettings(10.0, 5.0, 100, 1)
+    assert config.webhooks.max_age == 86400 and config.webhooks.allow_private is False
+    broken = build_config({"webhooks": {"max_per_shop": 0}}, tmp_path / "relay.toml")
+    with pytest.raises(SetupError, match=r"webhooks\.max_per_shop in relay.toml"):
+        SenderSettings.from_config(broken)
+
+
 # --- a receiver that never answers --------------------------------------------------------------
 
 
@@ -182,9 +236,13 @@ def test_a_hanging_receiver_costs_its_timeout_and_delays_no_other_shop() -> None
                     asyncio.create_task(s.send(delivery(f"http://127.0.0.1:{port}/h", "slow")))
                     for _ in range(2)
                 ]
-                fast = [asyncio.create_task(s.send(delivery(hook.url, "fast"))) for _ in range(5)]
+                handed = [delivery(hook.url, "fast") for _ in range(5)]
+                fast = [asyncio.create_task(s.send(d)) for d in handed]
                 assert all(r.outcome is Outcome.DELIVERED for r in await asyncio.gather(*fast))
                 fast_done = time.monotonic() - started
+                # one at a time per shop: in the order handed over
+                arrived = [r.headers["webhook-id"] for r in hook.received]
+                assert arrived == [d.webhook_id for d in handed]
                 slow_results, slow_done = [], []
                 for task in slow:
                     slow_results.append(await task)

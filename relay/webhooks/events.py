@@ -117,6 +117,8 @@ def message_event(
         return _undeliverable(facts, at)
     if STATE_OF[type_] != facts.state:
         raise ValueError(f"{type_} reports state {STATE_OF[type_]!r}, not {facts.state!r}")
+    if type_ is EventType.DEFERRED and facts.next_attempt_at is None:
+        raise ValueError("message.deferred says when the next try is: next_attempt_at")
     data = _message_data(facts)
     if type_ is EventType.COMPLAINED:
         data["complaint"] = {"feedback_type": feedback_type, "blocked": True}

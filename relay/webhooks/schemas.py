@@ -40,6 +40,12 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _STRING = {"type": "string"}
+
+
+def _described(schema: dict[str, Any], text: str) -> dict[str, Any]:
+    return {**schema, "description": text}
+
+
 _TIME = {"type": "string", "format": "date-time"}
 
 
@@ -71,19 +77,23 @@ def _pieces() -> dict[str, dict[str, Any]]:
 
 def _message_data(ref: str, state: Any, extra: dict[str, Any], required: list[str]) -> dict:
     base = {
-        "shop": _STRING,
-        "message_id": _STRING,
-        "order": _nullable(_STRING),
-        "kind": _STRING,
-        "mandatory": {"type": "boolean"},
+        "shop": _described(_STRING, "the shop's name"),
+        "message_id": _described(_STRING, "the relay's id of the message (GET /messages/{id})"),
+        "order": _described(_nullable(_STRING), "X-Relay-Order, when the message had one"),
+        "kind": _described(_STRING, "X-Relay-Kind: payment-info, dunning, ..."),
+        "mandatory": _described({"type": "boolean"}, "the customer cannot opt out of it"),
         "recipient": _STRING,
-        "state": state,
-        "reason": _nullable(_STRING),
-        "attempt": {"type": "integer", "minimum": 0},
+        "state": _described(state, "the recipient's state after this event"),
+        "reason": _described(
+            _nullable(_STRING),
+            "a bounce reason in Sisimai's names (userunknown, mailboxfull, expired, ...) or why "
+            "it was not sent (blocked, opted-out, kind-disabled)",
+        ),
+        "attempt": _described({"type": "integer", "minimum": 0}, "delivery attempts so far"),
         "reply": _nullable({"$ref": ref + "WebhookSmtpReply"}),
         "dsn": _nullable({"$ref": ref + "WebhookDsn"}),
-        "next_attempt_at": _nullable(_TIME),
-        "text": {"type": "string", "description": "what happened, in words"},
+        "next_attempt_at": _described(_nullable(_TIME), "when the relay tries again"),
+        "text": _described(_STRING, "what happened, in words (as `relay messages` says it)"),
     }
     return {
         "type": "object",
@@ -131,6 +141,9 @@ def _data(event_type: EventType, ref: str) -> dict[str, Any]:
         }
         state = {"enum": list(UNDELIVERABLE_STATES)}
         return _message_data(ref, state, extra, ["cause", "action"])
+    if event_type is EventType.DEFERRED:  # a deferral always says when the next try is
+        extra = {"next_attempt_at": _described(_TIME, "when the relay tries again")}
+        return _message_data(ref, const, extra, [])
     return _message_data(ref, const, {}, [])
 
 

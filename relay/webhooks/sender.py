@@ -1,7 +1,8 @@
 """POST one signed event to a shop's URL and say what came of it, in one value.
 
-`Sender.send(delivery)` never raises for anything the network or the receiver does; it returns
-a `SendResult` whose outcome is one of:
+`Sender.send(delivery)` never raises for anything the network or the receiver does (only for the
+caller's own mistakes: ValueError for a malformed webhook id or secret); it returns a
+`SendResult` whose outcome is one of:
 - delivered: a 2xx answer (Standard Webhooks, "Delivery success and failure");
 - retry: the endpoint is down or busy (timeout, connection refused or reset, DNS trouble, a TLS
   error, 5xx, 408, 429); `retry_after` carries the receiver's Retry-After, if any;
@@ -27,9 +28,10 @@ import asyncio
 import contextlib
 import datetime
 import email.utils
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import aiohttp
@@ -66,9 +68,10 @@ class Delivery:
 
     shop: str  # whose slot it takes (per-shop concurrency)
     url: str
-    secrets: Sequence[str]  # whsec_... signing secrets, the current one first
+    # whsec_... signing secrets, the current one first; kept out of repr (logs, tracebacks)
+    secrets: Sequence[str] = field(repr=False)
     webhook_id: str  # the same on every retry of this event
-    body: bytes  # the event's JSON (relay.webhooks.events.event_body)
+    body: bytes = field(repr=False)  # the event's JSON (relay.webhooks.events.Event.body)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class Sender:
         policy: UrlPolicy,
         resolver: AddressResolver,
         *,
-        ssl_context: object | None = None,
+        ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -117,7 +120,7 @@ class Sender:
             self._policy,
             self._resolver,
             max_connections=self.settings.max_in_flight,
-            ssl_context=self._ssl_context,  # type: ignore[arg-type]
+            ssl_context=self._ssl_context,
         )
         return self
 
