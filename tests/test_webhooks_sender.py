@@ -14,6 +14,7 @@ import ssl
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from config import build_config
@@ -29,6 +30,7 @@ from relay.webhooks.sender import (
     Sender,
     SenderSettings,
     SendResult,
+    judge_failure,
     judge_response,
     parse_retry_after,
 )
@@ -201,6 +203,16 @@ def test_what_each_answer_means(status: int, outcome: Outcome) -> None:
     """Standard Webhooks, "Delivery success and failure"; refused is retried on the schedule
     too (see relay/webhooks/sender.py), but status views tell it apart."""
     assert judge_response(status, {}, b"", 0.0).outcome is outcome
+
+
+def test_what_each_failure_means() -> None:
+    """Failures without an answer that the tests below cannot stage on loopback."""
+    connect = judge_failure(aiohttp.ConnectionTimeoutError(), SETTINGS)
+    assert (connect.outcome, connect.why) == (Outcome.RETRY, "no connection within 1s")
+    cut = judge_failure(aiohttp.ServerDisconnectedError(), SETTINGS)
+    assert cut.outcome is Outcome.RETRY and cut.why.startswith("ServerDisconnectedError")
+    reset = judge_failure(ConnectionResetError(104, "Connection reset by peer"), SETTINGS)
+    assert reset.outcome is Outcome.RETRY and "reset" in reset.why
 
 
 def test_retry_after_forms() -> None:

@@ -16,6 +16,7 @@ The rules (Standard Webhooks, "Enforcing HTTPS" and "Server side request forgery
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import socket
@@ -199,7 +200,8 @@ async def addresses_for(
     addresses = literal
     if addresses is None:
         try:
-            found = [*await resolver.a(host), *await resolver.aaaa(host)]
+            v4, v6 = await asyncio.gather(resolver.a(host), resolver.aaaa(host))
+            found = [*v4, *v6]
         except DnsNotFound:
             return UrlProblem("unresolvable", f"{host} does not exist (NXDOMAIN)")
         except DnsTemporary as exc:
