@@ -17,6 +17,7 @@ The rules (Standard Webhooks, "Enforcing HTTPS" and "Server side request forgery
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -30,6 +31,7 @@ from dns_checks import DnsNotFound, DnsTemporary
 from relay.webhooks.addresses import IPAddress, Listener, parse_listener, plain, refusal
 
 MAX_URL_LENGTH = 2048
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 _LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)")
 _NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")  # WHATWG URL: a host ending so is IPv4
 _LOOPBACK_NAMES = ("localhost", "localhost.")  # RFC 6761 §6.3: always loopback, never asked
@@ -109,11 +111,12 @@ class WebhookUrl:
     literal: tuple[IPAddress, ...] | None  # the addresses when no DNS is asked
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and run before every POST: a shop's URL repeats
 def parse_url(text: str) -> WebhookUrl | UrlProblem:
     """The checks that need no DNS. yarl parses, as it will for the request itself."""
     if len(text) > MAX_URL_LENGTH:
         return UrlProblem("too-long", f"a webhook URL has at most {MAX_URL_LENGTH} characters")
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text):
+    if _SPACE_OR_CONTROL.search(text):
         return UrlProblem("invalid", "the URL contains spaces or control characters")
     if "#" in text:
         return UrlProblem("fragment", "the URL has a fragment (#...): remove it")
