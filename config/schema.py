@@ -76,6 +76,17 @@ class FallbackSection:
 
 
 @dataclass(frozen=True)
+class WebhooksSection:
+    timeout: float = field(metadata=_kind("duration"))
+    connect_timeout: float = field(metadata=_kind("duration"))
+    retry_schedule: tuple[float, ...] = field(metadata=_kind("schedule"))
+    max_age: float = field(metadata=_kind("duration"))
+    allow_private: bool = field(metadata=_kind("bool"))
+    max_in_flight: int = field(metadata=_kind("int"))
+    max_per_shop: int = field(metadata=_kind("int"))
+
+
+@dataclass(frozen=True)
 class Config:
     relay: RelaySection
     submission: SubmissionSection
@@ -84,6 +95,7 @@ class Config:
     delivery: DeliverySection
     dns: DnsSection
     fallback: FallbackSection
+    webhooks: WebhooksSection
     path: Path  # the file these settings came from
 
     @property
@@ -103,4 +115,5 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySection,
     "dns": DnsSection,
     "fallback": FallbackSection,
+    "webhooks": WebhooksSection,
 }

@@ -54,3 +54,10 @@ POSTFIX_DOMAINS = (
 
 # Local parts that are unknown users in every Postfix domain (prefix match).
 UNKNOWN_PREFIXES = ("unknown", "nosuch")
+
+# --- webhook SSRF tests (hooks.example.org, a zone of its own) ---------------------------
+HOOK_RECEIVER_HOST = "receiver.hooks.example.org"  # A 127.0.0.1: a receiver on this machine
+HOOK_METADATA_HOST = "metadata.hooks.example.org"  # A 169.254.169.254: always refused
+HOOK_METADATA6_HOST = "metadata6.hooks.example.org"  # AAAA ::ffff:169.254.169.254: refused
+HOOK_PRIVATE_HOST = "private.hooks.example.org"  # A 10.20.30.40: refused unless allow_private
+HOOK_MIXED_HOST = "mixed.hooks.example.org"  # A 127.0.0.1 + A 169.254.169.254: refused
