@@ -38,6 +38,7 @@ class Relay:
     delivery: dict[str, Any]
     signing_workers: int | None = None  # None: the relay.toml default
     submission: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment of `relay serve`
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -94,7 +95,7 @@ class Relay:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, not it: we stop it in order
                 preexec_fn=die_with_parent(),  # SIGTERM when the benchmark is killed
-                env={**os.environ, "PYTHONPATH": _pythonpath()},
+                env={**os.environ, "PYTHONPATH": _pythonpath(), **self.env},
             )
 
         def alive() -> bool:
