@@ -1,6 +1,6 @@
 """The TLS + AUTH load generator: shop sessions kept open, many messages each.
 
-Run as a child process (`python -m bench.lib.loadgen CONFIG_JSON`) by bench.lib.submit, one
+Run as a child process (`python -m bench.lib.loadgen CONFIG.json`) by bench.lib.submit, one
 or more at a time. Each process opens its sessions (EHLO, STARTTLS, EHLO, AUTH PLAIN:
 RFC 3207, RFC 4954), prints `ready`, waits for `go` on stdin, then every session sends its
 share of messages back to back (MAIL, RCPT, DATA, the message; no PIPELINING, as the common
@@ -21,6 +21,7 @@ import ssl
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 SEQ = "@@SEQ@@"
 
@@ -170,7 +171,7 @@ def _event_loop(choice: str) -> tuple[str, object]:
 
 
 def main(argv: list[str]) -> int:
-    config = Config(**json.loads(argv[1]))
+    config = Config(**json.loads(Path(argv[1]).read_text()))
     result = Result()
     result.loop, factory = _event_loop(config.loop)
     with asyncio.Runner(loop_factory=factory) as runner:  # type: ignore[arg-type]

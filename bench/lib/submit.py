@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,7 +69,7 @@ class TlsLoad:
 
     def command(self, port: int) -> list[str]:
         """The command line of one process (for the report; the config is its argument)."""
-        return [sys.executable, "-m", "bench.lib.loadgen", f"<config: 127.0.0.1:{port}>"]
+        return [sys.executable, "-m", "bench.lib.loadgen", f"CONFIG.json (127.0.0.1:{port})"]
 
     def start(self, port: int, text: str) -> list[int]:
         """Start the processes and wait until each has opened its sessions; their pids."""
@@ -78,7 +80,8 @@ class TlsLoad:
             strict=True,
         )
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        for sessions, messages in parts:
+        configs = Path(tempfile.mkdtemp(prefix="relay-bench-loadgen-"))
+        for index, (sessions, messages) in enumerate(parts):
             config = Config(
                 port=port,
                 sessions=sessions,
@@ -90,9 +93,11 @@ class TlsLoad:
                 password=self.password,
                 loop=self.loop,
             )
+            path = configs / f"{index}.json"
+            path.write_text(json.dumps(asdict(config)))
             self._procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "bench.lib.loadgen", json.dumps(asdict(config))],
+                    [sys.executable, "-m", "bench.lib.loadgen", str(path)],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
@@ -101,12 +106,15 @@ class TlsLoad:
                     start_new_session=True,
                 )
             )
-        for proc in self._procs:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            if line.strip() != "ready":
-                self.stop()
-                raise RuntimeError(f"load generator did not get ready: {line!r}")
+        try:
+            for proc in self._procs:
+                assert proc.stdout is not None
+                line = proc.stdout.readline()
+                if line.strip() != "ready":
+                    self.stop()
+                    raise RuntimeError(f"load generator did not get ready: {line!r}")
+        finally:
+            shutil.rmtree(configs, ignore_errors=True)  # read by every process by now
         return self.pids()
 
     def go(self, port: int) -> LoadRun:
