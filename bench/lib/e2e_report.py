@@ -70,7 +70,7 @@ def _median(runs: list[Run], value: Callable[[Run], float]) -> float:
 
 def summary(mode: str, size: int, runs: list[Run]) -> str:
     """The three columns (median over the rounds) and the targets."""
-    systems = [s for s in LABELS if any(r.system == s for r in runs)]
+    systems = list(dict.fromkeys(r.system for r in runs))
     by = {s: [r for r in runs if r.system == s] for s in systems}
     lines = [
         ("delivered msg/s", lambda r: r.delivered_rate, "{:,.0f}"),
@@ -82,13 +82,30 @@ def summary(mode: str, size: int, runs: list[Run]) -> str:
         ("p99 end of DATA to 250 (ms)", lambda r: r.latency(0.99) * 1000, "{:.1f}"),
     ]
     rounds = max((r.round for r in runs), default=0)
-    head = [f"{size_label(size)} ({mode}), median of {rounds}", *(LABELS[s] for s in systems)]
+    head = [
+        f"{size_label(size)} ({mode}), median of {rounds}",
+        *(LABELS.get(s, s) for s in systems),
+    ]
     rows = [
         [name, *(_fmt(fmt, _median(by[s], value)) for s in systems)] for name, value, fmt in lines
     ]
     out = [table(head, rows)]
     out += targets(mode, size, by)
+    out += [variant_line(name, by["relay"], by[name]) for name in systems if ":" in name]
     return "\n".join(out)
+
+
+def variant_line(name: str, plain: list[Run], variant: list[Run]) -> str:
+    """A relay variant against the plain relay of the same rounds."""
+    pairs = [(v, p) for v in variant for p in plain if p.round == v.round]
+    rate = [v.delivered_rate / p.delivered_rate for v, p in pairs if p.delivered_rate]
+    accepted = [v.accepted_rate / p.accepted_rate for v, p in pairs if p.accepted_rate]
+    cpu = [v.ms_per_message(v.usage) - p.ms_per_message(p.usage) for v, p in pairs]
+    return (
+        f"{name} / relay, per round: delivered {', '.join(f'{x:.2f}' for x in rate)};"
+        f" accepted {', '.join(f'{x:.2f}' for x in accepted)};"
+        f" CPU ms/msg {', '.join(f'{x:+.2f}' for x in cpu)}"
+    )
 
 
 def _fmt(fmt: str, value: float) -> str:

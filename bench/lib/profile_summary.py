@@ -23,7 +23,8 @@ def _in(*parts: str) -> Callable[[Frame], bool]:
 
 
 def _func(file_part: str, *names: str) -> Callable[[Frame], bool]:
-    return lambda frame: file_part in frame[1] and frame[0] in names
+    """Functions by name (py-spy writes methods as Class.method) in a file."""
+    return lambda frame: file_part in frame[1] and frame[0].rsplit(".", 1)[-1] in names
 
 
 # Ordered: the first rule that matches a frame names its category; frames are tried from the
@@ -38,6 +39,18 @@ RULES: list[tuple[str, Callable[[Frame], bool]]] = [
         _in("relay/store/", "relay/delivery/record.py", "relay/delivery/queue.py", "sqlite_utils"),
     ),
     ("prepare: parse, check, rewrite headers", _in("relay/prepare/")),
+    (
+        "socket send/recv syscalls (loopback TCP)",
+        _func(
+            "selector_events.py",
+            "write",
+            "_write_ready",
+            "_read_ready__get_buffer",
+            "_read_ready__data_received",
+            "_sock_connect",
+            "sock_sendall",
+        ),
+    ),
     ("TLS (ssl, sslproto)", _in("/ssl.py", "/sslproto.py", "libssl", "libcrypto")),
     ("delivery: aiosmtplib, scheduler, DNS", _in("aiosmtplib/", "relay/delivery/", "/dns/")),
     ("SMTP server: aiosmtpd, relay/smtp", _in("aiosmtpd/", "relay/smtp/")),
@@ -57,6 +70,8 @@ class Profile:
     by_leaf: Counter[str] = field(default_factory=Counter)  # self time per function
     by_process: Counter[str] = field(default_factory=Counter)
     by_thread: Counter[str] = field(default_factory=Counter)
+    # "main" (each process's MainThread) or "other" (db-writer, executor threads) -> category
+    by_kind: dict[str, Counter[str]] = field(default_factory=dict)
 
 
 def parse_frame(text: str) -> Frame:
@@ -83,7 +98,8 @@ def read_raw(text: str) -> Profile:
             continue
         count = int(count_text)
         parts = stack.split(";")
-        process = next((p for p in parts if p.startswith("process ")), "")
+        # With --subprocesses the stack starts with the chain of parents: the last is its own.
+        process = next((p for p in reversed(parts) if p.startswith("process ")), "")
         thread = next((p for p in parts if p.startswith("thread ")), "")
         frames = [parse_frame(p) for p in parts if not p.startswith(("process ", "thread "))]
         profile.samples += count
@@ -92,7 +108,10 @@ def read_raw(text: str) -> Profile:
             func, file = frames[-1]
             profile.by_leaf[f"{func} ({_short(file)})"] += count
         profile.by_process[_short_process(process)] += count
-        profile.by_thread[thread.split(" ", 2)[-1] if thread else "?"] += count
+        name = thread.split(" ", 2)[-1] if thread else "?"
+        profile.by_thread[name] += count
+        kind = "main" if name == "MainThread" else "other"
+        profile.by_kind.setdefault(kind, Counter())[category(frames)] += count
     return profile
 
 
@@ -113,7 +132,24 @@ def _short_process(text: str) -> str:
     return f"{match.group(1)} {role or command[:40]}"
 
 
-def report(profile: Profile, cpu_ms_per_message: float, top: int = 25) -> str:
+def scaled(profile: Profile, thread_ms: dict[str, float]) -> Counter[str]:
+    """ms per message by category, each thread kind's samples scaled to the CPU that kind of
+    thread really used (/proc): py-spy counts a thread as busy while it runs or waits for a
+    core, and on a loaded machine the waiting is not spread evenly over the threads."""
+    out: Counter[str] = Counter()
+    for kind, counter in profile.by_kind.items():
+        total = sum(counter.values()) or 1
+        for name, count in counter.items():
+            out[name] += count / total * thread_ms.get(kind, 0.0)  # type: ignore[assignment]
+    return out
+
+
+def report(
+    profile: Profile,
+    cpu_ms_per_message: float,
+    thread_ms: dict[str, float] | None = None,
+    top: int = 25,
+) -> str:
     """Categories and leaf functions, as % of busy samples and as ms per message."""
     total = max(profile.samples, 1)
 
@@ -127,9 +163,18 @@ def report(profile: Profile, cpu_ms_per_message: float, top: int = 25) -> str:
     lines = [
         f"busy samples: {profile.samples}; relay CPU {cpu_ms_per_message:.2f} ms per message",
         "",
-        "by category (first match from the leaf up):",
+        "by category (first match from the leaf up): % of samples, ms = share x CPU/msg:",
         *rows(profile.by_category),
         "",
+    ]
+    if thread_ms:
+        split = ", ".join(f"{k} threads {v:.3f} ms" for k, v in sorted(thread_ms.items()))
+        lines += [
+            f"by category, scaled per thread kind to measured CPU ({split}):",
+            *(f"  {ms:6.3f} ms  {name}" for name, ms in scaled(profile, thread_ms).most_common()),
+            "",
+        ]
+    lines += [
         "by process:",
         *rows(profile.by_process),
         "",

@@ -39,6 +39,7 @@ class Relay:
     signing_workers: int | None = None  # None: the relay.toml default
     submission: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # extra environment of `relay serve`
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> key -> value
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -79,6 +80,8 @@ class Relay:
             "http": {"listen": f"127.0.0.1:{http}", "public_url": f"http://127.0.0.1:{http}"},
             "delivery": {"allow_private_mx": True, **self.delivery},
         }
+        for name, values in self.overrides.items():
+            sections[name] = {**sections.get(name, {}), **values}
         lines = []
         for name, values in sections.items():
             lines.append(f"[{name}]")

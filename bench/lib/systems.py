@@ -8,8 +8,10 @@ benchmark and are only started once.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,34 @@ LABELS = {
 }
 
 
-class RelaySystem:
-    name = "relay"
+@dataclass(frozen=True)
+class Variant:
+    """A relay configured otherwise, measured in the same rounds as the plain one."""
 
+    label: str
+    loop: str = "asyncio"
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def parse_variant(text: str) -> Variant:
+    """LABEL=ITEM,ITEM,...; an ITEM is loop:uvloop, env:NAME=VALUE or SECTION.KEY=VALUE."""
+    label, _, items = text.partition("=")
+    if not label or not items:
+        raise ValueError(f"{text!r}: expected LABEL=ITEM[,ITEM...]")
+    loop, settings, env = "asyncio", [], {}
+    for item in (i.strip() for i in items.split(",") if i.strip()):
+        if item.startswith("loop:"):
+            loop = item[5:]
+        elif item.startswith("env:"):
+            name, _, value = item[4:].partition("=")
+            env[name] = value
+        else:
+            settings.append(item)
+    return Variant(label, loop, relay_overrides(settings), env)
+
+
+class RelaySystem:
     def __init__(
         self,
         work: Path,
@@ -40,11 +67,17 @@ class RelaySystem:
         trusted: bool,
         signing_workers: int | None = None,
         relay_loop: str = "asyncio",
+        overrides: dict[str, dict[str, Any]] | None = None,
+        env: dict[str, str] | None = None,
+        name: str = "relay",
     ) -> None:
+        self.name = name
+        self.env = env or {}
         self.work, self.nsd, self.sink, self.cleanup = work, nsd, sink, cleanup
         self.trusted = trusted  # smtp-source: submit by IP; else STARTTLS + AUTH
         self.signing_workers = signing_workers
         self.relay_loop = relay_loop
+        self.overrides = overrides or {}
         self.relay: Relay | None = None
         self.runs = 0
         self.warmed = 0
@@ -53,7 +86,7 @@ class RelaySystem:
         self.runs += 1
         submission: dict[str, Any] = {} if self.trusted else {"trusted_clients": []}
         relay = Relay(
-            self.work / f"relay-{self.runs}",
+            self.work / f"{self.name.replace(':', '-')}-{self.runs}",
             delivery={
                 "nameservers": [self.nsd.nameserver],
                 "smtp_port": self.sink.port,
@@ -63,7 +96,8 @@ class RelaySystem:
             },
             signing_workers=self.signing_workers,
             submission=submission,
-            env=uvloop_env(self.work) if self.relay_loop == "uvloop" else {},
+            env={**(uvloop_env(self.work) if self.relay_loop == "uvloop" else {}), **self.env},
+            overrides=self.overrides,
         ).init()
         self.cleanup.add(relay.stop)
         relay.start()
@@ -125,6 +159,23 @@ class PostfixSystem:
         self.postfix.stop()
         if self.opendkim is not None:
             self.opendkim.stop()
+
+
+def relay_overrides(settings: list[str]) -> dict[str, dict[str, Any]]:
+    """`SECTION.KEY=VALUE` (VALUE in TOML/JSON syntax, else a string) -> relay.toml overrides,
+    e.g. delivery.max_per_destination=20 or relay.workers=1."""
+    out: dict[str, dict[str, Any]] = {}
+    for setting in settings:
+        name, _, text = setting.partition("=")
+        section, _, key = name.strip().partition(".")
+        if not key or not _:
+            raise ValueError(f"{setting!r}: expected SECTION.KEY=VALUE")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out.setdefault(section, {})[key] = value
+    return out
 
 
 def uvloop_env(work: Path) -> dict[str, str]:
