@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 SEQ = "@@SEQ@@"
+_sequence = itertools.count(1)  # Message-ID numbers, unique in this process
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,12 @@ async def send_messages(
     reader, writer = session
     mail = f"MAIL FROM:<{config.sender}>\r\n".encode()
     rcpt = f"RCPT TO:<{config.recipient}>\r\n".encode()
-    head, _, tail = config.data.encode().partition(SEQ.encode())
+    head, marked, tail = config.data.encode().partition(SEQ.encode())
     clock = time.perf_counter
     await go.wait()
     try:
         for _ in range(count):
-            data = head + str(next(_sequence)).encode() + tail if tail else head
+            data = head + str(next(_sequence)).encode() + tail if marked else head
             await _command(reader, writer, mail, b"250")
             await _command(reader, writer, rcpt, b"250")
             await _command(reader, writer, b"DATA\r\n", b"354")
@@ -125,9 +126,6 @@ async def send_messages(
         result.failures.append(f"{type(error).__name__}: {error}")
     finally:
         writer.close()
-
-
-_sequence = itertools.count(1)
 
 
 def shares(total: int, parts: int) -> list[int]:
@@ -150,7 +148,12 @@ async def run(config: Config, result: Result) -> None:
         for n, s in zip(shares(config.messages, max(len(sessions), 1)), sessions, strict=False)
     ]
     print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    if line.strip() != "go":  # the benchmark is gone (EOF): send nothing
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return
     started = time.perf_counter()
     go.set()
     await asyncio.gather(*tasks)

@@ -20,6 +20,7 @@ from bench.lib.loadgen import SEQ, Config, Result, shares
 from bench.lib.procs import stop_process
 from bench.lib.relay import RECIPIENT, SENDER
 from bench.lib.source import smtp_data, source_command
+from tests.rig.tools import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
 USERNAME = "bench"
@@ -104,6 +105,7 @@ class TlsLoad:
                     env=env,
                     cwd=REPO,
                     start_new_session=True,
+                    preexec_fn=die_with_parent(),  # SIGTERM when the benchmark is killed
                 )
             )
         try:
