@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.lib.procs import stop_process, wait_for
 from relay.keys import new_dkim_key, public_key_b64
-from tests.rig.tools import die_with_parent, free_port, port_open, tail, which
+from tests.rig.tools import end_watchdog, free_port, port_open, tail, watchdog, which
 
 SELECTOR = "bench"
 # relay/dkim_sign.py's OVERSIGNED and SIGNED_IF_PRESENT. OpenDKIM's own default list lacks
@@ -42,6 +42,7 @@ class OpenDkim:
         self.port = free_port()
         self.key_pem = new_dkim_key()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
 
     @property
     def milter(self) -> str:
@@ -108,8 +109,10 @@ class OpenDkim:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=die_with_parent(),
             )
+        # It sets its own user id, which clears PR_SET_PDEATHSIG: a watchdog stops it instead
+        # when the benchmark is killed.
+        self._watchdog = watchdog(self._proc.pid)
 
         def up() -> bool:
             return self._proc is None or self._proc.poll() is not None or port_open(self.port)
@@ -120,6 +123,8 @@ class OpenDkim:
         return self
 
     def stop(self) -> None:
+        end_watchdog(self._watchdog)
+        self._watchdog = None
         proc, self._proc = self._proc, None
         stop_process(proc, timeout=10)
         home, self.home = self.home, None
