@@ -38,6 +38,8 @@ class Relay:
     delivery: dict[str, Any]
     signing_workers: int | None = None  # None: the relay.toml default
     submission: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment of `relay serve`
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # section -> key -> value
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -78,6 +80,8 @@ class Relay:
             "http": {"listen": f"127.0.0.1:{http}", "public_url": f"http://127.0.0.1:{http}"},
             "delivery": {"allow_private_mx": True, **self.delivery},
         }
+        for name, values in self.overrides.items():
+            sections[name] = {**sections.get(name, {}), **values}
         lines = []
         for name, values in sections.items():
             lines.append(f"[{name}]")
@@ -94,7 +98,7 @@ class Relay:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us, not it: we stop it in order
                 preexec_fn=die_with_parent(),  # SIGTERM when the benchmark is killed
-                env={**os.environ, "PYTHONPATH": _pythonpath()},
+                env={**os.environ, "PYTHONPATH": _pythonpath(), **self.env},
             )
 
         def alive() -> bool:

@@ -17,6 +17,11 @@ class Sink(SmtpSink):
         super().__init__(workdir, backlog=1024)
 
     @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    @property
     def count(self) -> int:
         try:
             with open(self.output_path, "rb") as out:

@@ -1,0 +1,209 @@
+"""The systems bench/relay compares, each behind the same four steps.
+
+`start()` gives the submission port, `roots()` the pids whose process trees are the system
+(its CPU and memory), `check(run)` what must be true after a run, `stop()`. The relay is a
+fresh instance per run (empty database); the two Postfix instances run for the whole
+benchmark and are only started once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.lib.opendkim import OpenDkim
+from bench.lib.postfix import PostfixRelay
+from bench.lib.procs import Cleanup, tree, wait_for
+from bench.lib.relay import Relay
+from bench.lib.sink import Sink
+from tests.rig.nsd import NsdServer
+
+LABELS = {
+    "relay": "relay",
+    "postfix": "Postfix (no DKIM)",
+    "postfix+opendkim": "Postfix + OpenDKIM",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A relay configured otherwise, measured in the same rounds as the plain one."""
+
+    label: str
+    loop: str = "asyncio"
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def parse_variant(text: str) -> Variant:
+    """LABEL=ITEM,ITEM,...; an ITEM is loop:uvloop, env:NAME=VALUE or SECTION.KEY=VALUE."""
+    label, _, items = text.partition("=")
+    if not label or not items:
+        raise ValueError(f"{text!r}: expected LABEL=ITEM[,ITEM...]")
+    loop, settings, env = "asyncio", [], {}
+    for item in (i.strip() for i in items.split(",") if i.strip()):
+        if item.startswith("loop:"):
+            loop = item[5:]
+        elif item.startswith("env:"):
+            name, _, value = item[4:].partition("=")
+            env[name] = value
+        else:
+            settings.append(item)
+    return Variant(label, loop, relay_overrides(settings), env)
+
+
+class RelaySystem:
+    def __init__(
+        self,
+        work: Path,
+        nsd: NsdServer,
+        sink: Sink,
+        cleanup: Cleanup,
+        *,
+        trusted: bool,
+        signing_workers: int | None = None,
+        relay_loop: str = "asyncio",
+        overrides: dict[str, dict[str, Any]] | None = None,
+        env: dict[str, str] | None = None,
+        name: str = "relay",
+    ) -> None:
+        self.name = name
+        self.env = env or {}
+        self.work, self.nsd, self.sink, self.cleanup = work, nsd, sink, cleanup
+        self.trusted = trusted  # smtp-source: submit by IP; else STARTTLS + AUTH
+        self.signing_workers = signing_workers
+        self.relay_loop = relay_loop
+        self.overrides = overrides or {}
+        self.relay: Relay | None = None
+        self.runs = 0
+        self.warmed = 0
+
+    def start(self) -> int:
+        self.runs += 1
+        submission: dict[str, Any] = {} if self.trusted else {"trusted_clients": []}
+        relay = Relay(
+            self.work / f"{self.name.replace(':', '-')}-{self.runs}",
+            delivery={
+                "nameservers": [self.nsd.nameserver],
+                "smtp_port": self.sink.port,
+                "retry_schedule": "5s",
+                "max_age": "1h",
+                "connect_timeout": "5s",
+            },
+            signing_workers=self.signing_workers,
+            submission=submission,
+            env={**(uvloop_env(self.work) if self.relay_loop == "uvloop" else {}), **self.env},
+            overrides=self.overrides,
+        ).init()
+        self.cleanup.add(relay.stop)
+        relay.start()
+        self.relay = relay
+        print(f"  relay serve pid {relay.pid}, submission 127.0.0.1:{relay.port}", flush=True)
+        return relay.port
+
+    def roots(self) -> list[int]:
+        return [self.relay.pid] if self.relay is not None and self.relay.proc else []
+
+    def check(self, accepted: int) -> list[str]:
+        """Every accepted message delivered (rows in state `delivered`) and signed."""
+        relay = self.relay
+        assert relay is not None
+        want = accepted + self.warmed
+        wait_for(lambda: relay.states().get("delivered", 0) >= want, 30, 0.1)
+        notes = []
+        states = relay.states()
+        if states.get("delivered", 0) < want or set(states) - {"delivered"}:
+            notes.append(f"relay rows: {states} (want {want} delivered)")
+        signed = relay.signed_fraction()
+        if signed < 1.0:
+            notes.append(f"relay rows with a DKIM-Signature: {signed:.1%}")
+        return notes
+
+    def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        self.relay = None
+        self.warmed = 0
+
+
+class PostfixSystem:
+    def __init__(self, postfix: PostfixRelay, opendkim: OpenDkim | None) -> None:
+        self.postfix, self.opendkim = postfix, opendkim
+        self.name = "postfix+opendkim" if opendkim else "postfix"
+        self.warmed = 0
+
+    def start(self) -> int:
+        if self.opendkim is not None and not self.opendkim.running:
+            self.opendkim.start()
+        if not self.postfix.running:
+            self.postfix.start()
+        return self.postfix.port
+
+    def roots(self) -> list[int]:
+        pids = [self.postfix.pid] if self.postfix.running else []
+        if self.opendkim is not None and self.opendkim.running:
+            pids.append(self.opendkim.pid)
+        return pids
+
+    def check(self, accepted: int) -> list[str]:
+        return []  # the sink's count is the proof; OpenDKIM's signature is checked once
+
+    def stop(self) -> None:
+        """Kept running between runs (started once); bench/relay stops it at the end."""
+
+    def shutdown(self) -> None:
+        self.postfix.stop()
+        if self.opendkim is not None:
+            self.opendkim.stop()
+
+
+def relay_overrides(settings: list[str]) -> dict[str, dict[str, Any]]:
+    """`SECTION.KEY=VALUE` (VALUE in TOML/JSON syntax, else a string) -> relay.toml overrides,
+    e.g. delivery.max_per_destination=20 or relay.workers=1."""
+    out: dict[str, dict[str, Any]] = {}
+    for setting in settings:
+        name, _, text = setting.partition("=")
+        section, _, key = name.strip().partition(".")
+        if not key or not _:
+            raise ValueError(f"{setting!r}: expected SECTION.KEY=VALUE")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out.setdefault(section, {})[key] = value
+    return out
+
+
+def uvloop_env(work: Path) -> dict[str, str]:
+    """PYTHONPATH with a sitecustomize that installs uvloop's event loop policy in every
+    Python process of `relay serve` (supervisor, workers): the relay's code stays as it is."""
+    site = work / "uvloop-site"
+    site.mkdir(exist_ok=True)
+    site.joinpath("sitecustomize.py").write_text("import uvloop\n\nuvloop.install()\n")
+    repo = Path(__file__).resolve().parents[2]
+    return {"PYTHONPATH": f"{site}{os.pathsep}{repo}"}
+
+
+def sessions_by_process(roots: Callable[[], list[int]], port: int) -> dict[int, int]:
+    """pid -> established connections on 127.0.0.1:`port` it holds (SO_REUSEPORT spreads
+    kept-open sessions over the workers by a hash, so the split is seldom even)."""
+    established = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "01" and int(local.split(":")[1], 16) == port:
+            established.add(inode)
+    counts: dict[int, int] = {}
+    for pid in (p for root in roots() for p in tree(root)):
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        held = sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in established)
+        if held:
+            counts[pid] = held
+    return counts
