@@ -1,0 +1,120 @@
+"""The reason is a closed type: SPEC's names only, checked when the rule files load, with
+words for the shop for every one; "expired" only where a queue lifetime ended."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bounces import classify
+from bounces.providers import load_providers
+from bounces.rules import HERE, load_rule_set
+from bounces.taxonomy import NOT_FAILURES, Reason, UnknownReason
+from relay.explain import explain
+
+# SPEC.md "Bounces and complaints": the reason names a report may carry.
+SPEC_REASONS = set(
+    "userunknown hostunknown mailboxfull mesgtoobig exceedlimit filtered rejected blocked "
+    "spamdetected policyviolation securityerror virusdetected expired suspend norelaying "
+    "networkerror systemerror systemfull toomanyconn notaccept mailererror hasmoved "
+    "syntaxerror contenterror ratelimited requireptr authfailure badreputation "
+    "notcompliantrfc onhold undefined".split()
+)
+
+
+def test_the_type_is_specs_list() -> None:
+    assert {str(r) for r in Reason} - {str(r) for r in NOT_FAILURES} == SPEC_REASONS
+
+
+@pytest.mark.parametrize("reason", sorted(SPEC_REASONS))
+def test_every_reason_has_words_for_the_shop(reason: str) -> None:
+    def said(name: str) -> str:
+        return explain({"state": "bounced", "reason": name, "last_text": None})
+
+    # Without words of its own, explain() shows the bare reason name.
+    assert said(reason) != said("no-such-reason").replace("no-such-reason", reason)
+
+
+def _copy_rules(tmp_path: Path) -> tuple[Path, Path]:
+    for name in ("rules.toml", "reasons.toml", "providers.toml"):
+        shutil.copy(HERE / name, tmp_path / name)
+    return tmp_path / "rules.toml", tmp_path / "reasons.toml"
+
+
+def test_an_unknown_reason_in_rules_stops_the_load(tmp_path: Path) -> None:
+    rules, reasons = _copy_rules(tmp_path)
+    text = rules.read_text().replace('"4.4.2" = "networkerror"', '"4.4.2" = "speeding"')
+    rules.write_text(text)
+    with pytest.raises(UnknownReason, match=r'rules.toml \[status\] "4.4.2": .*speeding'):
+        load_rule_set(rules, reasons)
+
+
+def test_an_unknown_reason_in_reasons_stops_the_load(tmp_path: Path) -> None:
+    rules, reasons = _copy_rules(tmp_path)
+    reasons.write_text(reasons.read_text() + '\n[reason.failedstarttls]\ntext = ["tls"]\n')
+    with pytest.raises(UnknownReason, match=r"reasons.toml \[reason.failedstarttls\]"):
+        load_rule_set(rules, reasons)
+
+
+def test_a_phrase_group_must_say_why(tmp_path: Path) -> None:
+    rules, reasons = _copy_rules(tmp_path)
+    reasons.write_text(reasons.read_text() + '\n[[phrases]]\nreason = "blocked"\ntext = ["x"]\n')
+    with pytest.raises(ValueError, match="why"):
+        load_rule_set(rules, reasons)
+
+
+def test_an_unknown_reason_in_providers_stops_the_load(tmp_path: Path) -> None:
+    _copy_rules(tmp_path)
+    path = tmp_path / "providers.toml"
+    path.write_text(path.read_text().replace('reason = "mesgtoobig"', 'reason = "emailtoolarge"'))
+    with pytest.raises(UnknownReason, match=r"providers.toml \[google\] rule #\d+"):
+        load_providers(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([None, 250, 421, 450, 451, 452, 550, 552, 554]),
+    st.sampled_from([None, "", "4.4.1", "4.4.7", "5.1.1", "5.7.1", "2.0.0", "5.9.9"]),
+    st.text(max_size=120),
+    st.sampled_from(["", "failed", "delayed"]),
+    st.booleans(),
+)
+def test_classify_answers_only_with_the_type(code, status, text, action, report) -> None:
+    verdict = classify(code, status, text, action=action, report=report)
+    assert isinstance(verdict.reason, Reason)
+
+
+LIVE = [
+    (451, "4.4.1", "connection refused ([Errno 111] Connect call failed)", "networkerror"),
+    (451, "4.4.1", "no MX host could be reached", "networkerror"),
+    (451, "4.4.2", "connection timed out", "networkerror"),
+    (421, "4.4.2", "mx.example.org: retry timeout exceeded", "networkerror"),
+]
+
+
+@pytest.mark.parametrize(("code", "status", "text", "reason"), LIVE, ids=[r[2] for r in LIVE])
+def test_a_live_reply_is_never_expired(code: int, status: str, text: str, reason: str) -> None:
+    """A deferred row must not read 'gave up at the end of the queue lifetime'."""
+    assert classify(code, status, text).reason == reason
+
+
+def test_the_same_words_in_a_report_say_expired() -> None:
+    given_up = classify(
+        None, "4.4.1", "connect to mx.example.net: Connection refused", action="failed", report=True
+    )
+    assert given_up.reason == "expired"
+    assert classify(None, "5.0.0", "retry timeout exceeded", report=True).reason == "expired"
+    assert classify(None, "4.4.7", "", action="failed", report=True).reason == "expired"
+
+
+def test_ratelimited_is_produced() -> None:
+    text = (
+        "450-4.2.1 The user you are trying to contact is receiving mail at a rate that "
+        "prevents additional messages from being delivered."
+    )
+    assert classify(450, "4.2.1", text).reason == "ratelimited"
+    assert classify(451, "4.7.1", "Please try again slower").reason == "ratelimited"
