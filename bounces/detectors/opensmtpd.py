@@ -23,6 +23,7 @@ _SUCCESS = {
 _GIVE_UP = "envelope expired"
 _HINTS = {
     "expired": ("envelope expired",),
+    "mesgtoobig": ("message too large for peer",),  # mta.c: larger than the peer's SIZE
     "securityerror": ("could not retrieve credentials",),
     "hostunknown": ("invalid domain name", "domain does not exist"),
     "networkerror": (
