@@ -17,13 +17,39 @@ from bounces.taxonomy import NOT_FAILURES, Reason, UnknownReason
 from relay.explain import explain
 
 # SPEC.md "Bounces and complaints": the reason names a report may carry.
-SPEC_REASONS = set(
-    "userunknown hostunknown mailboxfull mesgtoobig exceedlimit filtered rejected blocked "
-    "spamdetected policyviolation securityerror virusdetected expired suspend norelaying "
-    "networkerror systemerror systemfull toomanyconn notaccept mailererror hasmoved "
-    "syntaxerror contenterror ratelimited requireptr authfailure badreputation "
-    "notcompliantrfc onhold undefined".split()
-)
+SPEC_REASONS = {
+    "userunknown",
+    "hostunknown",
+    "mailboxfull",
+    "mesgtoobig",
+    "exceedlimit",
+    "filtered",
+    "rejected",
+    "blocked",
+    "spamdetected",
+    "policyviolation",
+    "securityerror",
+    "virusdetected",
+    "expired",
+    "suspend",
+    "norelaying",
+    "networkerror",
+    "systemerror",
+    "systemfull",
+    "toomanyconn",
+    "notaccept",
+    "mailererror",
+    "hasmoved",
+    "syntaxerror",
+    "contenterror",
+    "ratelimited",
+    "requireptr",
+    "authfailure",
+    "badreputation",
+    "notcompliantrfc",
+    "onhold",
+    "undefined",
+}
 
 
 def test_the_type_is_specs_list() -> None:
