@@ -44,6 +44,7 @@ def classify(
     recipient: str = "",
     reporting_mta: str = "",
     report: bool = False,
+    category: str = "",
 ) -> Classification:
     """Map one reply (reply code, enhanced status, text) to a reason and a decision.
 
@@ -54,7 +55,8 @@ def classify(
     `remote_mta` (the MX that replied), `recipient` and `reporting_mta` let the rules
     of large providers apply (providers.toml). `report`: the reply is quoted in a bounce
     report, written after the reporter's retries, not a live reply to one attempt; only
-    there can it mean "expired" (rules.toml [status_in_reports]).
+    there can it mean "expired" (rules.toml [status_in_reports]). `category`: the
+    reporting MTA's own class of the failure, used only where the words settle nothing.
     """
     text = codes.join_continuations(text or "")
     given = codes.status_field(status or "")
@@ -73,6 +75,7 @@ def classify(
         remote=remote_mta or "",
         reporter=reporting_mta,
         in_report=report,
+        category=category,
     )
     reason = decide(ev)
     permanent = is_permanent(reason, chosen, reply, text)

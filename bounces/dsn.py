@@ -94,6 +94,7 @@ def _finding(
         remote_mta=_split_typed(fields.first(block, "remote-mta"))[1],
         spec=spec or ("X-UNIX" if _is_unix(block) else ""),
         reply=_reply_field(block),
+        category=fields.first(block, "x-powermta-bouncecategory").strip().lower(),
     )
 
 

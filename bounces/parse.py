@@ -78,6 +78,7 @@ def _recipient(finding: Finding, reporter: str) -> RecipientResult:
         recipient=finding.address,
         reporting_mta=reporter,
         report=True,
+        category=finding.category,
     )
     status = verdict.status or _pseudo(verdict.reason, finding)
     reply = code or _reply_in(finding.diagnostic, status)

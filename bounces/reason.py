@@ -38,6 +38,7 @@ class Evidence:
     # True: the reply is quoted in a report (a DSN, a text bounce), which comes after the
     # reporter's retries; False: a live reply to one attempt (rules.toml [status_in_reports]).
     in_report: bool = False
+    category: str = ""  # the reporter's own class of the failure (rules.toml [report_category])
 
     @property
     def lowered(self) -> str:
@@ -78,6 +79,8 @@ def _cause(ev: Evidence) -> str:
         found = "expired"
     if found not in _VAGUE:
         return found
+    if ev.category in rules.rules.report_category:
+        return rules.rules.report_category[ev.category]
     if rules.says("vacation", text):
         return "vacation"
     return "onhold" if text else "undefined"

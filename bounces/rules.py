@@ -46,6 +46,7 @@ class RuleSet:
     probe: tuple[str, ...]
     fallback: tuple[str, ...]
     status_in_reports: dict[str, str]  # what a code means when a report quotes it
+    report_category: dict[str, str]  # a reporting MTA's own failure classes -> reasons
     reasons: dict[str, ReasonRule]
     scanner: re.Pattern[str]  # every literal phrase of every reason, as one trie
     owners: dict[str, frozenset[str]]  # literal phrase -> reasons it belongs to
@@ -155,6 +156,8 @@ def check_reasons(
         reason_named(name, f'{rules_name} [status] "{status}"')
     for status, name in rules["status_in_reports"].items():
         reason_named(name, f'{rules_name} [status_in_reports] "{status}"')
+    for category, name in rules["report_category"].items():
+        reason_named(name, f'{rules_name} [report_category] "{category}"')
     for name, entry in reasons.items():
         reason_named(name, f"{reasons_name} [reason.{name}]")
         for key in _REASON_LISTS:
@@ -199,6 +202,7 @@ def load_rule_set(rules_path: Path, reasons_path: Path) -> RuleSet:
         probe=tuple(order["probe"]),
         fallback=tuple(order["fallback"]),
         status_in_reports=dict(rules["status_in_reports"]),
+        report_category=dict(rules["report_category"]),
         reasons={name: _compile_reason(name, entry) for name, entry in reasons.items()},
         scanner=re.compile(f"(?=({trie_regex(list(owners))}))"),
         owners=_with_prefix_owners(owners),

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bounces import classify
+from bounces import classify, parse_report
 from bounces.providers import load_providers
 from bounces.rules import HERE, load_rule_set
 from bounces.taxonomy import NOT_FAILURES, Reason, UnknownReason
@@ -144,3 +144,39 @@ def test_ratelimited_is_produced() -> None:
     )
     assert classify(450, "4.2.1", text).reason == "ratelimited"
     assert classify(451, "4.7.1", "Please try again slower").reason == "ratelimited"
+
+
+_POWERMTA_DSN = (
+    "From: mailer-daemon@mta.example.com\nTo: b-dG9rZW4x@bounces.relay.example.net\n"
+    "Subject: Delivery report\nMIME-Version: 1.0\n"
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'
+    "--b\nContent-Type: text/plain\n\nThe message could not be delivered.\n\n"
+    "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mta.example.com\n\n"
+    "Final-Recipient: rfc822; anna@example.net\nAction: failed\nStatus: 5.0.0\n"
+    "Remote-MTA: dns; mx.example.net\nDiagnostic-Code: smtp; {reply}\n"
+    "X-PowerMTA-BounceCategory: {category}\n\n--b--\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "category", "reason"),
+    [
+        ("550 Requested action aborted [9]", "bad-mailbox", "userunknown"),
+        ("550 Requested action aborted [9]", "quota-issues", "mailboxfull"),
+        ("550 Requested action aborted [9]", "no-such-category", "onhold"),
+        # The reply's own words win over the MTA's class of them.
+        ("552 5.2.2 Mailbox full", "spam-related", "mailboxfull"),
+    ],
+)
+def test_the_reporters_category_fills_a_gap_only(reply: str, category: str, reason: str) -> None:
+    raw = _POWERMTA_DSN.format(reply=reply, category=category).encode()
+    assert parse_report(raw, strict=True).recipients[0].reason == reason
+
+
+def test_cloudflare_email_routing_replies() -> None:
+    """developers.cloudflare.com/email-routing/postmaster: its DNSBL refusal and its own
+    upstream failures, read when the reply came from its MX."""
+    mx = "route1.mx.cloudflare.net"
+    text = "554 192.0.2.1 found on one or more DNSBLs (abusixip)"
+    assert classify(554, None, text, remote_mta=mx).reason == "blocked"
+    assert classify(451, None, "451 Upstream error", remote_mta=mx).reason == "systemerror"
