@@ -180,3 +180,15 @@ def test_cloudflare_email_routing_replies() -> None:
     text = "554 192.0.2.1 found on one or more DNSBLs (abusixip)"
     assert classify(554, None, text, remote_mta=mx).reason == "blocked"
     assert classify(451, None, "451 Upstream error", remote_mta=mx).reason == "systemerror"
+
+
+def test_a_deferred_row_is_not_expired_before_the_lifetime_ends() -> None:
+    """The relay's own decision: a refused connection defers with networkerror; only at
+    the end of delivery.max_age does the recipient bounce as expired."""
+    from relay.delivery.decide import decide
+    from relay.delivery.outcome import Reply
+
+    reply = Reply.synthetic_reply(451, "4.4.1", "connection refused ([Errno 111])")
+    deferred = decide(reply, 1, 0, 10, (60.0,), 3600)
+    assert (deferred.state, deferred.reason) == ("deferred", "networkerror")
+    assert decide(reply, 9, 0, 3600, (60.0,), 3600).reason == "expired"
