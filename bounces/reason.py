@@ -106,8 +106,8 @@ class _Memo:
     def says(self, reason: str, text: str) -> bool:
         if reason not in self._said:
             rule = self.reasons.get(reason)
-            live_only = rule is not None and rule.only_in_reports and not self.in_report
-            self._said[reason] = not live_only and self.rules.says(reason, text, self.hits(text))
+            barred = rule is not None and rule.only_in_reports and not self.in_report
+            self._said[reason] = not barred and self.rules.says(reason, text, self.hits(text))
         return self._said[reason]
 
     def may_say(self, reason: str, text: str) -> bool:
