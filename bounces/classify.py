@@ -14,16 +14,18 @@ from dataclasses import dataclass
 
 from bounces import status as codes
 from bounces.reason import Evidence, decide
+from bounces.taxonomy import NOT_FAILURES, Reason
 
 # Reasons that prove the address itself cannot receive mail (Sisimai's "hard bounce");
 # notaccept covers a null MX (RFC 7505) and "host does not accept mail" (RFC 7504, 556).
-DEAD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
-NOT_FAILURES = frozenset({"delivered", "vacation", "feedback"})
+DEAD_REASONS = frozenset(
+    {Reason.USERUNKNOWN, Reason.HOSTUNKNOWN, Reason.HASMOVED, Reason.NOTACCEPT}
+)
 
 
 @dataclass(frozen=True)
 class Classification:
-    reason: str  # a Sisimai reason name
+    reason: Reason  # one of SPEC's (a str)
     permanent: bool  # 5xx-class failure (no retry) vs temporary
     dead_address: bool  # proves the address dead: the relay may block it
     status: str | None  # enhanced status code used or found, e.g. "5.1.1"
@@ -41,6 +43,8 @@ def classify(
     remote_mta: str | None = None,
     recipient: str = "",
     reporting_mta: str = "",
+    report: bool = False,
+    category: str = "",
 ) -> Classification:
     """Map one reply (reply code, enhanced status, text) to a reason and a decision.
 
@@ -49,7 +53,10 @@ def classify(
     the same words after DATA come from a content filter (Sisimai: "filtered").
     Missing code or status are taken from the text ("550 5.1.1 ..." at its start).
     `remote_mta` (the MX that replied), `recipient` and `reporting_mta` let the rules
-    of large providers apply (providers.toml).
+    of large providers apply (providers.toml). `report`: the reply is quoted in a bounce
+    report, written after the reporter's retries, not a live reply to one attempt; only
+    there can it mean "expired" (rules.toml [status_in_reports]). `category`: the
+    reporting MTA's own class of the failure, used only where the words settle nothing.
     """
     text = codes.join_continuations(text or "")
     given = codes.status_field(status or "")
@@ -67,6 +74,8 @@ def classify(
         destination=recipient.rpartition("@")[2],
         remote=remote_mta or "",
         reporter=reporting_mta,
+        in_report=report,
+        category=category,
     )
     reason = decide(ev)
     permanent = is_permanent(reason, chosen, reply, text)

@@ -22,6 +22,7 @@ class Finding:
     command: str = ""  # SMTP command that was refused (RCPT, DATA, ...)
     hint: str = ""  # reason the detector can tell from the report's wording
     spec: str = ""  # diagnostic type (RFC 3464 §2.3.6): SMTP, X-UNIX, ...
+    category: str = ""  # the reporting MTA's own class of the failure (X-PowerMTA-BounceCategory)
 
 
 @dataclass

@@ -91,9 +91,10 @@ def _finding(
         diagnostic=diagnostic,
         status=status_field(fields.first(block, "status")),
         action=normalise_action(fields.first(block, "action")),
-        remote_mta=_split_typed(fields.first(block, "remote-mta"))[1],
+        remote_mta=_host_of(fields.first(block, "remote-mta")),
         spec=spec or ("X-UNIX" if _is_unix(block) else ""),
         reply=_reply_field(block),
+        category=fields.first(block, "x-powermta-bouncecategory").strip().lower(),
     )
 
 
@@ -124,6 +125,12 @@ def _with_status_comment(diagnostic: str, status_field: str) -> str:
     if not comment or comment.lower() in diagnostic.lower():
         return diagnostic
     return f"{diagnostic} ({comment})" if diagnostic else comment
+
+
+def _host_of(remote_mta: str) -> str:
+    """RFC 3464 §2.3.5 mta-name: "dns; mx.example.org"; Courier adds " [192.0.2.1]"."""
+    name = _split_typed(remote_mta)[1].split()
+    return name[0] if name else ""
 
 
 def _reply_field(block: list[tuple[str, str]]) -> str:

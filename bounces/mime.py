@@ -34,6 +34,22 @@ _TAGS = re.compile(r"<[^>]{0,2000}>")
 _ENTITIES = {"&nbsp;": " ", "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#39;": "'"}
 
 
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]")
+
+
+def undo_8bit(text: str) -> str:
+    """The stdlib parser keeps 8-bit bytes of headers and of parsed sub-parts as surrogate
+    escapes; RFC 6532 makes them UTF-8 (message/global-delivery-status, RFC 6533 §6), so
+    read them as UTF-8 (Latin-1 if they are not), never as mojibake."""
+    if not _ESCAPED_BYTES.search(text):
+        return text
+    raw = text.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def normalise_line_endings(raw: bytes) -> bytes:
     """CRLF and bare CR become LF, so one parser reads all three conventions."""
     return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -77,16 +93,30 @@ class _IndexedMessage(Message):
             return self._payload.encode("ascii", "surrogateescape").decode("ascii", "replace")
 
 
+_MULTIPART = re.compile(rb"^content-type:[ \t]*multipart/", re.I | re.M)
+
+
 def parse_bytes(raw: bytes) -> Message:
-    raw = normalise_line_endings(raw[:MAX_REPORT_BYTES])
+    raw = _bounded_nesting(normalise_line_endings(raw[:MAX_REPORT_BYTES]))
     return email.message_from_bytes(raw, _class=_IndexedMessage, policy=compat32)
+
+
+def _bounded_nesting(raw: bytes) -> bytes:
+    """The stdlib parser recurses once per nested multipart and fails past Python's
+    recursion limit; a report needs a few levels. Cut before the MAX_PARTS-th multipart."""
+    if raw.count(b"ultipart/") <= MAX_PARTS:
+        return raw
+    for number, match in enumerate(_MULTIPART.finditer(raw)):
+        if number == MAX_PARTS:
+            return raw[: match.start()]
+    return raw
 
 
 def decode_header(value: object) -> str:
     """Decode RFC 2047 encoded words; never fails, unknown charsets degrade gracefully."""
     if value is None:
         return ""
-    text = str(value)
+    text = undo_8bit(str(value))
     if "=?" not in text:
         return " ".join(text.split())
     try:
@@ -118,7 +148,7 @@ def part_text(part: Message) -> str:
         payload = None
     if payload is None:
         raw = part.get_payload()
-        return raw[:MAX_TEXT_CHARS] if isinstance(raw, str) else ""
+        return undo_8bit(raw[:MAX_TEXT_CHARS]) if isinstance(raw, str) else ""
     charset = _charset_of(part)
     payload = payload[: MAX_TEXT_CHARS * 2]
     if _undeclared_quoted_printable(part, payload):
@@ -209,10 +239,14 @@ def raw_part_text(part: Message) -> str:
 
 
 def _message_to_text(msg: Message) -> str:
-    lines = [f"{name}: {value}" for name, value in msg.items()]
+    lines = [f"{name}: {value}" for name, value in msg.raw_items()]
     payload = msg.get_payload()
+    if isinstance(payload, str) and not payload.isascii():
+        # get_payload() would decode 8-bit text as ASCII with U+FFFD: take the bytes.
+        raw = msg.get_payload(decode=True)
+        payload = _bytes_to_text(raw, "utf-8") if isinstance(raw, bytes) else payload
     if isinstance(payload, str) and payload.strip():
         # The parser took an unindented continuation line for the start of a body:
         # keep it in the same block so that it continues the previous field.
         lines.append(payload.strip("\n"))
-    return "\n".join(lines)
+    return undo_8bit("\n".join(lines))

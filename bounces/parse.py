@@ -16,17 +16,28 @@ MAX_RECIPIENTS = 500
 _TOKEN_HEADERS = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to")
 
 
-def parse_report(raw: bytes) -> Report:
-    """Read any report (DSN, ARF, auto-reply, text bounce); kind "other" if none."""
+def parse_report(raw: bytes, *, strict: bool = False) -> Report:
+    """Read any report (DSN, ARF, auto-reply, text bounce); kind "other" if none.
+
+    Never raises: an exception is a bug of ours, recorded in `Report.errors` (the format
+    is "unreadable" when it stopped the whole reading). `strict=True` lets it propagate,
+    so that tests see every one.
+    """
+    errors: list[str] = []
     try:
-        return _parse(raw)
-    except Exception:  # a hostile or broken report must never break the listener
-        return Report(kind="other", format="unreadable")
+        report = _parse(raw, errors, strict)
+    except Exception as exc:  # a hostile or broken report must never break the listener
+        if strict:
+            raise
+        errors.append(f"parse: {type(exc).__name__}: {exc}"[:300])
+        report = Report(kind="other", format="unreadable")
+    report.errors = errors
+    return report
 
 
-def _parse(raw: bytes) -> Report:
+def _parse(raw: bytes, errors: list[str], strict: bool) -> Report:
     mail = Mail(mime.parse_bytes(raw))
-    detection = detectors.run(mail)
+    detection = detectors.run(mail, errors, strict)
     report = Report(kind="other", format="none")
     if detection is not None:
         report = _from_detection(detection)
@@ -66,6 +77,8 @@ def _recipient(finding: Finding, reporter: str) -> RecipientResult:
         remote_mta=remote,
         recipient=finding.address,
         reporting_mta=reporter,
+        report=True,
+        category=finding.category,
     )
     status = verdict.status or _pseudo(verdict.reason, finding)
     reply = code or _reply_in(finding.diagnostic, status)
@@ -110,14 +123,15 @@ def _reply_in(text: str, status: str | None) -> int | None:
 
 
 def _action(finding: Finding, reason: str, status: str | None) -> str:
+    """RFC 3464 §2.3.3: what the report says was done; "failed" for a give-up."""
     if reason in ("vacation", "feedback"):
         return ""
-    if reason == "expired":
-        return "delayed"
     if finding.action:
         return finding.action
     if reason == "delivered":
         return "delivered"
+    if reason == "expired":
+        return "delayed"  # a text notice about a late message that does not say it gave up
     return "failed" if status and status[0] in "45" else ""
 
 

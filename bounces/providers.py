@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from bounces.taxonomy import Reason, reason_named
+
 _PATH = Path(__file__).with_name("providers.toml")
 
 
 @dataclass(frozen=True)
 class Rule:
-    reason: str
+    reason: Reason
     text: tuple[str, ...]
     status: frozenset[str]
     status_not: frozenset[str]
@@ -38,7 +40,7 @@ class Provider:
     name: str
     hosts: tuple[str, ...]
     label: re.Pattern[str] | None
-    codes: dict[str, str]
+    codes: dict[str, Reason]
     rules: tuple[Rule, ...]
 
     def serves_host(self, host: str) -> bool:
@@ -56,9 +58,9 @@ class Provider:
         return rule.reason if rule else ""
 
 
-def _rule(entry: dict) -> Rule:
+def _rule(entry: dict, where: str) -> Rule:
     return Rule(
-        reason=entry["reason"],
+        reason=reason_named(entry["reason"], where),
         text=tuple(t.lower() for t in entry.get("text", [])),
         status=frozenset(entry.get("status", [])),
         status_not=frozenset(entry.get("status_not", [])),
@@ -69,17 +71,24 @@ def _rule(entry: dict) -> Rule:
 
 @cache
 def providers() -> tuple[Provider, ...]:
-    with _PATH.open("rb") as fh:
+    return load_providers(_PATH)
+
+
+def load_providers(path: Path) -> tuple[Provider, ...]:
+    """Read the file; every reason it names must be one of SPEC's (taxonomy.Reason)."""
+    with path.open("rb") as fh:
         data = tomllib.load(fh)
-    return tuple(
-        Provider(
-            name=p["name"],
-            hosts=tuple(h.lower() for h in p["hosts"]),
-            label=re.compile(p["label"]) if p.get("label") else None,
-            codes=dict(p.get("codes", {})),
-            rules=tuple(_rule(r) for r in p.get("rule", [])),
-        )
-        for p in data["provider"]
+    return tuple(_provider(p, path.name) for p in data["provider"])
+
+
+def _provider(p: dict, source: str) -> Provider:
+    where = f"{source} [{p['name']}]"
+    return Provider(
+        name=p["name"],
+        hosts=tuple(h.lower() for h in p["hosts"]),
+        label=re.compile(p["label"]) if p.get("label") else None,
+        codes={k: reason_named(v, f"{where} codes {k}") for k, v in p.get("codes", {}).items()},
+        rules=tuple(_rule(r, f"{where} rule #{n + 1}") for n, r in enumerate(p.get("rule", []))),
     )
 
 

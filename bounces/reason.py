@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bounces.providers import provider_reason
 from bounces.rules import ORDERED_GATE, ReasonRule, RuleSet, rule_set
+from bounces.taxonomy import Reason
 
 # Reasons a report parser may suggest but which the rules may still refine.
 REFINABLE = frozenset(
@@ -34,15 +35,23 @@ class Evidence:
     destination: str = ""  # the recipient's domain
     remote: str = ""  # the remote MTA that replied (host name)
     reporter: str = ""  # the MTA that wrote the report (Reporting-MTA)
+    # True: the reply is quoted in a report (a DSN, a text bounce), which comes after the
+    # reporter's retries; False: a live reply to one attempt (rules.toml [status_in_reports]).
+    in_report: bool = False
+    category: str = ""  # the reporter's own class of the failure (rules.toml [report_category])
 
     @property
     def lowered(self) -> str:
         return _SPACES.sub(" ", self.text.lower()).strip()
 
 
-def decide(ev: Evidence) -> str:
-    """The reason for one recipient (a Sisimai reason name, never empty)."""
-    rules = _Memo(rule_set())
+def decide(ev: Evidence) -> Reason:
+    """The reason for one recipient (one of SPEC's, never empty)."""
+    return Reason(_cause(ev))
+
+
+def _cause(ev: Evidence) -> str:
+    rules = _Memo(rule_set(), ev.in_report)
     if ev.hint and ev.hint not in REFINABLE:
         return ev.hint
     if ev.status.startswith("2."):
@@ -54,7 +63,7 @@ def decide(ev: Evidence) -> str:
     if found not in _VAGUE:
         return found
     if ev.spec.upper() in ("SMTP", "", "UNKNOWN"):  # Courier writes "unknown;"
-        named = status_name(ev.status)
+        named = status_name(ev.status, ev.in_report)
         found = next(
             (
                 name
@@ -70,6 +79,8 @@ def decide(ev: Evidence) -> str:
         found = "expired"
     if found not in _VAGUE:
         return found
+    if ev.category in rules.rules.report_category:
+        return rules.rules.report_category[ev.category]
     if rules.says("vacation", text):
         return "vacation"
     return "onhold" if text else "undefined"
@@ -78,8 +89,9 @@ def decide(ev: Evidence) -> str:
 class _Memo:
     """The rule set, remembering which phrases one reply contains (probes ask twice)."""
 
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(self, rules: RuleSet, in_report: bool) -> None:
         self.rules = rules
+        self.in_report = in_report
         self.reasons = rules.reasons
         self.probe = rules.probe
         self.fallback = rules.fallback
@@ -93,7 +105,9 @@ class _Memo:
 
     def says(self, reason: str, text: str) -> bool:
         if reason not in self._said:
-            self._said[reason] = self.rules.says(reason, text, self.hits(text))
+            rule = self.reasons.get(reason)
+            barred = rule is not None and rule.only_in_reports and not self.in_report
+            self._said[reason] = not barred and self.rules.says(reason, text, self.hits(text))
         return self._said[reason]
 
     def may_say(self, reason: str, text: str) -> bool:
@@ -102,8 +116,12 @@ class _Memo:
         return reason in hits or reason + ORDERED_GATE in hits
 
 
-def status_name(status: str) -> str:
-    return rule_set().status_names.get(status, "") if status else ""
+def status_name(status: str, in_report: bool = False) -> str:
+    """What an enhanced status code means on its own (rules.toml [status])."""
+    if not status:
+        return ""
+    rules = rule_set()
+    return (in_report and rules.status_in_reports.get(status)) or rules.status_names.get(status, "")
 
 
 def _may_probe(rules: _Memo, name: str, ev: Evidence, named: str, text: str) -> bool:
@@ -120,7 +138,7 @@ def _probe(rules: _Memo, name: str, ev: Evidence, text: str) -> bool:
     rule = rules.reasons[name]
     if ev.hint == name:
         return True
-    named = status_name(ev.status)
+    named = status_name(ev.status, ev.in_report)
     if rule.needs_status and not ev.status:
         return False
     if named and named in rule.status_vetoed_by:
@@ -171,7 +189,7 @@ def _another_one(rules: _Memo, ev: Evidence, text: str) -> str:
     """Sisimai's second pass: text patterns, then what the status code alone says."""
     if ev.hint and ev.hint not in _VAGUE:
         return ev.hint
-    named = status_name(ev.status)
+    named = status_name(ev.status, ev.in_report)
     if named and named not in REFINABLE and ev.spec.upper() == "SMTP":
         return named
     for name in rules.fallback:

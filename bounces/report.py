@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bounces.taxonomy import Reason
+
 KINDS = ("bounce", "delay", "complaint", "autoreply", "delivered", "other")
 
 
@@ -12,7 +14,7 @@ class RecipientResult:
     address: str
     action: str  # failed | delayed | delivered | relayed | expanded
     status: str | None  # "5.1.1"; a Sisimai-style "5.0.9xx" when the report gave none
-    reason: str  # Sisimai reason name from classify()
+    reason: Reason  # one of SPEC's, from classify() (a str)
     diagnostic: str  # e.g. "550 5.1.1 <max@example.org>: Recipient address rejected"
     remote_mta: str | None
     code: int | None  # SMTP reply code when known (550)
@@ -29,6 +31,10 @@ class Report:
     returned_headers: list[tuple[str, str]] = field(default_factory=list)
     auth_results: list[dict] = field(default_factory=list)
     format: str = ""  # which detector matched: "rfc3464", "arf", "rfc3834", "exim", ...
+    # Exceptions met while reading ("exim: IndexError: ..."): a detector that raised was
+    # skipped and the next one tried; "unreadable" means nothing could be read at all.
+    # A bug to fix, never an answer about the report; not part of the JSON shape.
+    errors: list[str] = field(default_factory=list)
 
 
 def report_to_dict(r: Report) -> dict:

@@ -1,4 +1,9 @@
-"""Load and compile the classification data files (rules.toml, reasons.toml)."""
+"""Load, check and compile the classification data files (rules.toml, reasons.toml).
+
+Every reason a file names is checked against the closed set (taxonomy.Reason) when the
+files are loaded: a misspelt or retired name (Sisimai's "speeding") stops the import with
+the file and key to fix, instead of flowing out as a reason nobody knows.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from bounces.taxonomy import reason_named
+
 HERE = Path(__file__).parent
 ORDERED_GATE = "?"  # suffix of a reason name in scan hits: an ordered rule may apply
+# Keys of a [reason.NAME] entry that name other reasons.
+_REASON_LISTS = ("status_unless", "status_needs", "status_vetoed_by", "vetoed_by_probe")
+_REASON_LISTS += ("also_text_of",)
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class ReasonRule:
     text_not_after: frozenset[str]
     reply_codes: frozenset[str]
     also_text_of: tuple[str, ...]
+    only_in_reports: bool  # its words describe a report (a give-up, a delay), never a live reply
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,8 @@ class RuleSet:
     status_names: dict[str, str]
     probe: tuple[str, ...]
     fallback: tuple[str, ...]
+    status_in_reports: dict[str, str]  # what a code means when a report quotes it
+    report_category: dict[str, str]  # a reporting MTA's own failure classes -> reasons
     reasons: dict[str, ReasonRule]
     scanner: re.Pattern[str]  # every literal phrase of every reason, as one trie
     owners: dict[str, frozenset[str]]  # literal phrase -> reasons it belongs to
@@ -111,12 +124,45 @@ def _compile_reason(name: str, entry: dict) -> ReasonRule:
         text_not_after=frozenset(entry.get("text_not_after", [])),
         reply_codes=frozenset(entry.get("reply_codes", [])),
         also_text_of=tuple(entry.get("also_text_of", [])),
+        only_in_reports=bool(entry.get("only_in_reports", False)),
     )
 
 
-def _load_toml(name: str) -> dict:
-    with (HERE / name).open("rb") as fh:
+def _load_toml(path: Path) -> dict:
+    with path.open("rb") as fh:
         return tomllib.load(fh)
+
+
+def _merge_phrases(reasons: dict[str, dict], extra: list[dict], source: str) -> None:
+    """Add each [[phrases]] entry (reason, why, text, ordered) to its reason's entry."""
+    for number, entry in enumerate(extra):
+        where = f"{source} [[phrases]] #{number + 1}"
+        name = reason_named(str(entry.get("reason", "")), where)
+        if not str(entry.get("why", "")).strip():
+            raise ValueError(f"{where}: says no `why` (where the wording comes from)")
+        target = reasons.setdefault(name, {})
+        target["text"] = [*target.get("text", []), *entry.get("text", [])]
+        target["ordered"] = [*target.get("ordered", []), *entry.get("ordered", [])]
+
+
+def check_reasons(
+    rules: dict, reasons: dict[str, dict], rules_name: str, reasons_name: str
+) -> None:
+    """Every reason named anywhere in the two files must be one of SPEC's."""
+    for key in ("probe", "fallback"):
+        for name in rules["order"][key]:
+            reason_named(name, f"{rules_name} [order] {key}")
+    for status, name in rules["status"].items():
+        reason_named(name, f'{rules_name} [status] "{status}"')
+    for status, name in rules["status_in_reports"].items():
+        reason_named(name, f'{rules_name} [status_in_reports] "{status}"')
+    for category, name in rules["report_category"].items():
+        reason_named(name, f'{rules_name} [report_category] "{category}"')
+    for name, entry in reasons.items():
+        reason_named(name, f"{reasons_name} [reason.{name}]")
+        for key in _REASON_LISTS:
+            for other in entry.get(key, []):
+                reason_named(other, f"{reasons_name} [reason.{name}] {key}")
 
 
 def _with_prefix_owners(owners: dict[str, set[str]]) -> dict[str, frozenset[str]]:
@@ -132,8 +178,16 @@ def _with_prefix_owners(owners: dict[str, set[str]]) -> dict[str, frozenset[str]
 
 @cache
 def rule_set() -> RuleSet:
-    rules = _load_toml("rules.toml")
-    reasons = _load_toml("reasons.toml")["reason"]
+    return load_rule_set(HERE / "rules.toml", HERE / "reasons.toml")
+
+
+def load_rule_set(rules_path: Path, reasons_path: Path) -> RuleSet:
+    """Read, check and compile the two files (rule_set() caches the package's own)."""
+    rules = _load_toml(rules_path)
+    data = _load_toml(reasons_path)
+    reasons = data["reason"]
+    _merge_phrases(reasons, data.get("phrases", []), reasons_path.name)
+    check_reasons(rules, reasons, rules_path.name, reasons_path.name)
     order = rules["order"]
     owners: dict[str, set[str]] = {}
     for name, entry in reasons.items():
@@ -147,6 +201,8 @@ def rule_set() -> RuleSet:
         status_names=dict(rules["status"]),
         probe=tuple(order["probe"]),
         fallback=tuple(order["fallback"]),
+        status_in_reports=dict(rules["status_in_reports"]),
+        report_category=dict(rules["report_category"]),
         reasons={name: _compile_reason(name, entry) for name, entry in reasons.items()},
         scanner=re.compile(f"(?=({trie_regex(list(owners))}))"),
         owners=_with_prefix_owners(owners),

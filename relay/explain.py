@@ -5,7 +5,7 @@ from typing import Any
 
 from relay.kinds import BUILTIN_KINDS
 
-# Sisimai reason -> what it means for the shop.
+# Reason (bounces.taxonomy.Reason, SPEC's list) -> what it means for the shop.
 _REASON_WORDS = {
     "userunknown": "mailbox does not exist",
     "hostunknown": "the domain does not exist or takes no mail",
@@ -22,14 +22,25 @@ _REASON_WORDS = {
     "expired": "gave up after retrying until the queue lifetime ended",
     "networkerror": "the recipient's server could not be reached",
     "systemerror": "the recipient's server had an error",
+    "systemfull": "the recipient's server is out of space",
+    "mailererror": "the recipient's mail program (a filter or forward) failed",
     "ratelimited": "the recipient's server limits how fast it accepts mail",
     "toomanyconn": "the recipient's server limits connections",
     "filtered": "the recipient's server filtered it",
     "contenterror": "the recipient's server refused the content",
+    "notcompliantrfc": "the recipient's server says the message breaks the mail format rules",
     "virusdetected": "the recipient's server found a virus",
     "securityerror": "the recipient's server refused it for security reasons",
     "authfailure": "the recipient's server says the sender authentication (SPF/DKIM/DMARC) failed",
+    "requireptr": "the recipient's server wants a reverse DNS name for the sending address",
+    "badreputation": "the recipient's server distrusts the sending address (reputation)",
     "norelaying": "the recipient's server does not accept mail for this address",
+    "syntaxerror": "the recipient's server did not understand the delivery (protocol error)",
+    "onhold": "the recipient's server refused it; the reply does not say why",
+    "undefined": "refused for a reason nobody stated",
+    "delivered": "delivered",
+    "vacation": "an automatic reply (out of office), no failure",
+    "feedback": "the recipient reported it as spam",
 }
 
 

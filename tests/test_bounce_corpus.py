@@ -1,11 +1,14 @@
 """Accuracy on the labelled bounce corpus (../shared/bounces), scored like score.py.
 
-Fails below 95 % recipient, 95 % kind or 90 % reason on the default splits and on
-all splits (the CRLF and bare-CR copies included).
+Fails below the floors, on the default splits and on all splits (the CRLF and bare-CR
+copies included); the floors sit just under the figures recorded in bench/README.md, so
+a change that loses a few reports is seen. Without the corpus the test skips, except
+under CI (CI=true, as .ci/run sets it), where a missing corpus is a failure.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,12 +18,23 @@ from bounces.score_adapter import verdict
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "bounces"
 DEFAULT_SPLITS = {"bsd", "err", "not", "tmp", "flufl", "postfix"}
-FLOORS = {"recipient": 0.95, "kind": 0.95, "reason": 0.90}
+FLOORS = {
+    "kind": 0.995,
+    "recipient": 0.99,
+    "status": 0.975,
+    "reason": 0.965,
+    "reason_group": 0.98,
+}
 
-pytestmark = pytest.mark.skipif(
-    not (CORPUS_DIR / "expected.jsonl").exists(),
-    reason=f"labelled bounce corpus not found at {CORPUS_DIR}",
-)
+
+@pytest.fixture(autouse=True)
+def _corpus_present() -> None:
+    if (CORPUS_DIR / "expected.jsonl").exists():
+        return
+    message = f"labelled bounce corpus not found at {CORPUS_DIR}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must provide it (../shared/bounces)")
+    pytest.skip(message)
 
 
 def _scorer():

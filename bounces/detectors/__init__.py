@@ -20,7 +20,6 @@ Order, and why:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from bounces import arf, autoreply, dsn
@@ -51,8 +50,6 @@ from bounces.detectors import (
 
 Detector = Callable[[Mail], Detection | None]
 
-log = logging.getLogger(__name__)
-
 ORDERED: tuple[tuple[str, Detector], ...] = (
     ("arf", arf.detect),
     ("amazonses", amazonses.detect),
@@ -81,12 +78,16 @@ ORDERED: tuple[tuple[str, Detector], ...] = (
 )
 
 
-def run(mail: Mail) -> Detection | None:
+def run(mail: Mail, errors: list[str], strict: bool = False) -> Detection | None:
+    """The first detector's reading; a detector that raises is recorded in `errors`
+    and skipped (`strict`: the exception propagates, for tests)."""
     for name, detect in ORDERED:
         try:
             found = detect(mail)
-        except Exception:  # one broken detector must not make the whole report unreadable
-            log.debug("bounce detector %s failed; trying the next", name, exc_info=True)
+        except Exception as exc:  # one broken detector must not make the report unreadable
+            if strict:
+                raise
+            errors.append(f"{name}: {type(exc).__name__}: {exc}"[:300])
             continue
         if found is not None and (found.findings or found.kind):
             return found

@@ -16,9 +16,9 @@ _BOUNDARIES = ("----- Original message -----", "----- Message header follows ---
 _START = "Delivery to the following recipient"
 # "(state N)": the SMTP stage Gmail was in (from Gmail help forum threads).
 _STATES = {
-    "6": ("MAIL", "failedstarttls"),
+    "6": ("MAIL", "securityerror"),
     "8": ("AUTH", "systemerror"),
-    "9": ("AUTH", "failedstarttls"),
+    "9": ("AUTH", "securityerror"),
     "12": ("AUTH", "norelaying"),
     "13": ("EHLO", "blocked"),
     "14": ("RCPT", "userunknown"),

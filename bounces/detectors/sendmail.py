@@ -70,7 +70,9 @@ class _Transcript:
         if self.other.strip() and (not diagnostic.strip() or diagnostic.strip().isdigit()):
             diagnostic = self.other
         if self.replies and single:
-            diagnostic = " ".join(self.replies) + " " + diagnostic
+            said = " ".join(self.replies)
+            same = " ".join(said.split()) == " ".join(diagnostic.split())
+            diagnostic = diagnostic if same else f"{said} {diagnostic}"
         finding.diagnostic = " ".join(diagnostic.split())
         finding.command = self.command or smtp.find_command(finding.diagnostic)
         if not finding.command and self.replies:
