@@ -76,6 +76,17 @@ class FallbackSection:
 
 
 @dataclass(frozen=True)
+class StoreSection:
+    url: str = field(metadata=_kind("store_url"))
+    node: str = field(metadata=_kind("node"))
+    retention: float = field(metadata=_kind("duration"))
+    lease: float = field(metadata=_kind("positive_duration"))
+
+
+SQLITE_URL = "sqlite:///"
+
+
+@dataclass(frozen=True)
 class Config:
     relay: RelaySection
     submission: SubmissionSection
@@ -84,6 +95,7 @@ class Config:
     delivery: DeliverySection
     dns: DnsSection
     fallback: FallbackSection
+    store: StoreSection
     path: Path  # the file these settings came from
 
     @property
@@ -91,8 +103,11 @@ class Config:
         return self.relay.data_dir
 
     @property
-    def database_path(self) -> Path:
-        return self.relay.data_dir / "relay.db"
+    def database_path(self) -> Path | None:
+        """The SQLite file of `store.url` (relative to this file), or None for a server."""
+        if not self.store.url.startswith(SQLITE_URL):
+            return None
+        return (self.path.parent / self.store.url[len(SQLITE_URL) :]).resolve()
 
 
 SECTIONS: dict[str, type] = {
@@ -103,4 +118,5 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySection,
     "dns": DnsSection,
     "fallback": FallbackSection,
+    "store": StoreSection,
 }
