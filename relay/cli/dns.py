@@ -7,7 +7,8 @@ from relay.cli.common import State, emit, json_option, pass_state, when
 from relay.errors import SetupError
 from relay.identity_check import check_shop, resolver_for, store_verdicts
 from relay.keys import public_key_b64
-from relay.store.shops import Shop, get_shop, verdicts
+from relay.model import Shop
+from relay.store.shops import get_shop, verdicts
 
 
 @click.group()
@@ -77,8 +78,8 @@ def check(state: State, shop: str, as_json: bool) -> None:
     """Check every record; stores the verdict that switches signing on or off."""
     record = _shop(state, shop)
     reports = check_shop(record, state.config, _resolver(state))
-    with state.transaction() as conn:
-        changes = store_verdicts(conn, record, reports)
+    with state.transaction() as tx:
+        changes = store_verdicts(tx, record, reports)
     kept = verdicts(state.conn, record.name)
     data = [
         {
