@@ -86,7 +86,7 @@ def _insert_recipient(tx: Tx, p: MessageToStore, plan: RecipientPlan) -> None:
             p.created_at,
         ),
     )
-    kind = _STATE_EVENT.get(State(plan.state))
+    kind = _STATE_EVENT.get(plan.state)  # a StrEnum hashes as its value
     if kind is not None:
         add_event(
             tx,

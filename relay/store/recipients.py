@@ -64,8 +64,7 @@ WHERE id IN (
     WHERE {_guard(State.INFLIGHT, State.QUEUED, State.DEFERRED, State.INFLIGHT)}
       AND next_attempt_at <= ? AND (state <> {_INFLIGHT} OR lease_expires < ?)
     ORDER BY next_attempt_at LIMIT ? %s)
-RETURNING id, message, address, domain, attempts, created_at,
-    (SELECT shop FROM messages m WHERE m.id = recipients.message) AS shop
+RETURNING id, message, address, domain, attempts, created_at
 """
 
 
@@ -79,8 +78,18 @@ def claim_due(tx: Tx, lease: Lease, limit: int, now: float | None = None) -> lis
     lanes, on one node or several (PostgreSQL: the inner SELECT skips locked rows)."""
     now = time.time() if now is None else now
     args = (lease.node, lease.owner, now + lease.duration, now, now + lease.retry, now)
-    found = rows(tx, _claim_sql(tx.dialect.claim_lock), (*args, now, now, limit))
-    return [dict(r) for r in found]
+    claimed = [
+        dict(r) for r in rows(tx, _claim_sql(tx.dialect.claim_lock), (*args, now, now, limit))
+    ]
+    if claimed:
+        # The shop of each message, in one more statement per claim (SQLite uses no index for
+        # a subquery in RETURNING: that would scan the messages table once per row).
+        ids = list({r["message"] for r in claimed})
+        shops = rows(tx, f"SELECT id, shop FROM messages WHERE id IN ({marks(len(ids))})", ids)
+        shop_of = {r["id"]: r["shop"] for r in shops}
+        for row in claimed:
+            row["shop"] = shop_of.get(row["message"])
+    return claimed
 
 
 def renew_leases(tx: Tx, owner: str, duration: float, now: float | None = None) -> int:
