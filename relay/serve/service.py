@@ -24,9 +24,8 @@ from relay.signing import Signer
 from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import RelaySMTP, SessionLimiter
 from relay.smtp.submission import SubmissionDeps, SubmissionHandler
-from relay.store.db import Database
+from relay.store.db import Database, GroupWriter
 from relay.store.recipients import Lease, lease_owner, node_name
-from relay.store.writer import Writer
 
 log = logging.getLogger("relay")
 
@@ -63,7 +62,7 @@ class Service:
         self.role = role
         self.servers: list[asyncio.base_events.Server] = []
         self.db: Database | None = None
-        self.writer: Writer | None = None
+        self.writer: GroupWriter | None = None
         self.signer: Signer | None = None
         self.background: list[Callable[[], object]] = []
 

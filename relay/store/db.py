@@ -15,7 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from relay.errors import SetupError
 from relay.store import sqlite
@@ -31,18 +31,32 @@ SQLITE_PREFIX = "sqlite:///"
 POSTGRESQL_PREFIXES = ("postgresql://", "postgres://")
 
 
+class GroupWriter(Protocol):
+    """How a long-running process writes: `run(job)` returns once `job(tx)` is committed."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    async def run(self, job: Callable[[Tx], T]) -> T: ...
+
+
 class Database(ABC):
     """One relay database, whatever the engine."""
 
     url: str
 
     @abstractmethod
+    def migrate(self) -> int:
+        """Bring the schema to the current version; returns it."""
+
+    @abstractmethod
     def read(self) -> Conn:
         """The calling thread's read handle (SQLite connections stay in their thread)."""
 
     @abstractmethod
-    def writer(self) -> Writer:
-        """A group-commit writer for a long-running process (start it, stop it)."""
+    def writer(self) -> GroupWriter:
+        """A writer for a long-running process (start it, stop it)."""
 
     @abstractmethod
     def transaction(self) -> contextlib.AbstractContextManager[Tx]:
