@@ -47,6 +47,7 @@ BATCH = 20  # recipients sent over one connection before it is closed
 MAX_IDLE = 5.0  # the timer wakes the loop at least this often (sees CLI retries)
 SAVE_FIRST_DELAY = 0.05  # a result that could not be saved is tried again after this,
 SAVE_MAX_DELAY = 5.0  # doubling up to this
+STORE_ERROR_PAUSE = 1.0  # after a claim the store refused (a full disk)
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,10 @@ class Scheduler:
             if room > 0:
                 try:
                     rows = await self.write(lambda tx, n=room: claim_due(tx, self.lease, n))
-                except StoreError as exc:  # a full disk, say: try again, never end the loop
+                except StoreError as exc:  # a full disk, say: try again later, never end
                     log.warning("could not claim due recipients: %s", exc)
-                    rows = []
+                    await self._wait_for_wake(STORE_ERROR_PAUSE)
+                    continue
                 for row in rows:
                     self._lanes[row["domain"]].append(row)
                 self._dispatch()
@@ -166,6 +168,9 @@ class Scheduler:
             log.warning("could not read the next due time: %s", exc)
             due = None
         timeout = MAX_IDLE if due is None else min(MAX_IDLE, max(0.05, due - time.time()))
+        await self._wait_for_wake(timeout)
+
+    async def _wait_for_wake(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
