@@ -5,13 +5,13 @@ Errors name the exact key: `delivery.retry_schedule[2]: '5x' is not a duration`.
 
 import re
 import tomllib
-from dataclasses import fields
+from dataclasses import fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from config.durations import ValueFormatError, parse_duration, parse_schedule, parse_size
-from config.schema import SECTIONS, Config
+from config.schema import SECTIONS, SQLITE_URL, Config
 
 
 class ConfigError(Exception):
@@ -48,6 +48,11 @@ def build_config(user: dict[str, Any], path: Path) -> Config:
         if not isinstance(given, dict):
             raise ConfigError(f"{path}: {name} must be a table ([{name}])")
         sections[name] = _build_section(name, cls, defaults[name], given, path.parent)
+    if "url" not in user.get("store", {}):
+        # A relay.toml from before [store] kept its database in data_dir: find it there (with
+        # the default data_dir that is the default url, sqlite:///var/relay.db).
+        url = SQLITE_URL + str(sections["relay"].data_dir / "relay.db")
+        sections["store"] = replace(sections["store"], url=url)
     return Config(**sections, path=path)
 
 
@@ -121,6 +126,35 @@ def _size(raw: Any, _base: Path) -> int:
     return parse_size(_expect(raw, (str, int), "a size such as '25MB'"))
 
 
+def _positive_duration(raw: Any, base: Path) -> float:
+    seconds = _duration(raw, base)
+    if seconds <= 0:
+        raise ValueFormatError(f"{raw!r} must be longer than 0s")
+    return seconds
+
+
+def _store_url(raw: Any, _base: Path) -> str:
+    text = _expect(raw, str, "a database URL")
+    scheme = text.partition("://")[0]
+    if text.startswith(SQLITE_URL) and len(text) > len(SQLITE_URL):
+        return text
+    if scheme in ("postgresql", "postgres") and text.partition("://")[2]:
+        return text
+    raise ValueFormatError(
+        f"{text!r} is not a database URL (e.g. 'sqlite:///var/relay.db', relative to this "
+        "file, or 'postgresql://relay@db.example.net/relay')"
+    )
+
+
+def _node(raw: Any, _base: Path) -> str:
+    text = _expect(raw, str, "a node name")
+    if text and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", text):
+        raise ValueFormatError(
+            f"{text!r} is not a node name (letters, digits, '.', '-', '_'; at most 63)"
+        )
+    return text
+
+
 def _path(raw: Any, base: Path) -> Path:
     return (base / _expect(raw, str, "a path")).resolve()
 
@@ -134,6 +168,9 @@ _CONVERTERS = {
     "addresses": _addresses,
     "list": _strings,
     "duration": _duration,
+    "positive_duration": _positive_duration,
+    "store_url": _store_url,
+    "node": _node,
     "schedule": _schedule,
     "size": _size,
 }

@@ -76,6 +76,14 @@ class FallbackSection:
 
 
 @dataclass(frozen=True)
+class StoreSection:
+    url: str = field(metadata=_kind("store_url"))
+    node: str = field(metadata=_kind("node"))
+    retention: float = field(metadata=_kind("duration"))
+    lease: float = field(metadata=_kind("positive_duration"))
+
+
+@dataclass(frozen=True)
 class WebhooksSection:
     timeout: float = field(metadata=_kind("duration"))
     connect_timeout: float = field(metadata=_kind("duration"))
@@ -84,6 +92,9 @@ class WebhooksSection:
     allow_private: bool = field(metadata=_kind("bool"))
     max_in_flight: int = field(metadata=_kind("int"))
     max_per_shop: int = field(metadata=_kind("int"))
+
+
+SQLITE_URL = "sqlite:///"
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class Config:
     delivery: DeliverySection
     dns: DnsSection
     fallback: FallbackSection
+    store: StoreSection
     webhooks: WebhooksSection
     path: Path  # the file these settings came from
 
@@ -103,8 +115,11 @@ class Config:
         return self.relay.data_dir
 
     @property
-    def database_path(self) -> Path:
-        return self.relay.data_dir / "relay.db"
+    def database_path(self) -> Path | None:
+        """The SQLite file of `store.url` (relative to this file), or None for a server."""
+        if not self.store.url.startswith(SQLITE_URL):
+            return None
+        return (self.path.parent / self.store.url[len(SQLITE_URL) :]).resolve()
 
 
 SECTIONS: dict[str, type] = {
@@ -115,5 +130,6 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySection,
     "dns": DnsSection,
     "fallback": FallbackSection,
+    "store": StoreSection,
     "webhooks": WebhooksSection,
 }

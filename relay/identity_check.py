@@ -9,8 +9,6 @@ verified domain unverified: the last conclusive verdict stays, marked stale sinc
 failed check.
 """
 
-import json
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -18,8 +16,9 @@ from config import Config
 from dns_checks import DomainReport, Resolver, check_domain, to_json
 from relay.dns import relay_setup
 from relay.keys import public_key_b64
-from relay.store.events import EventKind, add_event
-from relay.store.shops import Shop, verdicts
+from relay.model import Shop
+from relay.store.shops import mark_verdict_stale, save_verdict, verdicts
+from relay.store.sql import Tx
 
 
 @dataclass(frozen=True)
@@ -40,53 +39,22 @@ def check_shop(shop: Shop, config: Config, resolver: Resolver) -> list[DomainRep
     ]
 
 
-def store_verdicts(
-    conn: sqlite3.Connection, shop: Shop, reports: list[DomainReport]
-) -> list[VerdictChange]:
-    known = verdicts(conn, shop.name)
+def store_verdicts(tx: Tx, shop: Shop, reports: list[DomainReport]) -> list[VerdictChange]:
+    """Store each conclusive check; DNS trouble keeps the last verdict, marked stale."""
+    known = verdicts(tx, shop.name)
     now = time.time()
     changes = []
     for report in reports:
         domain = report.ascii_domain
         previous = known.get(domain)
         if report.dns_trouble:
-            changes.append(_keep_stale(conn, shop.name, domain, previous, now))
+            mark_verdict_stale(tx, shop.name, domain, previous is not None, now)
+            verified = previous.verified if previous else False
+            changes.append(VerdictChange(shop.name, domain, verified, True, False))
             continue
-        conn.execute(
-            "INSERT INTO dns_verdicts (shop, domain, verified, checked_at, stale_since, report)"
-            " VALUES (?,?,?,?,NULL,?) ON CONFLICT (shop, domain) DO UPDATE SET"
-            " verified = excluded.verified, checked_at = excluded.checked_at,"
-            " stale_since = NULL, report = excluded.report",
-            (shop.name, domain, int(report.verified), now, json.dumps(to_json(report))),
-        )
         was = previous.verified if previous else False
-        if report.verified != was:
-            add_event(
-                conn,
-                EventKind.IDENTITY,
-                shop=shop.name,
-                at=now,
-                domain=domain,
-                verified=report.verified,
-                was=was,
-            )
+        save_verdict(tx, shop.name, domain, report.verified, to_json(report), was, now)
         changes.append(
             VerdictChange(shop.name, domain, report.verified, False, report.verified != was)
         )
     return changes
-
-
-def _keep_stale(conn: sqlite3.Connection, shop: str, domain: str, previous, now: float):  # type: ignore[no-untyped-def]
-    if previous is None:
-        conn.execute(
-            "INSERT INTO dns_verdicts (shop, domain, verified, checked_at, stale_since)"
-            " VALUES (?,?,0,?,?)",
-            (shop, domain, now, now),
-        )
-        return VerdictChange(shop, domain, False, True, False)
-    conn.execute(
-        "UPDATE dns_verdicts SET stale_since = coalesce(stale_since, ?)"
-        " WHERE shop = ? AND domain = ?",
-        (now, shop, domain),
-    )
-    return VerdictChange(shop, domain, previous.verified, True, False)

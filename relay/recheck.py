@@ -5,13 +5,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from config import Config
 from relay.dns import check_resolver
 from relay.identity_check import check_shop, store_verdicts
-from relay.store.shops import Verdict, list_shops, verdicts
+from relay.model import Verdict
+from relay.store.db import Read, Write
+from relay.store.shops import list_shops, verdicts
 
 log = logging.getLogger(__name__)
 _SCAN_EVERY = 60.0
@@ -20,12 +20,7 @@ _AFTER_ERROR = 10.0  # a failed pass (a bug, a store error) is tried again soon,
 
 
 class Rechecker:
-    def __init__(
-        self,
-        config: Config,
-        read: Callable[[], Any],
-        write: Callable[[Callable[[Any], Any]], Awaitable[Any]],
-    ) -> None:
+    def __init__(self, config: Config, read: Read, write: Write) -> None:
         self.config, self.read, self.write = config, read, write
         self._task: asyncio.Task | None = None
 
@@ -57,7 +52,7 @@ class Rechecker:
             if not due:
                 continue
             reports = await asyncio.to_thread(check_shop, shop, self.config, resolver)
-            changes = await self.write(lambda c, s=shop, r=reports: store_verdicts(c, s, r))
+            changes = await self.write(lambda tx, s=shop, r=reports: store_verdicts(tx, s, r))
             for change in changes:
                 if change.changed:
                     state = "verified" if change.verified else "NOT verified"

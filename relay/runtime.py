@@ -1,15 +1,13 @@
 """What every part of `relay serve` shares: settings, secret, keys, the store."""
 
-import sqlite3
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Config
 from relay.keys import load_secret
 from relay.prepare.identity import Fallback
 from relay.prepare.pipeline import Settings
-from relay.store.connection import connect, ensure_database
+from relay.private import check_private
+from relay.store.db import Database, open_database
 
 
 def fallback_key_path(data_dir: Path) -> Path:
@@ -40,21 +38,9 @@ def settings_from(config: Config) -> Settings:
     )
 
 
-@dataclass
-class ReadConnections:
-    """One read connection per thread (SQLite connections are not shared across threads)."""
-
-    path: Path
-    _local: threading.local = field(default_factory=threading.local)
-
-    def __call__(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path)
-            self._local.conn = conn
-        return conn
-
-
-def open_store(config: Config) -> Path:
-    """Make sure the database exists and is migrated; returns its path."""
-    return ensure_database(config.database_path)
+def open_store(config: Config) -> Database:
+    """The migrated database of `[store] url`, after checking that nobody else can read it
+    or the keys (SetupError says the chmod to run)."""
+    db = open_database(config.store.url, config.path.parent)
+    check_private(config, db.private_files())
+    return db

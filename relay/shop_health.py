@@ -1,10 +1,11 @@
 """Whether each shop sends under its own name, and the warnings every status view shows."""
 
-import json
-import sqlite3
 from dataclasses import dataclass
 
-from relay.store.shops import Shop, verdicts
+from relay.model import Shop
+from relay.store.events import identity_changes
+from relay.store.shops import verdicts
+from relay.store.sql import Conn
 
 
 @dataclass(frozen=True)
@@ -23,21 +24,12 @@ class ShopHealth:
         }
 
 
-def identity_changes(conn: sqlite3.Connection, shop: str | None, limit: int = 5) -> list[dict]:
-    sql = "SELECT at, shop, detail FROM events WHERE kind = 'identity'"
-    args: tuple = ()
-    if shop:
-        sql, args = sql + " AND shop = ?", (shop,)
-    rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-    return [{"at": r["at"], "shop": r["shop"], **json.loads(r["detail"])} for r in rows]
-
-
 def describe_change(change: dict) -> str:
     now = "verified: signed as the shop" if change["verified"] else "NOT verified: fallback"
     return f"{_when(change['at'])} {change['domain']} became {now}"
 
 
-def shop_health(conn: sqlite3.Connection, shop: Shop) -> ShopHealth:
+def shop_health(conn: Conn, shop: Shop) -> ShopHealth:
     stored = verdicts(conn, shop.name)
     verified = sorted(d for d, v in stored.items() if v.verified)
     warnings = []

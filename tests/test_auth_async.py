@@ -14,11 +14,12 @@ import threading
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from relay.model import Shop
 from relay.passwords import hash_password
 from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import HandlerBase, RelaySMTP, SessionLimiter
-from relay.store.connection import connect, migrate
-from relay.store.shops import Shop, insert_shop
+from relay.store.db import open_database
+from relay.store.shops import insert_shop
 
 # The test server skips TLS (auth_require_tls=False); aiosmtpd rightly warns about that.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -133,8 +134,7 @@ def test_login_mechanism_with_challenges_and_a_wrong_password() -> None:
 def test_the_password_hash_is_computed_outside_the_event_loop(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from relay.smtp import auth
 
-    conn = connect(tmp_path / "relay.db", check_same_thread=False)
-    migrate(conn)
+    db = open_database("sqlite:///relay.db", tmp_path, create=True)
     shop = Shop(
         "shop",
         ("shop.example.com",),
@@ -145,7 +145,8 @@ def test_the_password_hash_is_computed_outside_the_event_loop(tmp_path, monkeypa
         "s1",
         "unused",
     )
-    insert_shop(conn, shop)
+    with db.transaction() as tx:
+        insert_shop(tx, shop)
     threads: list[threading.Thread] = []
     real = auth.verify_password
 
@@ -156,10 +157,11 @@ def test_the_password_hash_is_computed_outside_the_event_loop(tmp_path, monkeypa
     monkeypatch.setattr(auth, "verify_password", recording)
 
     async def write(job):  # type: ignore[no-untyped-def]
-        return job(conn)
+        with db.transaction() as tx:
+            return job(tx)
 
     async def main() -> None:
-        checker = ShopAuthenticator(lambda: conn, write, 0.2)
+        checker = ShopAuthenticator(db.read, write, 0.2)
         peer = ("127.0.0.1", 40000)
         ok = await checker.authenticate(peer, LoginPassword(b"shop", b"secret"))
         assert ok.success and ok.auth_data == "shop"

@@ -32,6 +32,12 @@ RELAY = [sys.executable, "-m", "relay"]
             "submission.max_message_size: '25 parsecs' is not a size",
         ),
         ("[relay\n", "not valid TOML"),
+        (
+            "[store]\nurl = 'mysql://relay@db'\n",
+            "store.url: 'mysql://relay@db' is not a database URL",
+        ),
+        ("[store]\nlease = '0s'\n", "store.lease: '0s' must be longer than 0s"),
+        ("[store]\nnode = 'a/b'\n", "store.node: 'a/b' is not a node name"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
@@ -108,3 +114,28 @@ def test_non_ascii_digits_are_a_config_error(tmp_path: Path, toml: str, message:
     path.write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(path)
+
+
+def test_store_url_is_relative_to_the_config_file_and_data_dir_without_it(tmp_path: Path) -> None:
+    config = build_config({"store": {"url": "sqlite:///db/relay.db"}}, tmp_path / "relay.toml")
+    assert config.database_path == tmp_path / "db" / "relay.db"
+    assert config.store.lease == 300 and config.store.retention == 90 * 86400
+    assert config.store.node == ""
+    # A relay.toml from before [store]: the database stays where it was, in data_dir.
+    older = build_config({"relay": {"data_dir": "/srv/relay"}}, tmp_path / "relay.toml")
+    assert older.database_path == Path("/srv/relay/relay.db")
+    absolute = build_config({"store": {"url": "sqlite:////srv/x.db"}}, tmp_path / "relay.toml")
+    assert absolute.database_path == Path("/srv/x.db")
+
+
+def test_a_postgresql_url_is_refused_with_what_to_use_instead(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    path.write_text("[store]\nurl = 'postgresql://relay@db.example.net/relay'\n")
+    assert load_config(path).database_path is None
+    for command in (["status"], ["serve"]):
+        done = subprocess.run(
+            [*RELAY, "--config", str(path), *command], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 1
+        assert "SQLite only" in done.stderr and "sqlite:///var/relay.db" in done.stderr
+        assert "Traceback" not in done.stderr

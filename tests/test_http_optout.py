@@ -20,11 +20,10 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from relay.http import start_http
-from relay.runtime import ReadConnections
-from relay.store.connection import connect, migrate
-from relay.store.shops import Shop, insert_shop
-from relay.store.suppression import OptOut, find_optout
-from relay.store.writer import Writer
+from relay.model import OptOut, Shop
+from relay.store.db import open_database
+from relay.store.shops import insert_shop
+from relay.store.suppression import find_optout
 from relay.unsubscribe import OptOutTarget, link_token
 
 SECRET = b"test-secret-0123456789abcdef0123"
@@ -40,11 +39,11 @@ def make_shop(name: str, sender_name: str, language: str) -> Shop:
 
 
 def make_db(path: Path, *shops: Shop) -> Path:
-    conn = connect(path)
-    migrate(conn)
-    for shop in shops:
-        insert_shop(conn, shop)
-    conn.close()
+    db = open_database(f"sqlite:///{path.name}", path.parent, create=True)
+    with db.transaction() as tx:
+        for shop in shops:
+            insert_shop(tx, shop)
+    db.close()
     return path
 
 
@@ -54,9 +53,10 @@ def running_http(db: Path, secret: bytes = SECRET, read=None) -> Iterator[str]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="http-test-loop", daemon=True)
     thread.start()
-    writer = Writer(db)
+    database = open_database(f"sqlite:///{db.name}", db.parent)
+    writer = database.writer()
     writer.start()
-    start = start_http("127.0.0.1", 0, read or ReadConnections(db), writer.run, secret)
+    start = start_http("127.0.0.1", 0, read or database.read, writer.run, secret)
     try:
         runner = asyncio.run_coroutine_threadsafe(start, loop).result(timeout=10)
         try:
@@ -107,15 +107,15 @@ def curl_post(url: str, *args: str) -> tuple[int, str]:
 
 
 def optout(db: Path, shop: str, kind: str = "payment-received", address: str = ADDRESS):
-    conn = connect(db)
+    database = open_database(f"sqlite:///{db.name}", db.parent)
     try:
-        return find_optout(conn, shop, address, kind)
+        return find_optout(database.read(), shop, address, kind)
     finally:
-        conn.close()
+        database.close()
 
 
 def optout_count(db: Path) -> int:
-    conn = connect(db)
+    conn = sqlite3.connect(db)
     try:
         return conn.execute("SELECT count(*) FROM optouts").fetchone()[0]
     finally:

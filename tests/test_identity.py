@@ -10,6 +10,8 @@ import email
 import sqlite3
 import time
 
+from relay.store.db import open_database
+from relay.store.shops import save_verdict
 from tests.harness import SHOP, RelayProcess, queue_id, submit, swaks, wait
 from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
 from tests.rig import names
@@ -47,13 +49,13 @@ def test_verified_shop_is_signed_for_its_own_domain(relay: RelayProcess, nsd: Ns
         20,
         "the start-up DNS check",
     )
-    with conn:  # the verified-identity fixture: a stored DNS verdict
-        conn.execute(
-            "INSERT OR REPLACE INTO dns_verdicts (shop, domain, verified, checked_at)"
-            " VALUES (?, 'shop.example.com', 1, ?)",
-            (SHOP, time.time()),
-        )
     conn.close()
+    # The verified-identity fixture: a stored DNS verdict, written as `relay dns check` does
+    # (which also tells the running relay's shop cache that verdicts changed).
+    db = open_database("sqlite:///var/relay.db", relay.root)
+    with db.transaction() as tx:
+        save_verdict(tx, SHOP, "shop.example.com", True, {}, False, time.time())
+    db.close()
     qid = _submit(relay)
     sent = stored_message(relay, qid, names.CUSTOMER)
     headers = email.message_from_bytes(sent)

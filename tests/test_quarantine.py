@@ -15,8 +15,10 @@ from pathlib import Path
 from relay.delivery.client import ClientSettings
 from relay.delivery.routing import RouteError
 from relay.delivery.scheduler import Policy, Scheduler
-from relay.runtime import ReadConnections
-from relay.store.writer import Writer
+from relay.store.db import open_database
+from relay.store.recipients import Lease
+
+LEASE = Lease(node="test", owner="test/w0.1", duration=60.0, retry=60.0)
 
 RELAY = [sys.executable, "-m", "relay"]
 
@@ -53,6 +55,24 @@ def _seed(db: Path) -> None:
     conn.close()
 
 
+def _states(db: Path) -> str:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT state FROM recipients").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _count(db: Path, state: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM recipients WHERE state = ?", (state,)).fetchone()[
+            0
+        ]
+    finally:
+        conn.close()
+
+
 def _relay(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*RELAY, "--config", str(root / "relay.toml"), *args],
@@ -63,16 +83,17 @@ def _relay(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def _run_scheduler_until_quarantined(db: Path) -> None:
-    writer = Writer(db)
+    database = open_database(f"sqlite:///{db.name}", db.parent)
+    writer = database.writer()
     writer.start()
-    reads = ReadConnections(db)
+    reads = database.read
     client = ClientSettings("relay.example.net", 25, 1, 1, 1, False)
     policy = Policy((1.0,), 60.0, 4, 2, "bounces.relay.example.net", b"k" * 32)
-    scheduler = Scheduler(writer.run, reads, BrokenRouter(), client, policy)  # type: ignore[arg-type]
-    await scheduler.start(release_all=True)
+    scheduler = Scheduler(writer.run, reads, BrokenRouter(), client, policy, LEASE)  # type: ignore[arg-type]
+    await scheduler.start(release_node=True)
     try:
         for _ in range(100):
-            state = reads().execute("SELECT state FROM recipients").fetchone()[0]
+            state = _states(db)
             if state == "quarantined":
                 return
             await asyncio.sleep(0.05)
@@ -142,19 +163,15 @@ def test_a_busy_worker_claims_only_what_its_connections_can_carry(tmp_path: Path
     router = StuckRouter()
 
     async def main() -> tuple[int, int]:
-        writer = Writer(db)
+        database = open_database(f"sqlite:///{db.name}", db.parent)
+        writer = database.writer()
         writer.start()
-        reads = ReadConnections(db)
         client = ClientSettings("relay.example.net", 25, 1, 1, 1, False)
         policy = Policy((60.0,), 3600.0, 2, 2, "bounces.relay.example.net", b"k" * 32)
-        scheduler = Scheduler(writer.run, reads, router, client, policy)  # type: ignore[arg-type]
-        await scheduler.start(release_all=True)
+        scheduler = Scheduler(writer.run, database.read, router, client, policy, LEASE)  # type: ignore[arg-type]
+        await scheduler.start(release_node=True)
         await asyncio.sleep(1.0)  # many wake-ups: each lane start and end wakes the loop
-        claimed = (
-            reads()
-            .execute("SELECT count(*) FROM recipients WHERE state = 'inflight'")
-            .fetchone()[0]
-        )
+        claimed = _count(db, "inflight")
         stopping = asyncio.create_task(scheduler.stop())
         await asyncio.sleep(0.1)
         router.release.set()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
+from relay.model import Verdict
 from relay.recheck import _due
-from relay.store.shops import Verdict
 
 SIX_HOURS = 6 * 3600.0
 

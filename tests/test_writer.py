@@ -1,6 +1,7 @@
 """The group-commit writer answers every caller: a job that fails gets its own error, the
-others in the same batch still commit, and a writer that has stopped refuses at once instead
-of leaving a submission waiting for a reply that never comes."""
+others in the same batch still commit, a commit that fails (a full disk) fails every job of
+the batch with StoreUnavailable and writes nothing, and a writer that has stopped refuses at
+once instead of leaving a submission waiting for a reply that never comes."""
 
 from __future__ import annotations
 
@@ -10,14 +11,49 @@ from pathlib import Path
 
 import pytest
 
-from relay.store.connection import connect
+from relay.store.errors import StoreClosed, StoreError, StoreUnavailable
+from relay.store.sql import Tx, changed, execute
 from relay.store.writer import Writer
 
 
 def _table(db: Path) -> None:
-    conn = connect(db)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("CREATE TABLE t (x INTEGER NOT NULL)")
     conn.close()
+
+
+def _insert(value: int | None):  # type: ignore[no-untyped-def]
+    return lambda tx: changed(tx, "INSERT INTO t VALUES (?)", (value,))
+
+
+def _values(db: Path) -> list[int]:
+    conn = sqlite3.connect(db)
+    try:
+        return [x for (x,) in conn.execute("SELECT x FROM t ORDER BY x")]
+    finally:
+        conn.close()
+
+
+def full_disk() -> sqlite3.OperationalError:
+    """What sqlite3 raises when the disk is full (SQLITE_FULL, result code 13)."""
+    error = sqlite3.OperationalError("database or disk is full")
+    error.sqlite_errorcode = 13
+    error.sqlite_errorname = "SQLITE_FULL"
+    return error
+
+
+class FullDiskWriter(Writer):
+    """A fault behind the writer seam: while `full`, every COMMIT fails as on a full disk."""
+
+    full = False
+    commits_refused = 0
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        if self.full:
+            self.commits_refused += 1
+            raise full_disk()
+        super()._commit(conn)
 
 
 def test_a_failing_job_fails_alone_and_a_stopped_writer_refuses(tmp_path: Path) -> None:
@@ -27,16 +63,52 @@ def test_a_failing_job_fails_alone_and_a_stopped_writer_refuses(tmp_path: Path) 
     async def main() -> None:
         writer = Writer(db)
         writer.start()
-        ok = writer.run(lambda c: c.execute("INSERT INTO t VALUES (1)").rowcount)
-        bad = writer.run(lambda c: c.execute("INSERT INTO t VALUES (NULL)"))
-        results = await asyncio.gather(ok, bad, return_exceptions=True)
+        results = await asyncio.gather(
+            writer.run(_insert(1)), writer.run(_insert(None)), return_exceptions=True
+        )
         assert results[0] == 1
-        assert isinstance(results[1], sqlite3.IntegrityError)
+        assert isinstance(results[1], StoreError) and "NOT NULL" in str(results[1])
+        assert not isinstance(results[1], StoreUnavailable)  # a bug: retrying cannot help
         writer.stop()
-        with pytest.raises(RuntimeError, match="writer has stopped"):
-            await asyncio.wait_for(writer.run(lambda c: None), 5)
+        with pytest.raises(StoreClosed, match="writer has stopped"):
+            await asyncio.wait_for(writer.run(lambda tx: None), 5)
 
     asyncio.run(main())
-    conn = sqlite3.connect(db)
-    assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
-    conn.close()
+    assert _values(db) == [1]
+
+
+def test_a_commit_on_a_full_disk_fails_the_batch_as_unavailable(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    _table(db)
+
+    async def main() -> None:
+        writer = FullDiskWriter(db)
+        writer.start()
+        writer.full = True
+        results = await asyncio.gather(
+            writer.run(_insert(1)), writer.run(_insert(2)), return_exceptions=True
+        )
+        assert all(isinstance(r, StoreUnavailable) for r in results), results
+        assert "database or disk is full" in str(results[0])
+        writer.full = False
+        assert await writer.run(_insert(3)) == 1  # the writer goes on once there is room
+        writer.stop()
+
+    asyncio.run(main())
+    assert _values(db) == [3]
+
+
+def test_a_job_sees_an_opaque_handle_that_store_helpers_accept(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    _table(db)
+
+    async def main() -> None:
+        writer = Writer(db)
+        writer.start()
+        handle = await writer.run(lambda tx: tx)
+        assert isinstance(handle, Tx)
+        assert not hasattr(handle, "execute")  # callers pass it on; only the store runs SQL
+        assert await writer.run(lambda tx: execute(tx, "SELECT 1").fetchone()[0]) == 1
+        writer.stop()
+
+    asyncio.run(main())

@@ -8,6 +8,7 @@ from bounces import parse_report, report_to_dict
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.inbound import reports
 from relay.keys import load_secret
+from relay.store.reports import list_reports, store_raw
 
 
 @click.group()
@@ -56,10 +57,10 @@ def import_(state: State, file: str, rcpt_to: tuple[str, ...], as_json: bool) ->
     """Process a report from a file exactly as if the bounce listener had received it."""
     raw = _read(file)
     config = state.config
-    with state.transaction() as conn:
-        report_id = reports.store_raw(conn, raw, "import", list(rcpt_to))
+    with state.transaction() as tx:
+        report_id = store_raw(tx, raw, "import", list(rcpt_to))
         outcome = reports.apply_parsed(
-            conn,
+            tx,
             report_id,
             parse_report(raw),
             list(rcpt_to),
@@ -79,7 +80,7 @@ def import_(state: State, file: str, rcpt_to: tuple[str, ...], as_json: bool) ->
 @pass_state
 def list_(state: State, unrecognized: bool, as_json: bool) -> None:
     """Reports that came in, newest first, with what they changed."""
-    rows = reports.list_reports(state.conn, unrecognized)
+    rows = list_reports(state.conn, unrecognized)
     emit(
         rows,
         as_json,

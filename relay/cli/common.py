@@ -4,7 +4,6 @@ import contextlib
 import datetime
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,8 +12,10 @@ from typing import Any
 import click
 
 from config import Config, ConfigError, load_config
-from relay.store.connection import connect, migrate
-from relay.store.writer import WriteLock, write_lock_path
+from relay.errors import SetupError
+from relay.store.db import Database, open_database
+from relay.store.errors import StoreError
+from relay.store.sql import Conn, Tx
 
 
 class State:
@@ -23,7 +24,7 @@ class State:
     def __init__(self, config_path: str | None) -> None:
         self.config_path = config_path
         self._config: Config | None = None
-        self._conn: sqlite3.Connection | None = None
+        self._db: Database | None = None
 
     @property
     def config(self) -> Config:
@@ -36,33 +37,28 @@ class State:
         return self._config
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            path = self.config.database_path
-            if not path.parent.exists():
-                raise click.ClickException(f"{path.parent} does not exist: run `relay init`")
-            self._conn = connect(path)
-            migrate(self._conn)
-        return self._conn
+    def db(self) -> Database:
+        if self._db is None:
+            config = self.config
+            try:
+                self._db = open_database(config.store.url, config.path.parent)
+            except SetupError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._db
+
+    @property
+    def conn(self) -> Conn:
+        """This command's read handle."""
+        return self.db.read()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write: all of its statements or none, taken the way `relay serve`'s writers
-        take theirs (the write lock, then BEGIN IMMEDIATE), so neither waits in SQLite's
-        busy loop for the other."""
-        conn = self.conn
-        lock = WriteLock(write_lock_path(self.config.database_path))
+    def transaction(self) -> Iterator[Tx]:
+        """One write: all of its statements or none."""
         try:
-            with lock:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-        finally:
-            lock.close()
+            with self.db.transaction() as tx:
+                yield tx
+        except StoreError as exc:
+            raise click.ClickException(f"the database refused the change: {exc}") from None
 
 
 pass_state = click.make_pass_decorator(State)

@@ -19,8 +19,9 @@ from relay.dns import DnspythonResolver, check_resolver, relay_setup
 from relay.errors import SetupError
 from relay.identity_check import check_shop, store_verdicts
 from relay.keys import public_key_b64
+from relay.model import Shop
 from relay.runtime import fallback_key_path
-from relay.store.shops import Shop, get_shop, verdicts
+from relay.store.shops import get_shop, verdicts
 
 _RELAY_HELP = "The relay's own domains (bounce domain, fallback domain, reverse DNS)."
 
@@ -118,8 +119,8 @@ def check(state: State, shop: str | None, for_relay: bool, as_json: bool) -> Non
         emit([to_json(report)], as_json, _render_check)
         return
     reports = check_shop(record, state.config, _resolver(state))
-    with state.transaction() as conn:
-        changes = store_verdicts(conn, record, reports)
+    with state.transaction() as tx:
+        changes = store_verdicts(tx, record, reports)
     kept = verdicts(state.conn, record.name)
     data = [
         {

@@ -6,9 +6,11 @@ from pathlib import Path
 import click
 
 from config import build_config, default_toml
+from relay.errors import SetupError
 from relay.keys import dev_certificate, new_dkim_key, public_key_b64, write_private
+from relay.private import PRIVATE_DIR, key_files, make_private
 from relay.runtime import fallback_key_path
-from relay.store.connection import connect, migrate
+from relay.store.db import open_database
 
 
 @click.command()
@@ -32,7 +34,7 @@ def init(directory: str) -> None:
 
     config = build_config(tomllib.loads(config_file.read_text()), config_file)
     data = config.data_dir
-    data.mkdir(parents=True, exist_ok=True)
+    data.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     if write_private(data / "secret.key", secrets.token_hex(32).encode()):
         wrote.append(str(data / "secret.key"))
     if write_private(fallback_key_path(data), new_dkim_key().encode()):
@@ -43,15 +45,20 @@ def init(directory: str) -> None:
         write_private(key_path, key)
         cert_path.write_bytes(cert)
         wrote.append(str(cert_path))
-    fresh_db = not config.database_path.exists()
-    conn = connect(config.database_path)
-    migrate(conn)
-    conn.close()
+    fresh_db = config.database_path is not None and not config.database_path.exists()
+    try:
+        db = open_database(config.store.url, config.path.parent, create=True)
+    except SetupError as exc:
+        raise click.ClickException(str(exc)) from None
     if fresh_db:
         wrote.append(str(config.database_path))
+    secured = make_private([data], [*db.private_files(), *key_files(config)])
+    db.close()
     for path in wrote:
         click.echo(f"wrote {path}")
-    if not wrote:
+    for path in secured:
+        click.echo(f"made {path} readable by its owner only")
+    if not wrote and not secured:
         click.echo(f"{config_file}: everything already in place, nothing changed")
     selector, domain = config.fallback.dkim_selector, config.fallback.dkim_domain
     pub = public_key_b64(fallback_key_path(data).read_text())

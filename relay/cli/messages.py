@@ -4,9 +4,11 @@ import click
 
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.explain import explain
+from relay.model import State as RecipientState
 from relay.store.events import events_for_message
 from relay.store.messages import get_message, history
-from relay.store.schema import STATES
+
+STATES = [str(s) for s in RecipientState]
 
 
 @click.command()

@@ -3,8 +3,20 @@
 import click
 
 from relay.cli.common import State, emit, json_option, pass_state, table, when
-from relay.delivery.queue import retry_now
-from relay.store.schema import STATES
+from relay.model import State as RecipientState
+from relay.store.queue import queue_rows
+from relay.store.recipients import retry_now
+
+STATES = [str(s) for s in RecipientState]
+_NOT_FINAL = tuple(
+    str(s)
+    for s in (
+        RecipientState.QUEUED,
+        RecipientState.INFLIGHT,
+        RecipientState.DEFERRED,
+        RecipientState.QUARANTINED,
+    )
+)
 
 
 @click.group()
@@ -23,17 +35,8 @@ def queue() -> None:
 @pass_state
 def list_(state: State, wanted: str | None, as_json: bool) -> None:
     """Recipients still in the queue, with their next try and last error."""
-    states = (wanted,) if wanted else ("queued", "inflight", "deferred", "quarantined")
-    rows = [
-        dict(r)
-        for r in state.conn.execute(
-            "SELECT id, message, address, state, attempts, next_attempt_at, last_code,"
-            " last_status, last_text, created_at FROM recipients"
-            f" WHERE state IN ({','.join('?' * len(states))})"
-            f" ORDER BY next_attempt_at, id LIMIT 1000",
-            states,
-        )
-    ]
+    states = (wanted,) if wanted else _NOT_FINAL
+    rows = queue_rows(state.conn, states)
     emit(
         rows,
         as_json,
@@ -69,9 +72,9 @@ def retry(state: State, message_id: str | None, all_deferred: bool) -> None:
         raise click.UsageError("give a message ID or --all-deferred (not both)")
     with state.transaction() as conn:
         if all_deferred:
-            count = retry_now(conn, "state = 'deferred'")
+            count = retry_now(conn, every_deferred=True)
         else:
-            count = retry_now(conn, "message = ?", (message_id.upper(),))  # type: ignore[union-attr]
+            count = retry_now(conn, message=(message_id or "").upper())
     if count == 0:
         raise click.ClickException("nothing to retry: no deferred or quarantined recipient matches")
     click.echo(f"{count} recipient(s) queued for an immediate try")
@@ -82,7 +85,7 @@ def retry(state: State, message_id: str | None, all_deferred: bool) -> None:
 def flush(state: State) -> None:
     """Retry everything deferred now."""
     with state.transaction() as conn:
-        count = retry_now(conn, "state = 'deferred'")
+        count = retry_now(conn, every_deferred=True)
     click.echo(f"{count} deferred recipient(s) queued for an immediate try")
 
 

@@ -9,6 +9,7 @@ from dns_checks import InvalidDomain, public_mailbox_reason, to_ascii_domain
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.keys import new_dkim_key, new_selector, public_key_b64
 from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
+from relay.model import Shop
 from relay.passwords import generate_password, hash_password
 from relay.shop_health import describe_change, shop_health
 from relay.store import shops as store
@@ -48,7 +49,7 @@ def add(
         raise click.ClickException(f"shop {name!r} exists already; see `relay shop show {name}`")
     secret = password or generate_password()
     key = new_dkim_key()
-    record = store.Shop(
+    record = Shop(
         name=name,
         domains=ascii_domains,
         sender=sender,
@@ -59,7 +60,8 @@ def add(
         dkim_private_key=key,
         created_at=time.time(),
     )
-    store.insert_shop(state.conn, record)
+    with state.transaction() as tx:
+        store.insert_shop(tx, record)
     click.echo(
         f"shop {name} created\n\nSMTP credentials (shown once):\n"
         f"  username: {name}\n  password: {secret}\n"
@@ -67,7 +69,7 @@ def add(
     _print_records(state, record)
 
 
-def _print_records(state: State, record: store.Shop) -> None:
+def _print_records(state: State, record: Shop) -> None:
     from dns_checks.records import dkim_record, dmarc_suggestion, return_path_record
     from relay.dns import relay_setup
 
@@ -141,7 +143,7 @@ def show(state: State, name: str, as_json: bool) -> None:
     emit(_summary(state, record), as_json, _render_shop)
 
 
-def _summary(state: State, record: store.Shop) -> dict:
+def _summary(state: State, record: Shop) -> dict:
     health = shop_health(state.conn, record)
     verdicts = store.verdicts(state.conn, record.name)
     return {
@@ -161,7 +163,7 @@ def _summary(state: State, record: store.Shop) -> dict:
     }
 
 
-def _kinds(record: store.Shop) -> list[dict]:
+def _kinds(record: Shop) -> list[dict]:
     return [
         {"kind": k.name, "optional": k.optional, "enabled": k.name not in record.kinds_disabled}
         for k in record.kinds.values()
@@ -231,8 +233,8 @@ def kinds(
         if kind not in known:
             raise click.BadParameter(f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
     disabled = (set(record.kinds_disabled) | set(disable)) - set(enable)
-    with state.transaction() as conn:
-        store.set_kinds(conn, name, frozenset(disabled), custom)
+    with state.transaction() as tx:
+        store.set_kinds(tx, name, frozenset(disabled), custom)
     updated = store.get_shop(state.conn, name)
     assert updated is not None
     emit(

@@ -3,10 +3,9 @@
 import click
 
 from relay.cli.common import State, emit, json_option, pass_state, when
-from relay.delivery.queue import next_due
-from relay.shop_health import describe_change, identity_changes, shop_health
-from relay.store.messages import state_counts
-from relay.store.schema import STATES
+from relay.shop_health import describe_change, shop_health
+from relay.store import queue
+from relay.store.events import identity_changes
 from relay.store.shops import list_shops
 
 
@@ -14,30 +13,18 @@ from relay.store.shops import list_shops
 @json_option
 @pass_state
 def status(state: State, as_json: bool) -> None:
-    """Counts per state, oldest deferred, next retry, shops with warnings, recent failures."""
+    """Counts per state, oldest deferred, next retry, shops with warnings, recent failures,
+    quarantined rows and rows stuck in flight."""
     conn = state.conn
-    counts = {name: 0 for name in STATES} | state_counts(conn)
-    oldest = conn.execute(
-        "SELECT r.id, r.address, r.message, r.created_at, r.last_text FROM recipients r"
-        " WHERE state = 'deferred' ORDER BY created_at LIMIT 1"
-    ).fetchone()
-    next_retry = next_due(conn)
-    failures = conn.execute(
-        "SELECT r.message, r.address, r.state, r.reason, r.last_status, r.last_text,"
-        " r.detail, r.updated_at FROM recipients r WHERE state IN ('bounced', 'failed')"
-        " ORDER BY updated_at DESC LIMIT 5"
-    ).fetchall()
-    quarantined = conn.execute(
-        "SELECT message, address, detail FROM recipients WHERE state = 'quarantined' LIMIT 5"
-    ).fetchall()
     shops = [shop_health(conn, s).as_dict() for s in list_shops(conn)]
     data = {
-        "counts": counts,
-        "oldest_deferred": dict(oldest) if oldest else None,
-        "next_retry_at": next_retry,
+        "counts": queue.state_counts(conn),
+        "oldest_deferred": queue.oldest_deferred(conn),
+        "next_retry_at": queue.next_due(conn),
         "shops_with_warnings": [s for s in shops if s["warnings"]],
-        "recent_failures": [dict(r) for r in failures],
-        "quarantined": [dict(r) for r in quarantined],
+        "recent_failures": queue.recent_failures(conn),
+        "quarantined": queue.quarantined(conn),
+        "stuck": queue.stuck_inflight(conn),
         "identity_changes": identity_changes(conn, None, limit=10),
     }
     emit(data, as_json, _render)
@@ -61,6 +48,12 @@ def _render(data: dict) -> None:
         click.echo(
             f"QUARANTINED {row['message']} {row['address']}: "
             f"{((row['detail'] or '').splitlines() or [''])[-1]}  (relay queue retry ID)"
+        )
+    for row in data["stuck"]:
+        click.echo(
+            f"STUCK IN FLIGHT {row['message']} {row['address']}: held by {row['lease_owner']}"
+            f" since {when(row['claimed_at'])}, lease until {when(row['lease_expires'])}"
+            " (a result that could not be saved, or a worker that hangs; see its log)"
         )
     if data["recent_failures"]:
         click.echo("recent failures:")

@@ -38,8 +38,8 @@ def blocks_add(state: State, address: str, note: str) -> None:
     """Block an address for every shop."""
     if "@" not in address:
         raise click.BadParameter(f"{address!r} is not an e-mail address")
-    with state.transaction() as conn:
-        added = store.add_block(conn, address, "admin", "admin", note)
+    with state.transaction() as tx:
+        added = store.add_block(tx, address, "admin", "admin", note)
     if added:
         click.echo(f"blocked {address.lower()}")
     else:
@@ -52,8 +52,8 @@ def blocks_add(state: State, address: str, note: str) -> None:
 @pass_state
 def blocks_remove(state: State, address: str, note: str) -> None:
     """Remove a block; later messages to the address are sent again."""
-    with state.transaction() as conn:
-        removed = store.remove_block(conn, address, note)
+    with state.transaction() as tx:
+        removed = store.remove_block(tx, address, note)
     if not removed:
         raise click.ClickException(f"{address} is not blocked; `relay blocks list` shows blocks")
     click.echo(f"unblocked {address.lower()}")
@@ -93,8 +93,8 @@ def optouts_list(state: State, shop: str | None, address: str | None, as_json: b
 @pass_state
 def optouts_remove(state: State, shop: str, address: str, kind: str, reason: str) -> None:
     """Remove an opt-out (admin only, with a recorded reason)."""
-    with state.transaction() as conn:
-        removed = store.remove_optout(conn, shop, address, kind, reason)
+    with state.transaction() as tx:
+        removed = store.remove_optout(tx, shop, address, kind, reason)
     if not removed:
         raise click.ClickException("no such opt-out; `relay optouts list` shows them")
     click.echo(f"removed opt-out of {address} from {kind} at {shop}")

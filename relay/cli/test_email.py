@@ -15,7 +15,7 @@ from relay.prepare.pipeline import Rejection, apply_signatures, prepare, sign_jo
 from relay.prepare.recipients import Lookups
 from relay.runtime import settings_from
 from relay.store import suppression
-from relay.store.messages import insert_prepared
+from relay.store.messages import insert_message
 from relay.store.shops import get_shop, verified_domains
 
 
@@ -52,8 +52,8 @@ def test_email(state: State, shop_name: str, to: str) -> None:
     except Rejection as rejection:
         raise click.ClickException(rejection.reply) from None
     apply_signatures(prepared, [sign_job(job, prepared.body) for job in prepared.sign_jobs])
-    with state.transaction() as writing:
-        insert_prepared(writing, prepared, shop.sender, "relay test-email")
+    with state.transaction() as tx:
+        insert_message(tx, prepared, shop.sender, "relay test-email")
     rcpt = prepared.recipients[0]
     click.echo(
         f"queued as {prepared.id} ({rcpt.address}: {rcpt.state}"

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 
 from bounces.classify import classify
 from relay.delivery.outcome import Reply
+from relay.model import State
 
 
 @dataclass(frozen=True)
 class Decision:
-    state: str  # delivered | deferred | bounced | failed
+    state: State  # one of relay.model.ATTEMPT_OUTCOMES
     reason: str | None  # Sisimai reason name, or "expired"
     next_attempt_at: float | None
     block_address: bool  # the reply proves the address dead
@@ -27,19 +28,19 @@ def decide(
 ) -> Decision:
     """`attempts` counts this one. `never_works`: DNS says the domain can never take mail."""
     if 200 <= reply.code < 300:
-        return Decision("delivered", None, None, False)
+        return Decision(State.DELIVERED, None, None, False)
     verdict = classify(reply.code, reply.status, reply.text, command=reply.command)
     if never_works:
-        return Decision("failed", verdict.reason, None, False)
+        return Decision(State.FAILED, verdict.reason, None, False)
     if reply.code >= 500:
-        return Decision("bounced", verdict.reason, None, verdict.dead_address)
+        return Decision(State.BOUNCED, verdict.reason, None, verdict.dead_address)
     give_up_at = first_try + max_age
     if now >= give_up_at:
         # RFC 5321 4.5.4.1: give up after the queue lifetime; the last error stays recorded.
-        return Decision("bounced", "expired", None, False)
+        return Decision(State.BOUNCED, "expired", None, False)
     # The last try falls at the end of the lifetime, not a whole retry interval before it.
     next_try = min(now + retry_delay(schedule, attempts), give_up_at)
-    return Decision("deferred", verdict.reason, next_try, False)
+    return Decision(State.DEFERRED, verdict.reason, next_try, False)
 
 
 def retry_delay(schedule: tuple[float, ...], attempts: int) -> float:

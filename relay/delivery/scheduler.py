@@ -1,34 +1,53 @@
 """The delivery scheduler (mox's queue loop is the model): wake, claim, dispatch, repeat.
 
 It wakes on new work, on a timer (the next due retry) and when a delivery ends; claims due
-recipients atomically; groups them by destination domain; and runs one lane per domain with a
-per-destination connection cap under a global cap.
+recipients atomically under a lease; groups them by destination domain; and runs one lane per
+domain with a per-destination connection cap under a global cap. While it holds rows it renews
+their leases, so no other worker or node takes them over.
+
+A result the remote server gave is kept in memory until the store has saved it (issue 9: a
+full disk must not make the relay send a message twice): saving retries with backoff while the
+leases are renewed, and `relay status` shows the row as stuck in flight meanwhile.
 """
 
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 import traceback
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from bounces.verp import bounce_address
-from relay.delivery import queue
 from relay.delivery.client import ClientSettings, Envelope, deliver_batch
 from relay.delivery.decide import decide
 from relay.delivery.outcome import Attempt, Reply
-from relay.delivery.record import quarantine, record_result
+from relay.delivery.record import delivery_result
 from relay.delivery.routing import RouteError, Router
+from relay.store.db import Read, Write
+from relay.store.errors import StoreError, StoreUnavailable
+from relay.store.messages import load_body, load_prefix
+from relay.store.queue import next_due
+from relay.store.recipients import (
+    Lease,
+    claim_due,
+    quarantine,
+    record_attempt,
+    release_leases,
+    release_unsent,
+    renew_leases,
+)
+from relay.store.sql import Tx
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
-Write = Callable[[Callable[[Any], Any]], Awaitable[Any]]
 BATCH = 20  # recipients sent over one connection before it is closed
 MAX_IDLE = 5.0  # the timer wakes the loop at least this often (sees CLI retries)
+SAVE_FIRST_DELAY = 0.05  # a result that could not be saved is tried again after this,
+SAVE_MAX_DELAY = 5.0  # doubling up to this
+STORE_ERROR_PAUSE = 1.0  # after a claim the store refused (a full disk)
 
 
 @dataclass(frozen=True)
@@ -45,14 +64,15 @@ class Scheduler:
     def __init__(
         self,
         write: Write,
-        read: Callable[[], Any],
+        read: Read,
         router: Router,
         client: ClientSettings,
         policy: Policy,
+        lease: Lease,
     ) -> None:
         self.write, self.read, self.router = write, read, router
-        self.client, self.policy = client, policy
-        self.me = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
+        self.client, self.policy, self.lease = client, policy, lease
+        self.me = lease.owner
         self._wake = asyncio.Event()
         self._stopping = False
         self._connections = asyncio.Semaphore(policy.max_connections)
@@ -61,41 +81,70 @@ class Scheduler:
         self._sending = 0  # rows taken from a lane by a batch that holds a connection
         self._tasks: set[asyncio.Task] = set()
         self._main: asyncio.Task | None = None
+        self._renewer: asyncio.Task | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def start(self, release_all: bool) -> None:
-        """`release_all`: this is the only process, so every claim left is a dead one (with
-        several workers the supervisor does this before any starts)."""
-        if release_all:
-            released = await self.write(lambda c: queue.release_claims(c))
+    async def start(self, release_node: bool) -> None:
+        """`release_node`: this is the node's only process, so every lease the node holds is
+        a dead one (with several workers the supervisor does this before any starts)."""
+        if release_node:
+            node = self.lease.node
+            released = await self.write(lambda tx: release_leases(tx, node=node))
             if released:
-                log.info("requeued %d recipients claimed by a process that stopped", released)
+                log.info("requeued %d recipients this node held when it stopped", released)
         self._main = asyncio.create_task(self._loop(), name="scheduler")
+        self._renewer = asyncio.create_task(self._renew_leases(), name="lease renewal")
 
     async def stop(self) -> None:
-        """Stop claiming; lanes finish the transaction they are in; unsent rows go back."""
+        """Stop claiming; lanes finish the transaction they are in; rows never sent go back
+        (due at once). A send still running after the wait keeps its lease: the node's next
+        start gives it back, or another node takes it over once it expires."""
         self._stopping = True
         self.wake()
         if self._main:
             await self._main
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.client.data_timeout + 30)
+        unsent = [row["id"] for lane in self._lanes.values() for row in lane]
         for lane in self._lanes.values():
             lane.clear()
-        await self.write(lambda c: queue.release_claims(c, self.me))
+        try:
+            await self.write(lambda tx: release_unsent(tx, self.me, unsent))
+        except StoreError as exc:
+            log.error("could not give back %d unsent recipients: %s", len(unsent), exc)
+        if self._renewer:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
 
     async def _loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
             room = self._capacity()
             if room > 0:
-                rows = await self.write(lambda c, n=room: queue.claim_due(c, self.me, n))
+                try:
+                    rows = await self.write(lambda tx, n=room: claim_due(tx, self.lease, n))
+                except StoreError as exc:  # a full disk, say: try again later, never end
+                    log.warning("could not claim due recipients: %s", exc)
+                    await self._wait_for_wake(STORE_ERROR_PAUSE)
+                    continue
                 for row in rows:
                     self._lanes[row["domain"]].append(row)
                 self._dispatch()
             await self._sleep_until_due()
+
+    async def _renew_leases(self) -> None:
+        """Renew every lease this worker holds, three times per lease: rows waiting in a
+        lane, being sent, or with a result not saved yet."""
+        every = self.lease.duration / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.write(lambda tx: renew_leases(tx, self.me, self.lease.duration))
+            except StoreError as exc:
+                log.warning("could not renew this worker's leases: %s", exc)
 
     def _capacity(self) -> int:
         """How many rows to claim: what all connections can carry, minus what is claimed
@@ -113,13 +162,17 @@ class Scheduler:
                 task.add_done_callback(self._tasks.discard)
 
     async def _sleep_until_due(self) -> None:
-        due = self.read_next_due()
+        try:
+            due = next_due(self.read())
+        except StoreError as exc:
+            log.warning("could not read the next due time: %s", exc)
+            due = None
         timeout = MAX_IDLE if due is None else min(MAX_IDLE, max(0.05, due - time.time()))
+        await self._wait_for_wake(timeout)
+
+    async def _wait_for_wake(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
-
-    def read_next_due(self) -> float | None:
-        return queue.next_due(self.read())
 
     async def _run_lane(self, domain: str) -> None:
         lane = self._lanes[domain]
@@ -152,24 +205,23 @@ class Scheduler:
             trace = traceback.format_exc()
             log.error("lane %s failed; quarantining %d rows\n%s", domain, len(batch), trace)
             left = [r["id"] for r in batch if r["id"] not in done]
-            await self.write(lambda c: quarantine(c, left, trace))
+            try:
+                await self._save(lambda tx: quarantine(tx, self.me, left, trace), "quarantine")
+            except StoreError as exc:  # the writer stopped: the rows keep this worker's lease
+                log.error("could not quarantine %d rows of lane %s: %s", len(left), domain, exc)
 
     async def _deliver(self, domain: str, batch: list[dict], done: set[int]) -> None:
         by_id = {row["id"]: row for row in batch}
+        bugs: list[Exception] = []
 
         async def report(envelope: Envelope, attempt: Attempt, never_works: bool = False) -> None:
-            row = by_id[envelope.recipient_id]
-            decision = decide(
-                attempt.reply,
-                row["attempts"] + 1,
-                row["created_at"],
-                time.time(),
-                self.policy.schedule,
-                self.policy.max_age,
-                never_works=never_works,
-            )
-            await self.write(lambda c: record_result(c, row, attempt, decision))
-            done.add(row["id"])
+            # Runs as a task of the client's; it never raises into the client, whose other
+            # results must still be saved (a bug is raised below, after the batch).
+            try:
+                await self._record(by_id[envelope.recipient_id], attempt, never_works)
+                done.add(envelope.recipient_id)
+            except Exception as exc:
+                bugs.append(exc)
 
         envelopes = [self._envelope(row) for row in batch]
         try:
@@ -179,13 +231,50 @@ class Scheduler:
             reply = Reply.synthetic_reply(code, error.status, error.text)
             for envelope in envelopes:
                 await report(envelope, Attempt(reply, None, False, 0), error.permanent)
-            return
-        await deliver_batch(hosts, envelopes, self.client, report)
+        else:
+            await deliver_batch(hosts, envelopes, self.client, report)
+        if bugs:
+            raise bugs[0]
+
+    async def _record(self, row: dict, attempt: Attempt, never_works: bool) -> None:
+        decision = decide(
+            attempt.reply,
+            row["attempts"] + 1,
+            row["created_at"],
+            time.time(),
+            self.policy.schedule,
+            self.policy.max_age,
+            never_works=never_works,
+        )
+        result = delivery_result(row, attempt, decision)
+        applied = await self._save(
+            lambda tx: record_attempt(tx, result, self.me), f"the result for {row['id']}"
+        )
+        if not applied:  # a DSN bounced it meanwhile, or our lease was taken over
+            log.info("recipient %d: %s kept as an attempt only", row["id"], result.reply)
+
+    async def _save(self, job: Callable[[Tx], T], what: str) -> T:
+        """Write until it is written: only a store that is unavailable (a full disk) is waited
+        for, with backoff; the result stays in memory meanwhile and the leases are renewed."""
+        delay, tries = SAVE_FIRST_DELAY, 0
+        while True:
+            try:
+                saved = await self.write(job)
+            except StoreUnavailable as exc:
+                tries += 1
+                if tries == 1 or tries % 20 == 0:
+                    log.warning("could not save %s (%s); keeping it, trying again", what, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, SAVE_MAX_DELAY)
+                continue
+            if tries:
+                log.info("saved %s after %d failed tries", what, tries)
+            return saved
 
     def _envelope(self, row: dict) -> Envelope:
         def load() -> bytes:
             conn = self.read()
-            return queue.load_prefix(conn, row["id"]) + queue.load_body(conn, row["message"])
+            return load_prefix(conn, row["id"]) + load_body(conn, row["message"])
 
         sender = bounce_address(self.policy.secret, row["id"], self.policy.bounce_domain)
         return Envelope(row["id"], sender, row["address"], load)

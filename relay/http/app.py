@@ -2,13 +2,13 @@
 
 import logging
 import re
-import sqlite3
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
-from relay.http.optout import DEPS, Deps, Read, Write, not_found, show, submit
+from relay.http.optout import DEPS, Deps, not_found, show, submit
+from relay.store.db import Read, Write, ping
 
 log = logging.getLogger("relay.http")
 
@@ -61,10 +61,8 @@ async def start_http(
 
 async def healthz(request: web.Request) -> web.Response:
     """For monitoring: 200 after a trivial read of the store, 503 when that fails."""
-    try:
-        request.app[DEPS].read().execute("SELECT 1 FROM shops LIMIT 1").fetchall()
-    except sqlite3.Error:
-        log.exception("health check: database read failed")
+    if not ping(request.app[DEPS].read):
+        log.error("health check: database read failed")
         return web.json_response({"status": "error", "db": False}, status=503)
     return web.json_response({"status": "ok", "db": True})
 

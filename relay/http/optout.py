@@ -10,10 +10,7 @@ gets the same 404 page.
 """
 
 import hmac
-import sqlite3
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
@@ -28,12 +25,11 @@ from relay.http.pages import (
     not_found_page,
 )
 from relay.kinds import Kind
-from relay.store.shops import Shop, get_shop
+from relay.model import Shop
+from relay.store.db import Read, Write
+from relay.store.shops import get_shop
 from relay.store.suppression import add_optout, find_optout
 from relay.unsubscribe import OptOutTarget, link_token, read_link_token
-
-Read = Callable[[], sqlite3.Connection]
-Write = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
 _MAX_TOKEN = 1024  # a real token is ~100 characters; longer is not ours
 
@@ -128,4 +124,4 @@ async def _form(request: web.Request) -> dict[str, str]:
 async def _opt_out(deps: Deps, found: Resolved, source: str) -> None:
     t = found.target
     # Idempotent: a second click or a retried one-click POST finds the row and adds nothing.
-    await deps.write(lambda conn: add_optout(conn, t.shop, t.address, t.kind, source))
+    await deps.write(lambda tx: add_optout(tx, t.shop, t.address, t.kind, source))

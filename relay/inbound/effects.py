@@ -1,24 +1,24 @@
 """What a matched report changes: recipient state, events, blocks (one transaction)."""
 
-import sqlite3
-import time
-
 from bounces import RecipientResult, Report
 from relay.inbound.matching import Match
-from relay.store.events import EventKind, add_event
+from relay.model import EventKind, State
+from relay.store.events import add_event
+from relay.store.recipients import Bounce, mark_bounced
+from relay.store.sql import Tx
 from relay.store.suppression import add_block
 
 
-def apply_report(conn: sqlite3.Connection, report_id: int, report: Report, match: Match) -> str:
+def apply_report(tx: Tx, report_id: int, report: Report, match: Match) -> str:
     """Returns a short description of the effect, stored with the report."""
     if report.kind == "complaint":
-        return _complaint(conn, report_id, report, match)
+        return _complaint(tx, report_id, report, match)
     result = _result_for(report, match.address)
     if report.kind == "bounce" and result is not None and result.action == "failed":
-        return _bounce(conn, report_id, result, match)
+        return _bounce(tx, report_id, result, match)
     kind = EventKind.DELAYED if report.kind == "delay" else EventKind.REPORT
     add_event(
-        conn,
+        tx,
         kind,
         shop=match.shop,
         message=match.message,
@@ -39,47 +39,35 @@ def _result_for(report: Report, address: str) -> RecipientResult | None:
     return failed[0] if failed else (report.recipients[0] if report.recipients else None)
 
 
-def _bounce(conn: sqlite3.Connection, report_id: int, result: RecipientResult, match: Match) -> str:
-    now = time.time()
-    late = match.state == "delivered"
-    conn.execute(
-        "UPDATE recipients SET state = 'bounced', reason = ?, detail = ?, last_code = ?,"
-        " last_status = ?, last_text = ?, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
-        (
-            result.reason,
-            result.diagnostic,
-            result.code,
-            result.status,
-            result.diagnostic,
-            now,
-            match.recipient,
-        ),
-    )
-    add_event(
-        conn,
-        EventKind.BOUNCED,
-        shop=match.shop,
-        message=match.message,
-        recipient=match.recipient,
-        at=now,
-        report=report_id,
-        reason=result.reason,
-        status=result.status,
-        diagnostic=result.diagnostic,
-        remote_mta=result.remote_mta,
-        late=late,
+def _bounce(tx: Tx, report_id: int, result: RecipientResult, match: Match) -> str:
+    recipient = {"id": match.recipient, "message": match.message, "shop": match.shop}
+    bounce = Bounce(result.reason, result.status, result.code, result.diagnostic)
+    late = match.state == State.DELIVERED
+    moved = mark_bounced(
+        tx, recipient, bounce, report=report_id, remote_mta=result.remote_mta, late=late
     )
     if result.dead_address:
-        add_block(
-            conn, match.address, result.reason, f"report:{report_id}", note=result.diagnostic[:300]
+        note = result.diagnostic[:300]
+        add_block(tx, match.address, result.reason, f"report:{report_id}", note=note)
+    if not moved:  # bounced (or never sent) already: the state does not move twice
+        add_event(
+            tx,
+            EventKind.REPORT,
+            shop=match.shop,
+            message=match.message,
+            recipient=match.recipient,
+            report=report_id,
+            report_kind="bounce",
+            diagnostic=result.diagnostic,
         )
+        return f"recipient {match.state} already: nothing changed"
     return f"bounced ({result.reason}{', blocked' if result.dead_address else ''})"
 
 
-def _complaint(conn: sqlite3.Connection, report_id: int, report: Report, match: Match) -> str:
+def _complaint(tx: Tx, report_id: int, report: Report, match: Match) -> str:
     # SPEC: the recipient stays delivered, plus a complained event; blocked for all shops.
     add_event(
-        conn,
+        tx,
         EventKind.COMPLAINED,
         shop=match.shop,
         message=match.message,
@@ -88,7 +76,7 @@ def _complaint(conn: sqlite3.Connection, report_id: int, report: Report, match: 
         feedback_type=report.feedback_type,
     )
     add_block(
-        conn,
+        tx,
         match.address,
         "complaint",
         f"report:{report_id}",

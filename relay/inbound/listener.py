@@ -7,23 +7,23 @@ mailto addresses we issued, and the complaint (feedback loop) address; anything 
 
 import asyncio
 import logging
-import sqlite3
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from bounces.verp import decode_token, token_of
 from relay.inbound import reports
 from relay.smtp import replies
 from relay.smtp.protocol import HandlerBase
+from relay.store.db import Read, Write
+from relay.store.reports import load_raw, store_raw, unprocessed
+from relay.store.suppression import mailto_target
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class InboundDeps:
-    read: Callable[[], sqlite3.Connection]
-    write: Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
+    read: Read
+    write: Write
     secret: bytes
     bounce_domain: str
     complaint_address: str
@@ -42,13 +42,7 @@ class InboundHandler(HandlerBase):
         if token is not None:
             return decode_token(self.deps.secret, token) is not None
         local = reports.mailto_token(address, self.deps.bounce_domain)
-        if local is None:
-            return False
-        conn = self.deps.read()
-        return (
-            conn.execute("SELECT 1 FROM unsubscribe_mailto WHERE token = ?", (local,)).fetchone()
-            is not None
-        )
+        return local is not None and mailto_target(self.deps.read(), local) is not None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
         if not self.accepts(address):
@@ -58,7 +52,7 @@ class InboundHandler(HandlerBase):
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
         raw, rcpts, sender = envelope.content, list(envelope.rcpt_tos), envelope.mail_from or ""
-        report_id = await self.deps.write(lambda c: reports.store_raw(c, raw, sender, rcpts))
+        report_id = await self.deps.write(lambda tx: store_raw(tx, raw, sender, rcpts))
         self._spawn(report_id)
         return replies.REPORT_STORED.format(id=report_id)
 
@@ -82,12 +76,12 @@ class InboundHandler(HandlerBase):
             )
 
     async def process(self, report_id: int) -> reports.Outcome:
-        raw, rcpts = reports.load_raw(self.deps.read(), report_id)
+        raw, rcpts = load_raw(self.deps.read(), report_id)
         parsed = await asyncio.to_thread(reports.parse, raw)
         deps = self.deps
         outcome = await deps.write(
-            lambda c: reports.apply_parsed(
-                c, report_id, parsed, rcpts, deps.secret, deps.bounce_domain
+            lambda tx: reports.apply_parsed(
+                tx, report_id, parsed, rcpts, deps.secret, deps.bounce_domain
             )
         )
         log.info("report %d: %s %s (%s)", report_id, outcome.kind, outcome.status, outcome.effect)
@@ -95,7 +89,7 @@ class InboundHandler(HandlerBase):
 
     async def recover(self) -> None:
         """Process reports stored before a stop but not yet processed."""
-        for report_id in reports.unprocessed(self.deps.read()):
+        for report_id in unprocessed(self.deps.read()):
             await self._process_logged(report_id)
 
     async def drain(self) -> None:

@@ -1,14 +1,13 @@
 """Stored reports: the raw bytes first (never dropped), then what parsing and matching found."""
 
-import json
-import sqlite3
-import time
 from dataclasses import dataclass
 
 from bounces import Report, parse_report, report_to_dict
 from relay.inbound.effects import apply_report
 from relay.inbound.matching import match_report
-from relay.store.suppression import add_optout
+from relay.store.reports import finish_report, report_status
+from relay.store.sql import Tx
+from relay.store.suppression import add_optout, mailto_target
 from relay.unsubscribe import MAILTO_PREFIX
 
 
@@ -20,26 +19,8 @@ class Outcome:
     effect: str
 
 
-def store_raw(conn: sqlite3.Connection, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
-    cur = conn.execute(
-        "INSERT INTO reports (received_at, mail_from, rcpt_to, raw) VALUES (?,?,?,?)",
-        (time.time(), mail_from, json.dumps(rcpt_tos), raw),
-    )
-    return int(cur.lastrowid or 0)
-
-
-def unprocessed(conn: sqlite3.Connection) -> list[int]:
-    """Reports stored but not processed (the process stopped in between)."""
-    return [r[0] for r in conn.execute("SELECT id FROM reports WHERE status = 'new'")]
-
-
-def load_raw(conn: sqlite3.Connection, report_id: int) -> tuple[bytes, list[str]]:
-    row = conn.execute("SELECT raw, rcpt_to FROM reports WHERE id = ?", (report_id,)).fetchone()
-    return bytes(row[0]), json.loads(row[1])
-
-
 def apply_parsed(
-    conn: sqlite3.Connection,
+    tx: Tx,
     report_id: int,
     report: Report,
     rcpt_tos: list[str],
@@ -48,32 +29,24 @@ def apply_parsed(
 ) -> Outcome:
     """Match and apply in the caller's transaction; parsing happened before (it is pure).
     A report is applied once: a second worker recovering it finds it done already."""
-    row = conn.execute("SELECT status FROM reports WHERE id = ?", (report_id,)).fetchone()
-    if row is None or row[0] != "new":
-        return Outcome(report_id, report.kind, row[0] if row else "missing", "already processed")
-    optout = _mailto_optout(conn, rcpt_tos, bounce_domain)
+    status = report_status(tx, report_id)
+    if status != "new":
+        return Outcome(report_id, report.kind, status or "missing", "already processed")
+    optout = _mailto_optout(tx, rcpt_tos, bounce_domain)
     if optout:
-        return _finish(conn, report_id, report, "opt-out", None, optout)
-    match = match_report(conn, report, rcpt_tos, secret, bounce_domain)
+        return _finish(tx, report_id, report, "opt-out", None, optout)
+    match = match_report(tx, report, rcpt_tos, secret, bounce_domain)
     if match is None:
-        return _finish(conn, report_id, report, "unrecognized", None, "kept for review")
-    effect = apply_report(conn, report_id, report, match)
-    return _finish(conn, report_id, report, "matched", match.recipient, effect)
+        return _finish(tx, report_id, report, "unrecognized", None, "kept for review")
+    effect = apply_report(tx, report_id, report, match)
+    return _finish(tx, report_id, report, "matched", match.recipient, effect)
 
 
 def _finish(
-    conn: sqlite3.Connection,
-    report_id: int,
-    report: Report,
-    status: str,
-    recipient: int | None,
-    effect: str,
+    tx: Tx, report_id: int, report: Report, status: str, recipient: int | None, effect: str
 ) -> Outcome:
     parsed = {**report_to_dict(report), "effect": effect}
-    conn.execute(
-        "UPDATE reports SET kind = ?, status = ?, recipient = ?, parsed = ? WHERE id = ?",
-        (report.kind, status, recipient, json.dumps(parsed), report_id),
-    )
+    finish_report(tx, report_id, report.kind, status, recipient, parsed)
     return Outcome(report_id, report.kind, status, effect)
 
 
@@ -85,31 +58,17 @@ def mailto_token(address: str, bounce_domain: str) -> str | None:
     return None
 
 
-def _mailto_optout(conn: sqlite3.Connection, rcpt_tos: list[str], bounce_domain: str) -> str:
+def _mailto_optout(tx: Tx, rcpt_tos: list[str], bounce_domain: str) -> str:
     """A message to the List-Unsubscribe mailto (RFC 8058 keeps mailto as the fallback)."""
     for address in rcpt_tos:
         local = mailto_token(address, bounce_domain)
-        if local is None:
-            continue
-        row = conn.execute(
-            "SELECT shop, address, kind FROM unsubscribe_mailto WHERE token = ?", (local,)
-        ).fetchone()
-        if row:
-            add_optout(conn, row[0], row[1], row[2], "mailto")
-            return f"opted out {row[1]} of {row[2]} at {row[0]}"
+        target = mailto_target(tx, local) if local is not None else None
+        if target:
+            shop, customer, kind = target
+            add_optout(tx, shop, customer, kind, "mailto")
+            return f"opted out {customer} of {kind} at {shop}"
     return ""
 
 
 def parse(raw: bytes) -> Report:
     return parse_report(raw)
-
-
-def list_reports(conn: sqlite3.Connection, unrecognized: bool, limit: int = 100) -> list[dict]:
-    sql = "SELECT id, received_at, mail_from, rcpt_to, kind, status, recipient, parsed FROM reports"
-    if unrecognized:
-        sql += " WHERE status = 'unrecognized'"
-    rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
-    return [
-        {**dict(r), "rcpt_to": json.loads(r["rcpt_to"]), "parsed": json.loads(r["parsed"])}
-        for r in rows
-    ]

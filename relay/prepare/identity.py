@@ -9,8 +9,8 @@ import functools
 from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
 
+from relay.model import ascii_domain
 from relay.prepare.headers import RawMessage, decoded
-from relay.store.shops import ascii_domain
 
 
 @dataclass(frozen=True)

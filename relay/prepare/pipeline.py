@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from relay.kinds import IMPLICIT_KIND, Kind
+from relay.model import Shop
 from relay.prepare.headers import RawMessage, decoded
 from relay.prepare.identity import Fallback, Identity, choose_identity, from_address
 from relay.prepare.recipients import Lookups, RecipientPlan, plan_recipient
-from relay.store.shops import Shop
 from relay.unsubscribe import OptOutTarget, link_token, mailto_token
 
 

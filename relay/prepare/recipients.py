@@ -7,18 +7,7 @@ from dataclasses import dataclass
 import email_validator
 
 from relay.kinds import Kind
-from relay.store.suppression import Block, OptOut
-
-
-@dataclass
-class RecipientPlan:
-    address: str  # normalised (lower-case domain, A-label), as used on the envelope
-    domain: str
-    state: str  # queued | suppressed | failed
-    reason: str | None = None
-    detail: str | None = None
-    prefix: bytes = b""  # DKIM-Signature (+ List-Unsubscribe) put before the shared body
-    warnings: tuple[str, ...] = ()
+from relay.model import Block, OptOut, RecipientPlan
 
 
 @dataclass(frozen=True)

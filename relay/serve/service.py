@@ -7,6 +7,7 @@ re-checks, recovering unprocessed reports) run in worker 0.
 
 import asyncio
 import logging
+import os
 import ssl
 from collections.abc import Callable
 
@@ -18,13 +19,14 @@ from relay.delivery.scheduler import Policy, Scheduler
 from relay.dns import delivery_resolver
 from relay.errors import SetupError
 from relay.inbound.listener import InboundDeps, InboundHandler
-from relay.runtime import ReadConnections, open_store, settings_from, tls_paths
+from relay.runtime import open_store, settings_from, tls_paths
 from relay.serve.role import WorkerRole
 from relay.signing import Signer
 from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import RelaySMTP, SessionLimiter
 from relay.smtp.submission import SubmissionDeps, SubmissionHandler
-from relay.store.writer import Writer
+from relay.store.db import Database, GroupWriter
+from relay.store.recipients import Lease, lease_owner, node_name
 
 log = logging.getLogger("relay")
 
@@ -60,17 +62,18 @@ class Service:
         self.config = config
         self.role = role
         self.servers: list[asyncio.base_events.Server] = []
-        self.writer: Writer | None = None
+        self.db: Database | None = None
+        self.writer: GroupWriter | None = None
         self.signer: Signer | None = None
         self.background: list[Callable[[], object]] = []
 
     async def start(self) -> None:
         config = self.config
         self.tls = server_tls_context(config)  # a bad certificate stops us before anything runs
-        path = open_store(config)
-        self.writer = Writer(path)
+        self.db = open_store(config)
+        self.writer = self.db.writer()
         self.writer.start()
-        self.reads = ReadConnections(path)
+        self.reads = self.db.read
         self.signer = Signer(config.submission.signing_workers)
         self.settings = settings_from(config)
         await self._start_delivery()
@@ -161,8 +164,17 @@ class Service:
             bounce_domain=config.inbound.bounce_domain,
             secret=self.settings.secret,
         )
-        scheduler = Scheduler(self.writer.run, self.reads, router, client, policy)
-        await scheduler.start(release_all=self.role.count == 1)
+        node = node_name(config.store.node)
+        lease = Lease(
+            node=node,
+            owner=lease_owner(node, self.role.index, os.getpid()),
+            duration=config.store.lease,
+            # A crash retries a claimed row after the first retry interval, not at once.
+            retry=delivery.retry_schedule[0] if delivery.retry_schedule else 300.0,
+        )
+        scheduler = Scheduler(self.writer.run, self.reads, router, client, policy, lease)
+        # One process (no supervisor): this node's leases are all dead ones (see supervisor).
+        await scheduler.start(release_node=self.role.count == 1)
         self.wake_delivery = scheduler.wake  # type: ignore[method-assign]
         self.background.append(scheduler.stop)
 
@@ -221,3 +233,5 @@ class Service:
             self.signer.close()
         if self.writer is not None:
             self.writer.stop()
+        if self.db is not None:
+            self.db.close()

@@ -1,11 +1,12 @@
 """Start, watch and stop the worker processes of `relay serve`.
 
 Workers die with the supervisor (PR_SET_PDEATHSIG), so a SIGKILL of `relay serve` leaves no
-process behind that still listens or delivers; the next start requeues whatever was in flight
-(at-least-once delivery). A worker that dies after it was ready is restarted once its claims
-are requeued. A worker that exits before it is ready (a port taken, a bad certificate) is a
-fault no restart can mend: the supervisor stops every worker and `relay serve` fails, instead
-of serving half the relay (say, no unsubscribe pages and no DNS re-checks) while it retries.
+process behind that still listens or delivers; the next start gives back the leases this node
+held (at-least-once delivery: those rows are due a retry interval after they were claimed). A
+worker that dies after it was ready is restarted once its leases are given back. A worker
+that exits before it is ready (a port taken, a bad certificate) is a fault no restart can
+mend: the supervisor stops every worker and `relay serve` fails, instead of serving half the
+relay (say, no unsubscribe pages and no DNS re-checks) while it retries.
 
 Readiness: each worker inherits the write end of a pipe and writes one byte once every
 listener of it is open; the end of the pipe without that byte means it never got there.
@@ -21,9 +22,12 @@ import time
 from dataclasses import dataclass
 
 from config import Config
-from relay.delivery.queue import release_claims
+from relay.errors import SetupError
+from relay.private import check_private
 from relay.procs import die_with_parent
-from relay.store.connection import connect, ensure_database
+from relay.store.db import Database, open_database
+from relay.store.errors import StoreError
+from relay.store.recipients import lease_owner, node_name, release_leases
 
 log = logging.getLogger("relay")
 _RESTART_DELAY = 1.0
@@ -53,15 +57,18 @@ class Supervisor:
         self.workers: dict[int, Worker] = {}
         self.stopping = False
         self.announced = False
+        self.node = node_name(config.store.node)
 
     def run(self) -> None:
-        """Run until SIGTERM/SIGINT; raises StartupFailed when a worker cannot start."""
-        path = ensure_database(self.config.database_path)
-        conn = connect(path)
-        requeued = release_claims(conn)  # nobody runs yet: every claim is a dead one
-        conn.close()
+        """Run until SIGTERM/SIGINT; raises StartupFailed when a worker cannot start, and
+        SetupError when the store cannot be opened or other users can read it."""
+        db = open_database(self.config.store.url, self.config.path.parent)
+        check_private(self.config, db.private_files())
+        # No worker of this node runs yet: every lease the node holds is a dead one. Other
+        # nodes' leases are theirs (they may be sending right now).
+        requeued = self._release(db, node=self.node)
         if requeued:
-            log.info("requeued %d recipients claimed by a process that stopped", requeued)
+            log.info("requeued %d recipients this node held when it stopped", requeued)
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         try:
@@ -108,12 +115,22 @@ class Supervisor:
                 )
             pid = worker.proc.pid
             log.error("worker %d (pid %d) exited with %s; restarting it", index, pid, code)
-            conn = connect(self.config.database_path)
-            release_claims(conn, owner_pid=pid)
-            conn.close()
+            try:
+                db = open_database(self.config.store.url, self.config.path.parent)
+                self._release(db, owner=lease_owner(self.node, index, pid))
+            except (SetupError, StoreError) as exc:  # its leases expire; another claims them
+                log.error("could not give back the leases of worker %d: %s", index, exc)
             time.sleep(_RESTART_DELAY)
             if not self.stopping:
                 self._spawn(index)
+
+    @staticmethod
+    def _release(db: Database, **holder: str) -> int:
+        try:
+            with db.transaction() as tx:
+                return release_leases(tx, **holder)
+        finally:
+            db.close()
 
     def _stop(self, signum: int, _frame: object) -> None:
         self.stopping = True

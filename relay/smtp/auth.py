@@ -9,14 +9,13 @@ Failures per client address live in the database, so every worker of `relay serv
 """
 
 import asyncio
-import sqlite3
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from relay.passwords import remembered, verify_password
+from relay.store.auth import auth_failures, record_auth
+from relay.store.db import Read, Write
 from relay.store.shops import get_shop
 
 # Checked in place of a shop that does not exist (see _check): the scrypt hash of a random
@@ -25,15 +24,12 @@ from relay.store.shops import get_shop
 _NO_SHOP = "scrypt$16384$8$1$VcXfKH+XGza/UgBZzdJDhw==$pfdJd3AtPVI1f5NozKpDpzG19h3bObvX0jLx5fFmIYA="
 _MAX_DELAY = 30.0
 _FORGET_AFTER = 900.0  # a quiet quarter hour wipes an address's failure count
-Write = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
 
 class ShopAuthenticator:
     """Checks LoginPassword credentials; a success carries the shop's name as auth_data."""
 
-    def __init__(
-        self, read: Callable[[], sqlite3.Connection], write: Write, base_delay: float
-    ) -> None:
+    def __init__(self, read: Read, write: Write, base_delay: float) -> None:
         self._read, self._write = read, write
         self._base_delay = base_delay
 
@@ -64,40 +60,22 @@ class ShopAuthenticator:
     async def _record(self, peer: str, failed: bool) -> None:
         if not failed and not self._has_failures(peer):
             return
-        await self._write(lambda c: _store_failure(c, peer, failed))
+        await self._write(lambda tx: record_auth(tx, peer, failed, _FORGET_AFTER))
 
     def _has_failures(self, peer: str) -> bool:
-        row = self._read().execute("SELECT 1 FROM auth_failures WHERE ip = ?", (peer,)).fetchone()
-        return row is not None
+        return auth_failures(self._read(), peer) is not None
 
     def delay_for(self, peer: object) -> float:
         """Seconds to wait before the next AUTH from this address: 0, base, 2*base, ..."""
-        row = (
-            self._read()
-            .execute("SELECT count, last FROM auth_failures WHERE ip = ?", (_peer_ip(peer),))
-            .fetchone()
-        )
-        if row is None or time.time() - row[1] > _FORGET_AFTER:
+        found = auth_failures(self._read(), _peer_ip(peer))
+        if found is None or time.time() - found[1] > _FORGET_AFTER:
             return 0.0
-        return min(_MAX_DELAY, self._base_delay * 2 ** (row[0] - 1))
+        return min(_MAX_DELAY, self._base_delay * 2 ** (found[0] - 1))
 
     async def before_auth(self, server) -> None:  # type: ignore[no-untyped-def]
         delay = self.delay_for(server.session.peer)
         if delay:
             await asyncio.sleep(delay)
-
-
-def _store_failure(conn: sqlite3.Connection, peer: str, failed: bool) -> None:
-    if not failed:
-        conn.execute("DELETE FROM auth_failures WHERE ip = ?", (peer,))
-        return
-    # Forgotten counts go: scanners that fail once and never return must not grow the table.
-    conn.execute("DELETE FROM auth_failures WHERE last < ?", (time.time() - _FORGET_AFTER,))
-    conn.execute(
-        "INSERT INTO auth_failures (ip, count, last) VALUES (?, 1, ?) ON CONFLICT (ip) DO UPDATE"
-        " SET count = CASE WHEN ? - last > ? THEN 1 ELSE count + 1 END, last = excluded.last",
-        (peer, time.time(), time.time(), _FORGET_AFTER),
-    )
 
 
 def _peer_ip(peer: object) -> str:

@@ -1,10 +1,10 @@
 """The shop submission handler: thin aiosmtpd hooks that validate, hand off, return a reply."""
 
 import logging
-import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from relay.model import Shop
 from relay.prepare.pipeline import Prepared, Rejection, Settings, apply_signatures, prepare
 from relay.prepare.recipients import Lookups
 from relay.signing import Signer
@@ -13,7 +13,9 @@ from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import HandlerBase
 from relay.store import shops as shop_store
 from relay.store import suppression
-from relay.store.messages import insert_prepared
+from relay.store.db import Read, Write
+from relay.store.messages import insert_message
+from relay.store.sql import Conn
 
 log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted
@@ -21,8 +23,8 @@ MAX_RECIPIENTS = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted
 
 @dataclass
 class SubmissionDeps:
-    read: Callable[[], sqlite3.Connection]  # read connection of the loop thread
-    write: Callable[[Callable[[sqlite3.Connection], object]], Awaitable[object]]
+    read: Read  # read handle of the loop thread
+    write: Write
     signer: Signer
     settings: Settings
     typo: Callable[[str], str | None]
@@ -31,16 +33,17 @@ class SubmissionDeps:
 
 
 class ShopCache:
-    """Shops and their verified domains, read again only when `meta.shops_version` moved
-    (triggers bump it on every change), so `relay dns check` counts from the next message."""
+    """Shops and their verified domains, read again only when the store's shops version moved
+    (every change to a shop or a verdict bumps it), so `relay dns check` counts from the next
+    message."""
 
     def __init__(self) -> None:
         self._version: int | None = None
-        self._shops: dict[str, shop_store.Shop | None] = {}
+        self._shops: dict[str, Shop | None] = {}
         self._verified: dict[str, set[str]] = {}
 
-    def get(self, conn: sqlite3.Connection, name: str) -> tuple[shop_store.Shop | None, set[str]]:
-        version = conn.execute("SELECT value FROM meta WHERE key = 'shops_version'").fetchone()[0]
+    def get(self, conn: Conn, name: str) -> tuple[Shop | None, set[str]]:
+        version = shop_store.shops_version(conn)
         if version != self._version:
             self._version, self._shops = version, {}
             self._verified = shop_store.verified_domains(conn)
@@ -101,7 +104,7 @@ class SubmissionHandler(HandlerBase):
         log.error("submission failed", exc_info=error)
         return replies.INTERNAL_ERROR
 
-    def _lookups(self, conn: sqlite3.Connection) -> Lookups:
+    def _lookups(self, conn: Conn) -> Lookups:
         return Lookups(
             block=lambda address: suppression.find_block(conn, address),
             optout=lambda shop, address, kind: suppression.find_optout(conn, shop, address, kind),
@@ -110,4 +113,4 @@ class SubmissionHandler(HandlerBase):
 
     async def _store(self, prepared: Prepared, mail_from: str, session) -> None:  # type: ignore[no-untyped-def]
         client = f"{session.peer[0]}" if isinstance(session.peer, tuple) else ""
-        await self.deps.write(lambda c: insert_prepared(c, prepared, mail_from, client))
+        await self.deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))

@@ -1,18 +1,20 @@
 """Writing accepted messages, and reading the history back."""
 
 import hashlib
-import sqlite3
 from typing import Any
 
-from relay.prepare.pipeline import Prepared
-from relay.store.events import EventKind, add_event
+from relay.model import INITIAL, EventKind, MessageToStore, RecipientPlan, State
+from relay.store.events import add_event
+from relay.store.sql import Conn, Tx, execute, insert, row, rows, run_many
 
-_STATE_EVENT = {"suppressed": EventKind.SUPPRESSED, "failed": EventKind.FAILED}
+_STATE_EVENT = {State.SUPPRESSED: EventKind.SUPPRESSED, State.FAILED: EventKind.FAILED}
 
 
-def insert_prepared(conn: sqlite3.Connection, p: Prepared, mail_from: str, client: str) -> None:
-    """The message, one row per recipient and the first events: one transaction (the caller's)."""
-    conn.execute(
+def insert_message(tx: Tx, p: MessageToStore, mail_from: str, client: str) -> None:
+    """The message, one row per recipient and the first events: one transaction (the caller's).
+    The hot path of submission: one statement per row, nothing read back."""
+    execute(
+        tx,
         "INSERT INTO messages (id, shop, order_ref, kind, subject, header_from, message_id,"
         " identity, dkim_domain, mail_from, client, size, body, body_sha256, created_at)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -35,7 +37,7 @@ def insert_prepared(conn: sqlite3.Connection, p: Prepared, mail_from: str, clien
         ),
     )
     add_event(
-        conn,
+        tx,
         EventKind.ACCEPTED,
         shop=p.shop,
         message=p.id,
@@ -45,7 +47,7 @@ def insert_prepared(conn: sqlite3.Connection, p: Prepared, mail_from: str, clien
     )
     if p.identity.warning:
         add_event(
-            conn,
+            tx,
             EventKind.WARNING,
             shop=p.shop,
             message=p.id,
@@ -54,52 +56,69 @@ def insert_prepared(conn: sqlite3.Connection, p: Prepared, mail_from: str, clien
             text=p.identity.warning,
         )
     for plan in p.recipients:
-        _insert_recipient(conn, p, plan)
-    conn.executemany(
-        "INSERT OR IGNORE INTO unsubscribe_mailto (token, shop, address, kind) VALUES (?,?,?,?)",
-        [(tok, t.shop, t.address, t.kind) for tok, t in p.mailto_tokens],
-    )
+        _insert_recipient(tx, p, plan)
+    if p.mailto_tokens:
+        run_many(
+            tx,
+            "INSERT INTO unsubscribe_mailto (token, shop, address, kind) VALUES (?,?,?,?)"
+            " ON CONFLICT (token) DO NOTHING",
+            [(tok, t.shop, t.address, t.kind) for tok, t in p.mailto_tokens],
+        )
 
 
-def _insert_recipient(conn: sqlite3.Connection, p: Prepared, plan: Any) -> None:
-    cur = conn.execute(
+def _insert_recipient(tx: Tx, p: MessageToStore, plan: RecipientPlan) -> None:
+    if plan.state not in INITIAL:
+        raise ValueError(f"a recipient cannot start as {plan.state!r}")
+    recipient = insert(
+        tx,
         "INSERT INTO recipients (message, address, domain, state, reason, detail, prefix,"
         " next_attempt_at, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             p.id,
             plan.address,
             plan.domain,
-            plan.state,
+            str(plan.state),
             plan.reason,
             plan.detail,
             plan.prefix,
-            p.created_at if plan.state == "queued" else None,
+            p.created_at if plan.state == State.QUEUED else None,
             p.created_at,
             p.created_at,
         ),
     )
-    if plan.state in _STATE_EVENT:
+    kind = _STATE_EVENT.get(plan.state)  # a StrEnum hashes as its value
+    if kind is not None:
         add_event(
-            conn,
-            _STATE_EVENT[plan.state],
+            tx,
+            kind,
             shop=p.shop,
             message=p.id,
-            recipient=cur.lastrowid,
+            recipient=recipient,
             at=p.created_at,
             reason=plan.reason,
             text=plan.detail,
         )
     for warning in plan.warnings:
         add_event(
-            conn,
+            tx,
             EventKind.WARNING,
             shop=p.shop,
             message=p.id,
-            recipient=cur.lastrowid,
+            recipient=recipient,
             at=p.created_at,
             reason="typo",
             text=warning,
         )
+
+
+def load_body(conn: Conn, message: str) -> bytes:
+    found = row(conn, "SELECT body FROM messages WHERE id = ?", (message,))
+    return bytes(found["body"]) if found and found["body"] is not None else b""
+
+
+def load_prefix(conn: Conn, recipient: int) -> bytes:
+    found = row(conn, "SELECT prefix FROM recipients WHERE id = ?", (recipient,))
+    return bytes(found["prefix"]) if found else b""
 
 
 HISTORY_SQL = """
@@ -111,7 +130,7 @@ FROM recipients r JOIN messages m ON m.id = r.message
 
 
 def history(
-    conn: sqlite3.Connection,
+    conn: Conn,
     shop: str | None = None,
     order: str | None = None,
     to: str | None = None,
@@ -119,39 +138,32 @@ def history(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     where, args = [], []
-    for column, value in (("m.shop", shop), ("m.order_ref", order), ("r.state", status)):
-        if value:
+    for column, wanted in (("m.shop", shop), ("m.order_ref", order), ("r.state", status)):
+        if wanted:
             where.append(f"{column} = ?")
-            args.append(value)
+            args.append(wanted)
     if to:
         where.append("r.address = ?")
         args.append(to.lower())
     sql = HISTORY_SQL + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY m.created_at DESC, r.id LIMIT ?"
-    return [dict(row) for row in conn.execute(sql, (*args, limit))]
+    return [dict(r) for r in rows(conn, sql, (*args, limit))]
 
 
-def get_message(conn: sqlite3.Connection, message_id: str) -> dict[str, Any] | None:
-    row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
-    if row is None:
+def get_message(conn: Conn, message_id: str) -> dict[str, Any] | None:
+    found = row(conn, "SELECT * FROM messages WHERE id = ?", (message_id,))
+    if found is None:
         return None
-    message = dict(row)
+    message = dict(found)
     message["recipients"] = [
         dict(r)
-        for r in conn.execute(
-            "SELECT * FROM recipients WHERE message = ? ORDER BY id", (message_id,)
-        )
+        for r in rows(conn, "SELECT * FROM recipients WHERE message = ? ORDER BY id", (message_id,))
     ]
     for rcpt in message["recipients"]:
         rcpt["attempts_log"] = [
             dict(a)
-            for a in conn.execute(
-                "SELECT * FROM attempts WHERE recipient = ? ORDER BY id", (rcpt["id"],)
+            for a in rows(
+                conn, "SELECT * FROM attempts WHERE recipient = ? ORDER BY id", (rcpt["id"],)
             )
         ]
     return message
-
-
-def state_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    rows = conn.execute("SELECT state, count(*) AS n FROM recipients GROUP BY state")
-    return {r["state"]: r["n"] for r in rows}

@@ -1,65 +1,47 @@
-"""Shops: identity, credentials (hashed), DKIM key, kinds, stored DNS verdicts."""
+"""Shops (identity, hashed credentials, DKIM key, kinds) and their stored DNS verdicts.
+
+Every change to a shop or a verdict bumps `meta.shops_version` in the same transaction, so the
+submission path can cache both and still see `relay shop kinds` or `relay dns check` on the
+next message (relay.smtp.submission.ShopCache).
+"""
 
 import json
-import sqlite3
 import time
-from dataclasses import dataclass, field
+from typing import Any
 
-from dns_checks import InvalidDomain, to_ascii_domain
-from relay.kinds import Kind, shop_kinds
-
-
-def ascii_domain(domain: str) -> str:
-    """The A-label form shops are stored under (a From may be written with U-labels)."""
-    try:
-        return to_ascii_domain(domain)
-    except InvalidDomain:
-        return domain.strip().rstrip(".").lower()
+from relay.model import EventKind, Shop, Verdict
+from relay.store.events import add_event
+from relay.store.sql import Conn, Tx, execute, row, rows, value
 
 
-@dataclass(frozen=True)
-class Shop:
-    name: str
-    domains: tuple[str, ...]
-    sender: str
-    sender_name: str
-    language: str
-    password_hash: str
-    dkim_selector: str
-    dkim_private_key: str
-    kinds_disabled: frozenset[str] = frozenset()
-    custom_kinds: dict[str, bool] = field(default_factory=dict)
-    created_at: float = 0.0
-
-    @property
-    def kinds(self) -> dict[str, Kind]:
-        return shop_kinds(self.custom_kinds)
-
-    def owns_address(self, address: str) -> bool:
-        """SPEC: the From address is the shop's sender address or at one of its domains."""
-        address = address.lower()
-        domain = ascii_domain(address.rpartition("@")[2])
-        return address == self.sender.lower() or domain in self.domains
-
-
-def _row_to_shop(row: sqlite3.Row) -> Shop:
+def _row_to_shop(found: Any) -> Shop:
     return Shop(
-        name=row["name"],
-        domains=tuple(json.loads(row["domains"])),
-        sender=row["sender"],
-        sender_name=row["sender_name"],
-        language=row["language"],
-        password_hash=row["password_hash"],
-        dkim_selector=row["dkim_selector"],
-        dkim_private_key=row["dkim_private_key"],
-        kinds_disabled=frozenset(json.loads(row["kinds_disabled"])),
-        custom_kinds=json.loads(row["custom_kinds"]),
-        created_at=row["created_at"],
+        name=found["name"],
+        domains=tuple(json.loads(found["domains"])),
+        sender=found["sender"],
+        sender_name=found["sender_name"],
+        language=found["language"],
+        password_hash=found["password_hash"],
+        dkim_selector=found["dkim_selector"],
+        dkim_private_key=found["dkim_private_key"],
+        kinds_disabled=frozenset(json.loads(found["kinds_disabled"])),
+        custom_kinds=json.loads(found["custom_kinds"]),
+        created_at=found["created_at"],
     )
 
 
-def insert_shop(conn: sqlite3.Connection, shop: Shop) -> None:
-    conn.execute(
+def shops_version(conn: Conn) -> int:
+    """A number that changes whenever a shop or a DNS verdict changes."""
+    return int(value(conn, "SELECT value FROM meta WHERE key = 'shops_version'"))
+
+
+def _bump_version(tx: Tx) -> None:
+    execute(tx, "UPDATE meta SET value = value + 1 WHERE key = 'shops_version'")
+
+
+def insert_shop(tx: Tx, shop: Shop) -> None:
+    execute(
+        tx,
         "INSERT INTO shops (name, domains, sender, sender_name, language, password_hash,"
         " dkim_selector, dkim_private_key, kinds_disabled, custom_kinds, created_at)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -77,37 +59,29 @@ def insert_shop(conn: sqlite3.Connection, shop: Shop) -> None:
             shop.created_at or time.time(),
         ),
     )
+    _bump_version(tx)
 
 
-def get_shop(conn: sqlite3.Connection, name: str) -> Shop | None:
-    row = conn.execute("SELECT * FROM shops WHERE name = ?", (name,)).fetchone()
-    return _row_to_shop(row) if row else None
+def get_shop(conn: Conn, name: str) -> Shop | None:
+    found = row(conn, "SELECT * FROM shops WHERE name = ?", (name,))
+    return _row_to_shop(found) if found else None
 
 
-def list_shops(conn: sqlite3.Connection) -> list[Shop]:
-    return [_row_to_shop(r) for r in conn.execute("SELECT * FROM shops ORDER BY name")]
+def list_shops(conn: Conn) -> list[Shop]:
+    return [_row_to_shop(r) for r in rows(conn, "SELECT * FROM shops ORDER BY name")]
 
 
-def set_kinds(
-    conn: sqlite3.Connection, name: str, disabled: frozenset[str], custom: dict[str, bool]
-) -> None:
-    conn.execute(
+def set_kinds(tx: Tx, name: str, disabled: frozenset[str], custom: dict[str, bool]) -> None:
+    execute(
+        tx,
         "UPDATE shops SET kinds_disabled = ?, custom_kinds = ? WHERE name = ?",
         (json.dumps(sorted(disabled)), json.dumps(custom), name),
     )
+    _bump_version(tx)
 
 
-@dataclass(frozen=True)
-class Verdict:
-    domain: str
-    verified: bool
-    checked_at: float
-    stale_since: float | None
-    report: dict
-
-
-def verdicts(conn: sqlite3.Connection, shop: str) -> dict[str, Verdict]:
-    rows = conn.execute("SELECT * FROM dns_verdicts WHERE shop = ?", (shop,))
+def verdicts(conn: Conn, shop: str) -> dict[str, Verdict]:
+    found = rows(conn, "SELECT * FROM dns_verdicts WHERE shop = ?", (shop,))
     return {
         r["domain"]: Verdict(
             r["domain"],
@@ -116,13 +90,52 @@ def verdicts(conn: sqlite3.Connection, shop: str) -> dict[str, Verdict]:
             r["stale_since"],
             json.loads(r["report"]),
         )
-        for r in rows
+        for r in found
     }
 
 
-def verified_domains(conn: sqlite3.Connection) -> dict[str, set[str]]:
+def verified_domains(conn: Conn) -> dict[str, set[str]]:
     """shop -> its verified domains; the submission path reads this, never DNS."""
     out: dict[str, set[str]] = {}
-    for row in conn.execute("SELECT shop, domain FROM dns_verdicts WHERE verified = 1"):
-        out.setdefault(row["shop"], set()).add(row["domain"])
+    for found in rows(conn, "SELECT shop, domain FROM dns_verdicts WHERE verified = 1"):
+        out.setdefault(found["shop"], set()).add(found["domain"])
     return out
+
+
+def save_verdict(
+    tx: Tx, shop: str, domain: str, verified: bool, report: dict, was: bool, now: float
+) -> None:
+    """Store a conclusive check (no longer stale); a change of `verified` is an event."""
+    execute(
+        tx,
+        "INSERT INTO dns_verdicts (shop, domain, verified, checked_at, stale_since, report)"
+        " VALUES (?,?,?,?,NULL,?) ON CONFLICT (shop, domain) DO UPDATE SET"
+        " verified = excluded.verified, checked_at = excluded.checked_at,"
+        " stale_since = NULL, report = excluded.report",
+        (shop, domain, int(verified), now, json.dumps(report)),
+    )
+    if verified != was:
+        add_event(
+            tx, EventKind.IDENTITY, shop=shop, at=now, domain=domain, verified=verified, was=was
+        )
+    _bump_version(tx)
+
+
+def mark_verdict_stale(tx: Tx, shop: str, domain: str, known: bool, now: float) -> None:
+    """DNS could not answer: keep the last verdict, stale since the first failed check (a
+    domain never checked before gets an unverified, stale one)."""
+    if known:
+        execute(
+            tx,
+            "UPDATE dns_verdicts SET stale_since = coalesce(stale_since, ?)"
+            " WHERE shop = ? AND domain = ?",
+            (now, shop, domain),
+        )
+    else:
+        execute(
+            tx,
+            "INSERT INTO dns_verdicts (shop, domain, verified, checked_at, stale_since)"
+            " VALUES (?,?,0,?,?)",
+            (shop, domain, now, now),
+        )
+    _bump_version(tx)

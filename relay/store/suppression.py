@@ -1,106 +1,96 @@
-"""Block list (all shops) and opt-outs (one shop, one address, one kind)."""
+"""Block list (all shops), opt-outs (one shop, one address, one kind), and the table behind
+the List-Unsubscribe mailto tokens."""
 
-import sqlite3
 import time
-from dataclasses import dataclass
+from typing import Any
 
-from relay.store.events import EventKind, add_event
-
-
-@dataclass(frozen=True)
-class Block:
-    address: str
-    created_at: float
-    reason: str
-    source: str
-    note: str
+from relay.model import Block, EventKind, OptOut
+from relay.store.events import add_event
+from relay.store.sql import Conn, Tx, changed, row, rows
 
 
-@dataclass(frozen=True)
-class OptOut:
-    shop: str
-    address: str
-    kind: str
-    created_at: float
-    source: str
+def find_block(conn: Conn, address: str) -> Block | None:
+    found = row(conn, "SELECT * FROM blocks WHERE address = ?", (address.lower(),))
+    return Block(**dict(found)) if found else None
 
 
-def find_block(conn: sqlite3.Connection, address: str) -> Block | None:
-    row = conn.execute("SELECT * FROM blocks WHERE address = ?", (address.lower(),)).fetchone()
-    return Block(**dict(row)) if row else None
-
-
-def add_block(
-    conn: sqlite3.Connection, address: str, reason: str, source: str, note: str = ""
-) -> bool:
+def add_block(tx: Tx, address: str, reason: str, source: str, note: str = "") -> bool:
     """Block an address for every shop; False when it was blocked already (first reason wins)."""
-    cur = conn.execute(
-        "INSERT OR IGNORE INTO blocks (address, created_at, reason, source, note)"
-        " VALUES (?,?,?,?,?)",
+    added = changed(
+        tx,
+        "INSERT INTO blocks (address, created_at, reason, source, note) VALUES (?,?,?,?,?)"
+        " ON CONFLICT (address) DO NOTHING",
         (address.lower(), time.time(), reason, source, note),
     )
-    if cur.rowcount:
-        add_event(conn, EventKind.BLOCKED, address=address.lower(), reason=reason, source=source)
-    return bool(cur.rowcount)
+    if added:
+        add_event(tx, EventKind.BLOCKED, address=address.lower(), reason=reason, source=source)
+    return bool(added)
 
 
-def remove_block(conn: sqlite3.Connection, address: str, note: str = "") -> bool:
-    cur = conn.execute("DELETE FROM blocks WHERE address = ?", (address.lower(),))
-    if cur.rowcount:
-        add_event(conn, EventKind.UNBLOCKED, address=address.lower(), note=note)
-    return bool(cur.rowcount)
+def remove_block(tx: Tx, address: str, note: str = "") -> bool:
+    removed = changed(tx, "DELETE FROM blocks WHERE address = ?", (address.lower(),))
+    if removed:
+        add_event(tx, EventKind.UNBLOCKED, address=address.lower(), note=note)
+    return bool(removed)
 
 
-def list_blocks(conn: sqlite3.Connection) -> list[Block]:
-    return [Block(**dict(r)) for r in conn.execute("SELECT * FROM blocks ORDER BY created_at")]
+def list_blocks(conn: Conn) -> list[Block]:
+    return [Block(**dict(r)) for r in rows(conn, "SELECT * FROM blocks ORDER BY created_at")]
 
 
-def find_optout(conn: sqlite3.Connection, shop: str, address: str, kind: str) -> OptOut | None:
-    row = conn.execute(
+def find_optout(conn: Conn, shop: str, address: str, kind: str) -> OptOut | None:
+    found = row(
+        conn,
         "SELECT * FROM optouts WHERE shop = ? AND address = ? AND kind = ?",
         (shop, address.lower(), kind),
-    ).fetchone()
-    return OptOut(**dict(row)) if row else None
+    )
+    return OptOut(**dict(found)) if found else None
 
 
-def add_optout(conn: sqlite3.Connection, shop: str, address: str, kind: str, source: str) -> bool:
-    cur = conn.execute(
-        "INSERT OR IGNORE INTO optouts (shop, address, kind, created_at, source)"
-        " VALUES (?,?,?,?,?)",
+def add_optout(tx: Tx, shop: str, address: str, kind: str, source: str) -> bool:
+    added = changed(
+        tx,
+        "INSERT INTO optouts (shop, address, kind, created_at, source) VALUES (?,?,?,?,?)"
+        " ON CONFLICT (shop, address, kind) DO NOTHING",
         (shop, address.lower(), kind, time.time(), source),
     )
-    if cur.rowcount:
+    if added:
         add_event(
-            conn, EventKind.OPTED_OUT, shop=shop, address=address.lower(), kind=kind, source=source
+            tx, EventKind.OPTED_OUT, shop=shop, address=address.lower(), kind=kind, source=source
         )
-    return bool(cur.rowcount)
+    return bool(added)
 
 
-def remove_optout(
-    conn: sqlite3.Connection, shop: str, address: str, kind: str, reason: str
-) -> bool:
-    cur = conn.execute(
+def remove_optout(tx: Tx, shop: str, address: str, kind: str, reason: str) -> bool:
+    removed = changed(
+        tx,
         "DELETE FROM optouts WHERE shop = ? AND address = ? AND kind = ?",
         (shop, address.lower(), kind),
     )
-    if cur.rowcount:
+    if removed:
         add_event(
-            conn,
+            tx,
             EventKind.OPTOUT_REMOVED,
             shop=shop,
             address=address.lower(),
             kind=kind,
             reason=reason,
         )
-    return bool(cur.rowcount)
+    return bool(removed)
 
 
-def list_optouts(
-    conn: sqlite3.Connection, shop: str | None = None, address: str | None = None
-) -> list[OptOut]:
+def list_optouts(conn: Conn, shop: str | None = None, address: str | None = None) -> list[OptOut]:
     sql, args = "SELECT * FROM optouts WHERE 1=1", []
     if shop:
         sql, args = sql + " AND shop = ?", [*args, shop]
     if address:
         sql, args = sql + " AND address = ?", [*args, address.lower()]
-    return [OptOut(**dict(r)) for r in conn.execute(sql + " ORDER BY created_at", args)]
+    return [OptOut(**dict(r)) for r in rows(conn, sql + " ORDER BY created_at", args)]
+
+
+def mailto_target(conn: Conn, token: str) -> tuple[str, str, str] | None:
+    """(shop, address, kind) behind a List-Unsubscribe mailto token we issued, or None."""
+    found: Any = row(
+        conn, "SELECT shop, address, kind FROM unsubscribe_mailto WHERE token = ?", (token,)
+    )
+    return (found["shop"], found["address"], found["kind"]) if found else None

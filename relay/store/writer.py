@@ -18,7 +18,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from relay.store.connection import connect
+from relay.store.errors import StoreClosed
+from relay.store.sql import Tx
+from relay.store.sqlite import PRIVATE_FILE, SQLITE, connect, translate
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ class WriteLock:
     """
 
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
 
     def __enter__(self) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -58,9 +60,11 @@ class Writer:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="db-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
+        self._tx: Tx | None = None
 
     def start(self) -> None:
         self._conn = connect(self._path, check_same_thread=False)
+        self._tx = Tx(self._conn, SQLITE)
         self._thread.start()
 
     def stop(self) -> None:
@@ -73,10 +77,13 @@ class Writer:
             self._conn = None
         self._lock.close()
 
-    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `job(conn)` in the next group transaction; return once it is committed."""
+    async def run(self, job: Callable[[Tx], T]) -> T:
+        """Run `job(tx)` in the next group transaction; return once it is committed.
+
+        Raises what the job raised, StoreUnavailable when the commit failed (a full disk:
+        nothing of the batch is written), StoreClosed when the writer has stopped."""
         if not self._thread.is_alive():  # never wait for a writer that is gone (451, not a hang)
-            raise RuntimeError("the database writer has stopped")
+            raise StoreClosed("the database writer has stopped")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((job, future, loop))
@@ -106,8 +113,8 @@ class Writer:
                         loop.call_soon_threadsafe(_settle, future, False, exc)
 
     def _commit_batch(self, batch: list[Any]) -> None:
-        assert self._conn is not None
-        conn = self._conn
+        assert self._conn is not None and self._tx is not None
+        conn, tx = self._conn, self._tx
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self._lock:
@@ -115,27 +122,41 @@ class Writer:
                     conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
                 for job, _future, _loop in batch:
-                    outcomes.append(_run_in_savepoint(conn, job))
-                conn.execute("COMMIT")
+                    outcomes.append(_run_in_savepoint(conn, tx, job))
+                self._commit(conn)
         except Exception as exc:  # the commit itself failed: nobody's rows are durable
-            log.exception("group commit failed")
+            log.error("group commit of %d jobs failed: %s", len(batch), exc)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            outcomes = [(False, exc)] * len(batch)
+            failure = _translated(exc)
+            outcomes = [(False, failure)] * len(batch)
         for (_job, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, future, ok, value)
 
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        """COMMIT: one fsync of the WAL (synchronous=FULL) for the whole batch."""
+        conn.execute("COMMIT")
 
-def _run_in_savepoint(conn: sqlite3.Connection, job: Callable[[sqlite3.Connection], Any]) -> Any:
+
+def _run_in_savepoint(conn: sqlite3.Connection, tx: Tx, job: Callable[[Tx], Any]) -> Any:
     conn.execute("SAVEPOINT job")
     try:
-        result = job(conn)
+        result = job(tx)
     except Exception as exc:
         conn.execute("ROLLBACK TO job")
         conn.execute("RELEASE job")
-        return (False, exc)
+        return (False, _translated(exc))
     conn.execute("RELEASE job")
     return (True, result)
+
+
+def _translated(exc: Exception) -> Exception:
+    """A driver error as a StoreError (callers never see sqlite3); others unchanged."""
+    if not isinstance(exc, sqlite3.Error):
+        return exc
+    failure = translate(exc)
+    failure.__cause__ = exc
+    return failure
 
 
 def _settle(future: asyncio.Future, ok: bool, value: Any) -> None:

@@ -1,0 +1,88 @@
+"""Received bounce and complaint reports (raw bytes first, never dropped), and the lookups
+that match a report to one of our recipients."""
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from relay.store.sql import Conn, Tx, execute, insert, row, rows
+
+
+@dataclass(frozen=True)
+class RecipientRef:
+    """One recipient row as report matching sees it."""
+
+    id: int
+    message: str
+    shop: str
+    address: str
+    state: str
+
+
+def store_raw(tx: Tx, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
+    return insert(
+        tx,
+        "INSERT INTO reports (received_at, mail_from, rcpt_to, raw) VALUES (?,?,?,?)",
+        (time.time(), mail_from, json.dumps(rcpt_tos), raw),
+    )
+
+
+def unprocessed(conn: Conn) -> list[int]:
+    """Reports stored but not processed (the process stopped in between)."""
+    return [r["id"] for r in rows(conn, "SELECT id FROM reports WHERE status = 'new'")]
+
+
+def load_raw(conn: Conn, report_id: int) -> tuple[bytes, list[str]]:
+    found = row(conn, "SELECT raw, rcpt_to FROM reports WHERE id = ?", (report_id,))
+    if found is None:
+        raise KeyError(f"no report {report_id}")
+    return bytes(found["raw"]), json.loads(found["rcpt_to"])
+
+
+def report_status(conn: Conn, report_id: int) -> str | None:
+    found = row(conn, "SELECT status FROM reports WHERE id = ?", (report_id,))
+    return found["status"] if found else None
+
+
+def finish_report(
+    tx: Tx, report_id: int, kind: str, status: str, recipient: int | None, parsed: dict
+) -> None:
+    execute(
+        tx,
+        "UPDATE reports SET kind = ?, status = ?, recipient = ?, parsed = ? WHERE id = ?",
+        (kind, status, recipient, json.dumps(parsed), report_id),
+    )
+
+
+def list_reports(conn: Conn, unrecognized: bool, limit: int = 100) -> list[dict[str, Any]]:
+    sql = "SELECT id, received_at, mail_from, rcpt_to, kind, status, recipient, parsed FROM reports"
+    if unrecognized:
+        sql += " WHERE status = 'unrecognized'"
+    found = rows(conn, sql + " ORDER BY id DESC LIMIT ?", (limit,))
+    return [
+        {**dict(r), "rcpt_to": json.loads(r["rcpt_to"]), "parsed": json.loads(r["parsed"])}
+        for r in found
+    ]
+
+
+_RECIPIENT = (
+    "SELECT r.id, r.message, m.shop, r.address, r.state FROM recipients r"
+    " JOIN messages m ON m.id = r.message"
+)
+
+
+def find_recipient(conn: Conn, recipient: int) -> RecipientRef | None:
+    found = row(conn, _RECIPIENT + " WHERE r.id = ?", (recipient,))
+    return _ref(found) if found else None
+
+
+def recipients_of_message_id(conn: Conn, message_id: str) -> list[RecipientRef]:
+    """The recipients of the message(s) with this Message-ID header."""
+    return [_ref(r) for r in rows(conn, _RECIPIENT + " WHERE m.message_id = ?", (message_id,))]
+
+
+def _ref(found: Any) -> RecipientRef:
+    return RecipientRef(
+        found["id"], found["message"], found["shop"], found["address"], found["state"]
+    )

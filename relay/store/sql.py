@@ -1,0 +1,101 @@
+"""The handles callers hold, and the few helpers through which the store runs its SQL.
+
+Outside `relay/store/`, a `Conn` (a read handle) or a `Tx` (a write transaction) is opaque: it
+is passed to store functions and never used directly (tests/test_layering_sql.py checks that
+no other module runs SQL or imports a database driver). Inside, every statement goes through
+the helpers below, which turn a driver's exceptions into `StoreError`/`StoreUnavailable`.
+
+SQL is written once, with `?` placeholders and in the subset SQLite and PostgreSQL share
+(`ON CONFLICT`, `RETURNING`); what differs is a named hook of the handle's `Dialect`. A
+backend's raw connection takes `execute(sql, args)` with `?` placeholders and returns a cursor
+whose rows can be read by position and by column name (`sqlite3.Row`; a PostgreSQL backend
+translates the placeholders and uses a row factory that does both).
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from relay.store.dialect import Dialect
+
+Args = Sequence[Any] | Mapping[str, Any]
+
+
+class Conn:
+    """An open connection of the store: pass it to store functions (read them)."""
+
+    __slots__ = ("_dialect", "_raw")
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self._raw = raw
+        self._dialect = dialect
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
+
+class Tx(Conn):
+    """A write transaction: store functions that change data take one. The writer (or
+    `Database.transaction()`) commits it; a failing job is rolled back alone."""
+
+    __slots__ = ()
+
+
+def execute(c: Conn, sql: str, args: Args = ()) -> Any:
+    """Run one statement; the driver's cursor (for rowcount)."""
+    try:
+        return c._raw.execute(sql, args)
+    except c._dialect.driver_error as exc:
+        raise c._dialect.translate(exc) from exc
+
+
+def rows(c: Conn, sql: str, args: Args = ()) -> list[Any]:
+    try:
+        return c._raw.execute(sql, args).fetchall()
+    except c._dialect.driver_error as exc:
+        raise c._dialect.translate(exc) from exc
+
+
+def row(c: Conn, sql: str, args: Args = ()) -> Any | None:
+    try:
+        return c._raw.execute(sql, args).fetchone()
+    except c._dialect.driver_error as exc:
+        raise c._dialect.translate(exc) from exc
+
+
+def value(c: Conn, sql: str, args: Args = ()) -> Any:
+    """The first column of the first row, or None."""
+    found = row(c, sql, args)
+    return None if found is None else found[0]
+
+
+def changed(c: Conn, sql: str, args: Args = ()) -> int:
+    """Run an UPDATE/DELETE/INSERT; how many rows it changed (0: its guard did not match)."""
+    return int(execute(c, sql, args).rowcount)
+
+
+def insert(c: Conn, sql: str, args: Args = ()) -> int:
+    """Run an INSERT into a table with an `id` column; the new row's id (dialect hook: the
+    driver's lastrowid where it has one, else `RETURNING id`)."""
+    if c._dialect.returning_ids:
+        found = row(c, sql + " RETURNING id", args)
+        assert found is not None
+        return int(found[0])
+    return int(execute(c, sql, args).lastrowid)
+
+
+def run_many(c: Conn, sql: str, seq: Iterable[Args]) -> None:
+    try:
+        c._raw.executemany(sql, seq)
+    except c._dialect.driver_error as exc:
+        raise c._dialect.translate(exc) from exc
+
+
+def marks(count: int) -> str:
+    """`?,?,?` for an IN list of `count` values."""
+    return ",".join("?" * count)
+
+
+def quoted(values: Iterable[str]) -> str:
+    """`'a','b'` for an IN list of constants we own (state names), never for user data."""
+    return ",".join(f"'{v}'" for v in values)
