@@ -24,9 +24,10 @@ from relay.serve.role import WorkerRole
 from relay.signing import Signer
 from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import RelaySMTP, SessionLimiter
-from relay.smtp.submission import SubmissionDeps, SubmissionHandler
+from relay.smtp.submission import SubmissionHandler
 from relay.store.db import Database, GroupWriter
 from relay.store.recipients import Lease, lease_owner, node_name
+from relay.submit import SubmissionDeps, Submitter
 
 log = logging.getLogger("relay")
 
@@ -77,6 +78,7 @@ class Service:
         self.signer = Signer(config.submission.signing_workers)
         self.settings = settings_from(config)
         await self._start_delivery()
+        self._make_submitter()
         if self.role.first:
             # The unsubscribe pages see a few requests a day: one worker is plenty, and the
             # others need not carry aiohttp in memory.
@@ -178,23 +180,29 @@ class Service:
         self.wake_delivery = scheduler.wake  # type: ignore[method-assign]
         self.background.append(scheduler.stop)
 
+    def _make_submitter(self) -> None:
+        """The one submission path (relay/submit.py), shared by SMTP and the HTTP API."""
+        assert self.writer is not None and self.signer is not None
+        likely_typo("example.com")  # loads its tables (~60 ms) now, not in a customer's DATA
+        self.submitter = Submitter(
+            SubmissionDeps(
+                read=self.reads,
+                write=self.writer.run,
+                signer=self.signer,
+                settings=self.settings,
+                typo=likely_typo,
+                on_queued=self.wake_delivery,
+            )
+        )
+
     async def _start_submission(self) -> None:
         config = self.config
-        assert self.writer is not None and self.signer is not None
+        assert self.writer is not None
         authenticator = ShopAuthenticator(
             self.reads, self.writer.run, config.submission.auth_failure_delay
         )
-        deps = SubmissionDeps(
-            read=self.reads,
-            write=self.writer.run,
-            signer=self.signer,
-            settings=self.settings,
-            typo=likely_typo,
-            trusted=parse_trusted(config.submission.trusted_clients),
-            on_queued=self.wake_delivery,
-        )
-        likely_typo("example.com")  # loads its tables (~60 ms) now, not in a customer's DATA
-        handler = SubmissionHandler(deps, authenticator)
+        trusted = parse_trusted(config.submission.trusted_clients)
+        handler = SubmissionHandler(self.submitter, authenticator, trusted)
         limiter = SessionLimiter(self.role.share(config.submission.max_sessions))
         tls = self.tls
         common = {

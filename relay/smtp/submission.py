@@ -1,67 +1,31 @@
-"""The shop submission handler: thin aiosmtpd hooks that validate, hand off, return a reply."""
+"""The shop submission handler: thin aiosmtpd hooks that validate, hand off, return a reply.
+
+The message itself goes through `relay.submit.Submitter`, the path every way in shares.
+"""
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from relay.model import Shop
-from relay.prepare.pipeline import Prepared, Rejection, Settings, apply_signatures, prepare
-from relay.prepare.recipients import Lookups
-from relay.signing import Signer
 from relay.smtp import replies
 from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import HandlerBase
-from relay.store import shops as shop_store
-from relay.store import suppression
-from relay.store.db import Read, Write
-from relay.store.messages import insert_message
-from relay.store.sql import Conn
+from relay.submit import Rejection, ShopGone, Submitter
 
 log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted
 
 
-@dataclass
-class SubmissionDeps:
-    read: Read  # read handle of the loop thread
-    write: Write
-    signer: Signer
-    settings: Settings
-    typo: Callable[[str], str | None]
-    trusted: dict[str, str]  # client IP -> shop (no AUTH needed)
-    on_queued: Callable[[], None]  # wakes the delivery scheduler
-
-
-class ShopCache:
-    """Shops and their verified domains, read again only when the store's shops version moved
-    (every change to a shop or a verdict bumps it), so `relay dns check` counts from the next
-    message."""
-
-    def __init__(self) -> None:
-        self._version: int | None = None
-        self._shops: dict[str, Shop | None] = {}
-        self._verified: dict[str, set[str]] = {}
-
-    def get(self, conn: Conn, name: str) -> tuple[Shop | None, set[str]]:
-        version = shop_store.shops_version(conn)
-        if version != self._version:
-            self._version, self._shops = version, {}
-            self._verified = shop_store.verified_domains(conn)
-        if name not in self._shops:
-            self._shops[name] = shop_store.get_shop(conn, name)
-        return self._shops[name], self._verified.get(name, set())
-
-
 class SubmissionHandler(HandlerBase):
-    def __init__(self, deps: SubmissionDeps, authenticator: ShopAuthenticator) -> None:
-        self.deps = deps
+    def __init__(
+        self, submitter: Submitter, authenticator: ShopAuthenticator, trusted: dict[str, str]
+    ) -> None:
+        self.submitter = submitter
         self.authenticator = authenticator
-        self.shops = ShopCache()
+        self.trusted = trusted  # client IP -> shop (no AUTH needed)
 
     def session_started(self, server) -> None:  # type: ignore[no-untyped-def]
         """Trusted clients (benchmarks, a shop host on this machine) skip AUTH."""
         peer = server.session.peer
-        shop = self.deps.trusted.get(peer[0] if isinstance(peer, tuple) else "")
+        shop = self.trusted.get(peer[0] if isinstance(peer, tuple) else "")
         if shop:
             server.session.authenticated = True
             server.session.auth_data = shop
@@ -77,40 +41,28 @@ class SubmissionHandler(HandlerBase):
         return replies.RCPT_OK
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
-        conn = self.deps.read()
-        shop, verified = self.shops.get(conn, session.auth_data)
-        if shop is None:  # deleted while the session was open
-            return replies.AUTH_REQUIRED
-        content, envelope.content, envelope.original_content = envelope.content, None, None
+        client = f"{session.peer[0]}" if isinstance(session.peer, tuple) else ""
         try:
-            prepared = prepare(
-                content,
+            prepared = await self.submitter.submit(
+                session.auth_data,
+                envelope.mail_from or "",
                 envelope.rcpt_tos,
-                shop,
-                verified,
-                self._lookups(conn),
-                self.deps.settings,
+                _take_content(envelope),
+                client,
             )
         except Rejection as rejection:
             return rejection.reply
-        finally:
-            del content  # the prepared copy is what is signed and stored
-        apply_signatures(prepared, await self.deps.signer.sign(prepared))
-        await self._store(prepared, envelope.mail_from or "", session)
-        self.deps.on_queued()
+        except ShopGone:  # deleted while the session was open
+            return replies.AUTH_REQUIRED
         return replies.QUEUED.format(id=prepared.id)
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("submission failed", exc_info=error)
         return replies.INTERNAL_ERROR
 
-    def _lookups(self, conn: Conn) -> Lookups:
-        return Lookups(
-            block=lambda address: suppression.find_block(conn, address),
-            optout=lambda shop, address, kind: suppression.find_optout(conn, shop, address, kind),
-            typo=self.deps.typo,
-        )
 
-    async def _store(self, prepared: Prepared, mail_from: str, session) -> None:  # type: ignore[no-untyped-def]
-        client = f"{session.peer[0]}" if isinstance(session.peer, tuple) else ""
-        await self.deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))
+def _take_content(envelope) -> bytes:  # type: ignore[no-untyped-def]
+    """The DATA bytes, leaving no other reference to them (the submitter drops its own as soon
+    as the prepared copy exists: a large message must not be held twice)."""
+    content, envelope.content, envelope.original_content = envelope.content, None, None
+    return content

@@ -2,7 +2,7 @@
 
 Every change to a shop or a verdict bumps `meta.shops_version` in the same transaction, so the
 submission path can cache both and still see `relay shop kinds` or `relay dns check` on the
-next message (relay.smtp.submission.ShopCache).
+next message (relay.submit.ShopCache).
 """
 
 import json
