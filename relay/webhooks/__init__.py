@@ -12,20 +12,44 @@ event, claimed, retried) builds on it.
 - schedule.py: `next_attempt(attempts, first_at, now, ...)`, backoff with jitter to max_age.
 """
 
-from relay.webhooks.events import (
-    Dsn,
-    Event,
-    EventType,
-    MessageFacts,
-    SmtpReply,
-    escalates,
-    message_event,
-    opt_out_event,
-)
-from relay.webhooks.guard import UrlPolicy, UrlProblem, check_url, policy_from_config
-from relay.webhooks.schedule import next_attempt
-from relay.webhooks.sender import Delivery, Outcome, Sender, SenderSettings, SendResult
-from relay.webhooks.signing import new_secret, new_webhook_id, secret_problem, signed_headers
+import importlib
+from typing import Any
+
+# Where each public name lives. Imported on first use (PEP 562): the store writes outbox rows
+# with events.py on every delivery result, and must not pull aiohttp (sender.py) into every
+# CLI command and writer that only needs the pure parts.
+_HOMES = {
+    "Dsn": "events",
+    "Event": "events",
+    "EventType": "events",
+    "MessageFacts": "events",
+    "SmtpReply": "events",
+    "escalates": "events",
+    "message_event": "events",
+    "opt_out_event": "events",
+    "UrlPolicy": "guard",
+    "UrlProblem": "guard",
+    "check_url": "guard",
+    "policy_from_config": "guard",
+    "next_attempt": "schedule",
+    "Delivery": "sender",
+    "Outcome": "sender",
+    "Sender": "sender",
+    "SenderSettings": "sender",
+    "SendResult": "sender",
+    "new_secret": "signing",
+    "new_webhook_id": "signing",
+    "secret_problem": "signing",
+    "signed_headers": "signing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'relay.webhooks' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"relay.webhooks.{home}"), name)
+
 
 __all__ = [
     "Delivery",
