@@ -44,6 +44,7 @@ class InboundSection:
 class HttpSection:
     listen: str = field(metadata=_kind("address"))
     public_url: str = field(metadata=_kind("str"))
+    api_max_body: int = field(metadata=_kind("size"))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from relay.store import shops as shop_store
 from relay.store import suppression
 from relay.store.db import Read, Write
 from relay.store.messages import insert_message
-from relay.store.sql import Conn
+from relay.store.sql import Conn, Tx
 
 
 @dataclass
@@ -61,12 +61,21 @@ class Submitter:
         self.shops = ShopCache()
 
     async def submit(
-        self, shop_name: str, mail_from: str, recipients: list[str], data: bytes, client: str
+        self,
+        shop_name: str,
+        mail_from: str,
+        recipients: list[str],
+        data: bytes,
+        client: str,
+        *,
+        also: Callable[[Tx, Prepared], object] | None = None,
     ) -> Prepared:
         """Queue `data` (an RFC 5322 message, CRLF line endings) for `recipients`.
 
         Raises Rejection (nothing stored) or ShopGone. Pass `data` without keeping a reference
-        of your own: it is dropped as soon as the prepared copy exists (large messages)."""
+        of your own: it is dropped as soon as the prepared copy exists (large messages).
+        `also(tx, prepared)` runs in the transaction that stores the message (the API keeps its
+        Idempotency-Key there); what it raises rolls the message back and is raised here."""
         conn = self.deps.read()
         shop, verified = self.shops.get(conn, shop_name)
         if shop is None:
@@ -75,7 +84,13 @@ class Submitter:
         prepared = prepare(data, recipients, shop, verified, lookups, self.deps.settings)
         del data  # the prepared copy is what is signed and stored
         apply_signatures(prepared, await self.deps.signer.sign(prepared))
-        await self.deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))
+
+        def store(tx: Tx) -> None:
+            insert_message(tx, prepared, mail_from, client)
+            if also is not None:
+                also(tx, prepared)
+
+        await self.deps.write(store)
         self.deps.on_queued()
         return prepared
 

@@ -86,9 +86,11 @@ def _known_shop(conn: Conn, shop: str) -> None:
         raise NotFound(f"no shop {shop!r}; `relay shop list` shows the shops", "shop")
 
 
-async def create_token(conn: Conn, write: Write, shop: str, name: str) -> NewToken:
+async def create_token(conn: Conn, write: Write, shop: str, name: str = "") -> NewToken:
+    """A new token; `name` tells it apart (default: its id)."""
     _known_shop(conn, shop)
-    name = name.strip()
+    token_id, token = _new_token()
+    name = name.strip() or token_id
     if not name or len(name) > MAX_NAME or not name.isprintable():
         raise ActionError(
             "invalid-name", f"a token name is 1 to {MAX_NAME} printable characters", "name"
@@ -97,7 +99,6 @@ async def create_token(conn: Conn, write: Write, shop: str, name: str) -> NewTok
         raise ActionError(
             "name-taken", f"shop {shop} has an active token named {name!r} already", "name"
         )
-    token_id, token = _new_token()
     stored = store.StoredToken(token_id, shop, name, digest(token), time.time(), None, None)
     await write(lambda tx: store.insert_token(tx, stored))
     return NewToken(token, _info(stored))

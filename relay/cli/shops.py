@@ -7,6 +7,8 @@ import click
 
 from dns_checks import InvalidDomain, public_mailbox_reason, to_ascii_domain
 from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.cli.tokens import token
+from relay.cli.webhook import webhook
 from relay.keys import new_dkim_key, new_selector, public_key_b64
 from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
 from relay.model import Shop
@@ -19,7 +21,11 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 @click.group()
 def shop() -> None:
-    """Manage shops: identity, credentials, DKIM key, notification kinds."""
+    """Manage shops: identity, credentials, DKIM key, notification kinds, API tokens, webhooks."""
+
+
+shop.add_command(token)
+shop.add_command(webhook)
 
 
 @shop.command("add")
