@@ -15,6 +15,7 @@ import dns.nameserver
 import dns.resolver
 
 from dns_checks.resolver import parse_nameserver
+from relay.delivery.relayhost import Relayhost
 
 
 class RouteError(Exception):
@@ -45,12 +46,25 @@ def make_resolver(nameservers: tuple[str, ...], timeout: float = 5.0) -> dns.asy
 
 
 class Router:
-    def __init__(self, resolver: dns.asyncresolver.Resolver, allow_private: bool) -> None:
+    def __init__(
+        self,
+        resolver: dns.asyncresolver.Resolver,
+        allow_private: bool,
+        relayhost: Relayhost | None = None,
+    ) -> None:
         self.resolver = resolver
         self.allow_private = allow_private
+        self.relayhost = relayhost
+
+    def destination(self, domain: str) -> str:
+        """The lane a recipient domain's mail takes: its own, or the relayhost's for all
+        (so max_per_destination caps the connections to the relayhost, as in Postfix)."""
+        return f"relayhost {self.relayhost}" if self.relayhost else domain
 
     async def route(self, domain: str) -> list[MxHost]:
         """MX hosts with addresses, best first; raises RouteError."""
+        if self.relayhost is not None:  # relayhost: no MX lookup
+            return [await self._relayhost(self.relayhost)]
         records = await self._mx(domain)
         if records is None:  # no MX at all: the domain itself is the implicit MX (5.1)
             records = [(0, domain)]
@@ -71,12 +85,33 @@ class Router:
         try:
             answer = await self.resolver.resolve(domain, "MX")
         except dns.resolver.NXDOMAIN:
-            raise RouteError(True, "5.1.2", f"the domain {domain} does not exist") from None
+            # The relay's own finding, not a server's reply: say so (issue 14).
+            raise RouteError(
+                True, "5.1.2", f"the relay's DNS lookup found no domain {domain} (NXDOMAIN)"
+            ) from None
         except dns.resolver.NoAnswer:
             return None
         except dns.exception.DNSException as exc:  # timeout, SERVFAIL, odd answers: temporary
-            raise RouteError(False, "4.4.3", f"DNS lookup of {domain} failed: {exc}") from None
+            raise RouteError(
+                False, "4.4.3", f"the relay's DNS lookup of {domain} failed: {exc}"
+            ) from None
         return sorted((r.preference, r.exchange.to_text().rstrip(".").lower()) for r in answer)
+
+    async def _relayhost(self, relayhost: Relayhost) -> MxHost:
+        """The relayhost's own A/AAAA (or the address it is), private ones included: the
+        operator chose it. None found is temporary: the mail waits."""
+        if relayhost.is_address:
+            return MxHost(relayhost.host, 0, (relayhost.host,))
+        found: list[str] = []
+        for rdtype in ("A", "AAAA"):
+            try:
+                found += [r.address for r in await self.resolver.resolve(relayhost.host, rdtype)]
+            except dns.exception.DNSException:
+                continue
+        if not found:
+            found_none = f"the relay's DNS lookup found no address of the relayhost {relayhost}"
+            raise RouteError(False, "4.4.4", found_none)
+        return MxHost(relayhost.host, 0, tuple(found))
 
     async def _addresses(self, name: str) -> tuple[str, ...]:
         found: list[str] = []

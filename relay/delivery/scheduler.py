@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bounces.verp import bounce_address
+from relay import logs
 from relay.delivery import queue
 from relay.delivery.client import ClientSettings, Envelope, deliver_batch
 from relay.delivery.decide import decide
@@ -93,7 +94,7 @@ class Scheduler:
             if room > 0:
                 rows = await self.write(lambda c, n=room: queue.claim_due(c, self.me, n))
                 for row in rows:
-                    self._lanes[row["domain"]].append(row)
+                    self._lanes[self.router.destination(row["domain"])].append(row)
                 self._dispatch()
             await self._sleep_until_due()
 
@@ -170,6 +171,7 @@ class Scheduler:
             )
             await self.write(lambda c: record_result(c, row, attempt, decision))
             done.add(row["id"])
+            logs.attempt(row, attempt, decision)  # issue 14: one line per attempt
 
         envelopes = [self._envelope(row) for row in batch]
         try:

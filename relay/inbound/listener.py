@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bounces.verp import decode_token, token_of
+from relay import logs
 from relay.inbound import reports
 from relay.smtp import replies
 from relay.smtp.protocol import HandlerBase
@@ -90,7 +91,7 @@ class InboundHandler(HandlerBase):
                 c, report_id, parsed, rcpts, deps.secret, deps.bounce_domain
             )
         )
-        log.info("report %d: %s %s (%s)", report_id, outcome.kind, outcome.status, outcome.effect)
+        logs.report(outcome)  # issue 14: one line per report
         return outcome
 
     async def recover(self) -> None:

@@ -1,5 +1,6 @@
 """Stored reports: the raw bytes first (never dropped), then what parsing and matching found."""
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -18,6 +19,8 @@ class Outcome:
     kind: str
     status: str  # matched | unrecognized | opt-out
     effect: str
+    message: str | None = None  # the matched message and recipient address (for the log)
+    address: str | None = None
 
 
 def store_raw(conn: sqlite3.Connection, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
@@ -58,7 +61,8 @@ def apply_parsed(
     if match is None:
         return _finish(conn, report_id, report, "unrecognized", None, "kept for review")
     effect = apply_report(conn, report_id, report, match)
-    return _finish(conn, report_id, report, "matched", match.recipient, effect)
+    outcome = _finish(conn, report_id, report, "matched", match.recipient, effect)
+    return dataclasses.replace(outcome, message=match.message, address=match.address)
 
 
 def _finish(

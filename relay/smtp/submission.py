@@ -5,8 +5,9 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from relay import logs
 from relay.prepare.pipeline import Prepared, Rejection, Settings, apply_signatures, prepare
-from relay.prepare.recipients import Lookups
+from relay.prepare.recipients import Lookups, syntax_error
 from relay.signing import Signer
 from relay.smtp import replies
 from relay.smtp.auth import ShopAuthenticator
@@ -69,6 +70,9 @@ class SubmissionHandler(HandlerBase):
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return replies.TOO_MANY_RECIPIENTS
+        why = syntax_error(address)
+        if why is not None:  # issue 14: refused now, not accepted and failed later
+            return replies.BAD_RECIPIENT.format(address=address[:100], why=why[:200])
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RCPT_OK
@@ -111,3 +115,4 @@ class SubmissionHandler(HandlerBase):
     async def _store(self, prepared: Prepared, mail_from: str, session) -> None:  # type: ignore[no-untyped-def]
         client = f"{session.peer[0]}" if isinstance(session.peer, tuple) else ""
         await self.deps.write(lambda c: insert_prepared(c, prepared, mail_from, client))
+        logs.accepted(prepared, client)  # issue 14: one line per accepted message
