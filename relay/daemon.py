@@ -41,23 +41,29 @@ def start_detached(command: list[str], log_path: Path, timeout: float = READY_TI
     finally:
         os.close(write_end)  # the child holds the only write end: EOF when it exits
     try:
-        ready = _read_byte(read_end, timeout)
+        answer = _read_byte(read_end, timeout)
     finally:
         os.close(read_end)
-    if ready:
+    if answer == b"r":
         return proc.pid
-    code = proc.poll()
-    if code is None:
+    if answer is None:
         raise DaemonError(
             f"not ready after {timeout:.0f} s; it is still starting as pid {proc.pid}"
             f" (see {log_path})"
         )
+    try:  # the pipe ended without the byte: it is exiting, or has exited
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise DaemonError(
+            f"closed its readiness pipe but still runs as pid {proc.pid} (see {log_path})"
+        ) from None
     raise DaemonError(f"exited with status {code} before it was ready:\n{tail(log_path)}")
 
 
-def _read_byte(fd: int, timeout: float) -> bool:
+def _read_byte(fd: int, timeout: float) -> bytes | None:
+    """The byte, b"" at the end of the pipe, None at the timeout."""
     readable, _, _ = select.select([fd], [], [], timeout)
-    return bool(readable) and bool(os.read(fd, 1))
+    return os.read(fd, 1) if readable else None
 
 
 def signal_ready(fd: int | None) -> None:

@@ -53,7 +53,7 @@ def _delivery(d: dict[str, Any]) -> str:
     parts = [d.get("reply") or d.get("text") or d.get("reason") or ""]
     if d.get("mx"):
         parts.append(f"(from {d['mx']})")
-    if d.get("reason") == "expired":
+    if d.get("reason") == "expired" and not d.get("next_attempt_at"):  # bounced at the end
         parts.insert(0, "gave up at the end of the queue lifetime; last error:")
     if d.get("next_attempt_at"):
         parts.append(f"; next try {when(d['next_attempt_at'])}")

@@ -67,7 +67,12 @@ class Summary:
             "format": self.format,
             "reports": sum(self.kinds.values()),
             "seconds": self.seconds,
-            "kinds": dict(self.kinds.most_common()),
-            "outcomes": dict(self.outcomes.most_common()),
+            "kinds": _by_count(self.kinds),
+            "outcomes": _by_count(self.outcomes),
             "errors": self.errors,
         }
+
+
+def _by_count(counts: Counter[str]) -> dict[str, int]:
+    """Most first, ties by name: the same input always prints the same summary."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))

@@ -83,7 +83,7 @@ def _session_refused(reply: Reply, where: str) -> Reply:
     recipients are deferred (until max_age), never bounced for it."""
     status = "4" + reply.status[1:] if reply.status else "4.4.1"
     code = 451 if reply.code >= 500 else reply.code
-    said = reply.text if reply.synthetic else f"{reply.code} {reply.text}"
+    said = str(reply)  # the server's code, enhanced status and words; ours as they are
     return Reply.synthetic_reply(code, status, f"{where}: {said}")
 
 
