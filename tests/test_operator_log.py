@@ -29,13 +29,16 @@ def test_one_attempt_line_per_recipient_delivered_deferred_bounced(relay_factory
     ).start("--log-format", fmt)
     to = ",".join((names.CUSTOMER, names.BUSY, names.UNKNOWN_USER))
     qid = queue_id(shop_mail(relay, to, "X-Relay-Kind: dunning", "X-Relay-Order: L-1").stdout)
+    # Accepted, then bounced by a DSN that comes back to the bounce listener: a report line.
+    later = queue_id(shop_mail(relay, names.LATER_UNKNOWN, "X-Relay-Order: L-2").stdout)
     relay.wait_state(names.CUSTOMER, {"delivered"})
     relay.wait_state(names.BUSY, {"deferred"})
     relay.wait_state(names.UNKNOWN_USER, {"bounced"})
+    relay.wait_state(names.LATER_UNKNOWN, {"bounced"}, timeout=60)
     relay.stop()
     lines = events(relay.log.read_text(), fmt)  # every line parses
 
-    attempts = [e for e in lines if e.get("event") == "attempt"]
+    attempts = [e for e in lines if e.get("event") == "attempt" and e["id"] == qid]
     by_address = {e["to"]: e for e in attempts}
     assert sorted(e["to"] for e in attempts) == sorted(by_address)  # one each, no repeats
     assert set(by_address) == {names.CUSTOMER, names.BUSY, names.UNKNOWN_USER}
@@ -53,7 +56,7 @@ def test_one_attempt_line_per_recipient_delivered_deferred_bounced(relay_factory
     assert deferred["reply"].startswith("450 4.2.0") and deferred["next"] not in (None, "-")
     assert bounced["reply"].startswith("550 5.1.1") and bounced["reason"] == "userunknown"
 
-    accepted = [e for e in lines if e.get("event") == "accepted"]
+    accepted = [e for e in lines if e.get("event") == "accepted" and e["id"] == qid]
     assert len(accepted) == 1
     assert {k: str(accepted[0][k]) for k in ("id", "shop", "kind", "order", "recipients")} == {
         "id": qid,
@@ -63,6 +66,15 @@ def test_one_attempt_line_per_recipient_delivered_deferred_bounced(relay_factory
         "recipients": "3",
     }
     assert int(accepted[0]["size"]) > 100
+
+    reports = [e for e in lines if e.get("event") == "report"]
+    assert len(reports) == 1, reports
+    assert (reports[0]["id"], reports[0]["to"], reports[0]["kind"]) == (
+        later,
+        names.LATER_UNKNOWN,
+        "bounce",
+    )
+    assert reports[0]["status"] == "matched" and "bounced" in reports[0]["effect"]
 
     # Every line says which process wrote it (0-based workers), start-up lines come once.
     assert {str(e["worker"]) for e in lines} <= {"0", "1", "supervisor"}

@@ -5,6 +5,8 @@ Real parts: the `relay` program (CLI and `relay serve`), a raw SMTP client over 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ import pytest
 from tests.harness import SHOP, SHOP_PASSWORD, RelayProcess
 from tests.rig import names
 from tests.smtp_raw import RawSMTP
+
+RELAY = [sys.executable, "-m", "relay"]
 
 
 @pytest.fixture
@@ -39,6 +43,7 @@ def _session(relay: RelayProcess) -> RawSMTP:
         ("<>", "not a valid address"),
         ("<" + "x" * 300 + "@example.org>", "too long"),
         ("<two@@example.org>", "malformed address"),  # aiosmtpd's own answer, also 553 5.1.3
+        ("<ma\u202ex@example.org>", "553 5.1.3"),  # no control character echoed back
     ],
 )
 def test_a_recipient_that_is_no_address_is_refused_at_rcpt(
@@ -48,6 +53,7 @@ def test_a_recipient_that_is_no_address_is_refused_at_rcpt(
     answer = smtp.cmd(f"RCPT TO:{address}")
     assert answer.startswith("553 5.1.3"), answer
     assert why in answer and len(answer) <= 512
+    assert answer.isprintable(), repr(answer)
     # The session goes on: a good recipient in the same transaction is taken.
     assert smtp.cmd(f"RCPT TO:<{names.CUSTOMER}>").startswith("250")
     assert smtp.cmd("RSET").startswith("250")
@@ -101,3 +107,17 @@ def test_shop_add_takes_a_public_mailbox_sender_on_purpose(offline: RelayProcess
     assert done.returncode == 0, done.stderr  # type: ignore[attr-defined]
     shop = offline.json("shop", "show", "other")
     assert shop["sender"] == "mein.shop@gmail.com"
+
+
+def test_init_writes_the_relayhost_and_stays_safe_to_run_twice(tmp_path: Path) -> None:
+    def init(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*RELAY, "init", "--dir", str(tmp_path / "r"), *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+    bad = init("--relayhost", "no port:x")
+    assert bad.returncode == 2 and "--relayhost" in bad.stderr
+    assert init("--relayhost", "127.0.0.1:2526").returncode == 0
+    assert 'relayhost = "127.0.0.1:2526"' in (tmp_path / "r" / "relay.toml").read_text()
+    assert init("--relayhost", "127.0.0.1:2526").returncode == 0  # the same again: fine
+    other = init("--relayhost", "127.0.0.1:2527")
+    assert other.returncode == 1 and "another relayhost" in other.stderr

@@ -72,7 +72,7 @@ class SubmissionHandler(HandlerBase):
             return replies.TOO_MANY_RECIPIENTS
         why = syntax_error(address)
         if why is not None:  # issue 14: refused now, not accepted and failed later
-            return replies.BAD_RECIPIENT.format(address=address[:100], why=why[:200])
+            return replies.BAD_RECIPIENT.format(address=_shown(address, 100), why=_shown(why, 200))
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RCPT_OK
@@ -116,3 +116,8 @@ class SubmissionHandler(HandlerBase):
         client = f"{session.peer[0]}" if isinstance(session.peer, tuple) else ""
         await self.deps.write(lambda c: insert_prepared(c, prepared, mail_from, client))
         logs.accepted(prepared, client)  # issue 14: one line per accepted message
+
+
+def _shown(text: str, limit: int) -> str:
+    """Client input echoed in a reply: printable only, and short (RFC 5321 4.5.3.1.5)."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
