@@ -127,3 +127,37 @@ def _on_terminal(command: list[str]) -> str:
     os.close(primary)
     assert proc.wait(timeout=120) == 0, out
     return out.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_a_report_that_fails_is_counted_and_the_others_are_kept(
+    offline: RelayProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug on one report (injected behind the store seam) costs that report only, even in
+    the middle of a batch that shares one transaction."""
+    from click.testing import CliRunner
+
+    from relay.cli import main
+    from relay.inbound import reports
+
+    real = reports.store_raw
+
+    def store_or_fail(conn, raw, *args):  # type: ignore[no-untyped-def]
+        if b"POISON" in raw:
+            raise RuntimeError("injected failure")
+        return real(conn, raw, *args)
+
+    monkeypatch.setattr(reports, "store_raw", store_or_fail)
+    source = _mbox(tmp_path / "year.mbox")
+    box = mailbox.mbox(source)
+    box.add(b"From: MAILER-DAEMON@example.org\nSubject: POISON\n\nx\n")  # report 46
+    for sample in SAMPLES[:3]:
+        box.add(sample.read_bytes())
+    box.flush()
+    command = ["--config", str(offline.config), "bounces", "import", str(source), "--json"]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.output)
+    total = len(SAMPLES) * ROUNDS + 4
+    assert summary["errors"] == [{"index": 46, "error": "RuntimeError: injected failure"}]
+    assert summary["reports"] == total - 1
+    assert len(offline.json("bounces", "list")) == total - 1  # the batch was not lost

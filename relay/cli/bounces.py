@@ -2,11 +2,13 @@
 
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
-from bounces import parse_report, report_to_dict
+from bounces import Report, parse_report, report_to_dict
 from relay.cli import mailboxes
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.cli.progress import progress
@@ -73,33 +75,69 @@ def import_(state: State, source: Path, rcpt_to: tuple[str, ...], as_json: bool)
     summary = mailboxes.Summary(str(source), found.format)
     started = time.monotonic()
     with progress(found.count, f"importing {found.format}", quiet=as_json) as advance:
-        for index, raw in enumerate(found.messages, 1):
-            try:
-                outcome = _import_one(state, raw, [])
-            except Exception as exc:  # one bad report must not stop a year's import
-                summary.failed(index, exc)
-            else:
-                summary.add(outcome.kind, outcome.status)
-            advance(1)
+        for batch in _batches(enumerate(found.messages, 1), _BATCH):
+            _import_batch(state, batch, summary)
+            advance(len(batch))
     summary.seconds = round(time.monotonic() - started, 1)
     emit(summary.as_dict(), as_json, _render_summary)
     if summary.errors:
         sys.exit(1)
 
 
+_BATCH = 100  # reports per transaction: one fsync each, not one per report (~6 ms each here)
+
+
+def _batches(items: Iterator[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    batch: list[tuple[int, bytes]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _import_batch(state: State, batch: list[tuple[int, bytes]], summary: mailboxes.Summary) -> None:
+    """One transaction for the batch; if any report in it fails, each is done alone, so one
+    bad report (counted as an error) never stops a year's import or loses the others."""
+    try:
+        parsed = [(raw, parse_report(raw)) for _, raw in batch]  # pure: before the lock
+        with state.transaction() as conn:
+            outcomes = [_apply(state, conn, raw, report, []) for raw, report in parsed]
+    except Exception:
+        for index, raw in batch:
+            try:
+                outcome = _import_one(state, raw, [])
+            except Exception as exc:
+                summary.failed(index, exc)
+            else:
+                summary.add(outcome.kind, outcome.status)
+        return
+    for outcome in outcomes:
+        summary.add(outcome.kind, outcome.status)
+
+
 def _import_one(state: State, raw: bytes, rcpt_to: list[str]) -> reports.Outcome:
-    config = state.config
-    parsed = parse_report(raw)  # pure: outside the transaction
+    report = parse_report(raw)
     with state.transaction() as conn:
-        report_id = reports.store_raw(conn, raw, "import", rcpt_to)
-        return reports.apply_parsed(
-            conn,
-            report_id,
-            parsed,
-            rcpt_to,
-            load_secret(config.data_dir),
-            config.inbound.bounce_domain,
-        )
+        return _apply(state, conn, raw, report, rcpt_to)
+
+
+def _apply(
+    state: State, conn: Any, raw: bytes, report: Report, rcpt_to: list[str]
+) -> reports.Outcome:
+    """Store the raw report, then match and apply it, in the caller's transaction."""
+    config = state.config
+    report_id = reports.store_raw(conn, raw, "import", rcpt_to)
+    return reports.apply_parsed(
+        conn,
+        report_id,
+        report,
+        rcpt_to,
+        load_secret(config.data_dir),
+        config.inbound.bounce_domain,
+    )
 
 
 def _render_outcome(o: dict) -> None:
