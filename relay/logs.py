@@ -55,9 +55,13 @@ def setup(fmt: str = "text", *, worker: int | str = 0, verbose: bool = False) ->
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
-    """Log one event line: `event=name` followed by `fields` in the given order."""
+    """Log one event line: `event=name` followed by `fields` in the given order.
+
+    The record is made directly (makeRecord + handle): `logger.log()` would walk the stack
+    for the caller's file and line, which no line shows, two or three times per message."""
     if logger.isEnabledFor(level):
-        logger.log(level, name, extra={_EVENT: name, _FIELDS: fields})
+        extra = {_EVENT: name, _FIELDS: fields}
+        logger.handle(logger.makeRecord(logger.name, level, "", 0, name, (), None, extra=extra))
 
 
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
@@ -101,14 +105,17 @@ class JsonFormatter(logging.Formatter):
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # most values: checked once, quoted only when needed
+        if value != "-" and _BARE.fullmatch(value):
+            return value
+        return _LINE_BREAKERS.sub(_escape_char, json.dumps(value, ensure_ascii=False))
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = value if isinstance(value, str) else str(value)
-    if _BARE.fullmatch(text) and text != "-":
-        return text
-    return _LINE_BREAKERS.sub(_escape_char, json.dumps(text, ensure_ascii=False))
+    if type(value) in (int, float):
+        return str(value)
+    return _text(str(value))
 
 
 def _escape_char(match: re.Match[str]) -> str:
