@@ -48,10 +48,21 @@ def setup(fmt: str = "text", *, worker: int | str = 0, verbose: bool = False) ->
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # aiosmtpd's "mail.log": its INFO lines are a sixth of a session's CPU, its DEBUG lines
-    # carry the AUTH LOGIN exchange (base64 passwords) and the decoded credentials. Errors
-    # only, even with --verbose.
+    # aiosmtpd's "mail.log": its INFO lines are a sixth of a session's CPU and name every
+    # RCPT (our List-Unsubscribe mailto tokens too), its DEBUG lines carry the AUTH LOGIN
+    # exchange (base64 passwords) and the decoded credentials. Errors only, even with -v.
     logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+
+def capture_uncaught() -> None:
+    """Warnings and an uncaught exception become log lines too (tagged, one line each), for
+    a process whose whole output is a log (`relay serve`)."""
+    logging.captureWarnings(True)
+
+    def hook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+        logging.getLogger("relay").critical("uncaught exception", exc_info=(kind, value, tb))
+
+    sys.excepthook = hook
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:

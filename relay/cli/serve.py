@@ -1,6 +1,7 @@
 """`relay serve` (in the foreground or `--detach`ed) and `relay stop`."""
 
 import errno
+import logging
 import sys
 
 import click
@@ -47,17 +48,22 @@ def serve(
     count = worker_count(config)
     tag = worker if worker is not None else (0 if count == 1 else logs.SUPERVISOR)
     logs.setup(log_format, worker=tag, verbose=state.verbose)
+    logs.capture_uncaught()
     worker_args = ("--log-format", log_format)
     try:
         run(config, worker, ready_fd, worker_args=worker_args)
     except (StartupFailed, SetupError, FileNotFoundError) as exc:
-        raise click.ClickException(str(exc)) from None
+        _fatal(str(exc))
     except OSError as exc:
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
-            raise click.ClickException(
-                f"cannot listen: {exc}; check the addresses in relay.toml"
-            ) from None
-        raise
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        _fatal(f"cannot listen: {exc}; check the addresses in relay.toml")
+
+
+def _fatal(message: str) -> None:
+    """The reason `relay serve` stops, as a log line like every other (tagged), exit 1."""
+    logging.getLogger("relay").error(message)
+    sys.exit(1)
 
 
 def _detach(state: State, log_format: str) -> None:
