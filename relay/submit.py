@@ -10,6 +10,7 @@ returns once that transaction is committed, so the caller may answer "queued" (S
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from relay import logs
 from relay.model import Shop
 from relay.prepare.pipeline import Prepared, Rejection, Settings, apply_signatures, prepare
 from relay.prepare.recipients import Lookups
@@ -77,6 +78,7 @@ class Submitter:
         apply_signatures(prepared, await self.deps.signer.sign(prepared))
         await self.deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))
         self.deps.on_queued()
+        logs.accepted(prepared, client)  # issue 14: one line per accepted message
         return prepared
 
     def _lookups(self, conn: Conn) -> Lookups:

@@ -8,13 +8,13 @@ under CI (CI=true, as .ci/run sets it), where a missing corpus is a failure.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
 from bounces.score_adapter import verdict
+from tests.rig.tools import in_ci
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "bounces"
 DEFAULT_SPLITS = {"bsd", "err", "not", "tmp", "flufl", "postfix"}
@@ -32,7 +32,7 @@ def _corpus_present() -> None:
     if (CORPUS_DIR / "expected.jsonl").exists():
         return
     message = f"labelled bounce corpus not found at {CORPUS_DIR}"
-    if os.environ.get("CI") == "true":
+    if in_ci():
         pytest.fail(f"{message}; CI must provide it (../shared/bounces)")
     pytest.skip(message)
 
@@ -59,6 +59,7 @@ def _accuracy(splits: set[str] | None) -> dict[str, float]:
 
 @pytest.mark.parametrize("splits", [DEFAULT_SPLITS, None], ids=["default-splits", "all-splits"])
 def test_corpus_accuracy(splits: set[str] | None) -> None:
+    assert (CORPUS_DIR / "expected.jsonl").exists(), f"CI must not skip: no corpus at {CORPUS_DIR}"
     accuracy = _accuracy(splits)
     low = {m: f"{accuracy[m]:.1%}" for m, floor in FLOORS.items() if accuracy[m] < floor}
     assert not low, f"below the floor: {low} (all: {accuracy})"
