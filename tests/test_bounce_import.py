@@ -136,17 +136,17 @@ def test_a_report_that_fails_is_counted_and_the_others_are_kept(
     the middle of a batch that shares one transaction."""
     from click.testing import CliRunner
 
+    from relay.cli import bounces as bounces_cli
     from relay.cli import main
-    from relay.inbound import reports
 
-    real = reports.store_raw
+    real = bounces_cli.store_raw
 
     def store_or_fail(conn, raw, *args):  # type: ignore[no-untyped-def]
         if b"POISON" in raw:
             raise RuntimeError("injected failure")
         return real(conn, raw, *args)
 
-    monkeypatch.setattr(reports, "store_raw", store_or_fail)
+    monkeypatch.setattr(bounces_cli, "store_raw", store_or_fail)
     source = _mbox(tmp_path / "year.mbox")
     box = mailbox.mbox(source)
     box.add(b"From: MAILER-DAEMON@example.org\nSubject: POISON\n\nx\n")  # report 46
