@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from relay.explain import explain, kind_words, reason_words
+from relay.event_words import event_words
+from relay.explain import explain, kind_words
 from relay.store import history as store
 from relay.store.messages import history as history_rows
 from relay.store.sql import Conn
@@ -231,65 +232,4 @@ def _event(stored: dict[str, Any], addresses: dict[int, str], language: str) -> 
         recipient=addresses.get(stored["recipient"]),
         text=event_words(stored["kind"], stored["detail"], language),
         record=stored,
-    )
-
-
-_EVENT_WORDS = {
-    "en": {
-        "accepted": "accepted for {recipients} recipient(s)",
-        "delivered": "delivered to {mx}",
-        "deferred": "delayed: {reply}",
-        "bounced": "rejected: {why}",
-        "failed": "not sent: {why}",
-        "suppressed": "not sent on purpose: {why}",
-        "complained": "the customer reported it as spam; the address is blocked for all shops",
-        "delayed": "a receiving server reported a delay",
-        "report": "a report came back ({report_kind})",
-        "retry": "an admin asked to try again now",
-        "quarantined": "held back by an internal error",
-        "fallback": "sent from the relay's address: the shop's domain is not verified",
-    },
-    "de": {
-        "accepted": "angenommen für {recipients} Empfänger",
-        "delivered": "zugestellt an {mx}",
-        "deferred": "verzögert: {reply}",
-        "bounced": "abgelehnt: {why}",
-        "failed": "nicht gesendet: {why}",
-        "suppressed": "absichtlich nicht gesendet: {why}",
-        "complained": (
-            "der Kunde hat sie als Spam gemeldet; die Adresse ist für alle Shops gesperrt"
-        ),
-        "delayed": "ein empfangender Server meldet eine Verzögerung",
-        "report": "ein Bericht kam zurück ({report_kind})",
-        "retry": "ein Admin hat einen sofortigen neuen Versuch angestoßen",
-        "quarantined": "wegen eines internen Fehlers zurückgehalten",
-        "fallback": "von der Adresse des Relays gesendet: die Shop-Domain ist nicht verifiziert",
-    },
-}
-
-
-def event_words(kind: str, detail: dict[str, Any], language: str = "en") -> str:
-    """One event in words (the API and the console; no internals such as tracebacks)."""
-    say = _EVENT_WORDS["de" if language == "de" else "en"]
-    why = (
-        reason_words(detail.get("reason"), language)
-        or detail.get("text")
-        or detail.get("diagnostic")
-        or detail.get("reply")
-        or detail.get("reason")
-        or "?"
-    )
-    if kind == "warning":
-        if detail.get("reason") == "typo":
-            return _typo_words(detail.get("text"), language) or ""
-        return say["fallback"] if detail.get("reason") == "fallback-identity" else ""
-    template = say.get(kind)
-    if template is None:
-        return kind
-    return template.format(
-        recipients=detail.get("recipients", "?"),
-        mx=detail.get("mx") or "?",
-        reply=detail.get("reply") or "?",
-        why=why,
-        report_kind=detail.get("report_kind") or "?",
     )

@@ -10,6 +10,7 @@ returns once that transaction is committed, so the caller may answer "queued" (S
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from relay import logs
 from relay.model import Shop
 from relay.prepare.pipeline import Prepared, Rejection, Settings, apply_signatures, prepare
 from relay.prepare.recipients import Lookups
@@ -92,6 +93,7 @@ class Submitter:
 
         await self.deps.write(store)
         self.deps.on_queued()
+        logs.accepted(prepared, client)  # issue 14: one line per accepted message
         return prepared
 
     def _lookups(self, conn: Conn) -> Lookups:

@@ -46,7 +46,7 @@ class WebhookView:
     events: tuple[str, ...]
     active: bool
     disabled_why: str | None
-    previous_secret_until: float | None  # a rotated secret signs too until then
+    previous_secret_expires_at: float | None  # a rotated secret signs too until then
     created_at: float
     updated_at: float
     pending: int
@@ -59,7 +59,7 @@ class WebhookView:
             "events": list(self.events),
             "active": self.active,
             "disabled_why": self.disabled_why,
-            "previous_secret_until": self.previous_secret_until,
+            "previous_secret_expires_at": self.previous_secret_expires_at,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "pending": self.pending,
@@ -89,7 +89,7 @@ def _view(conn: Conn, endpoint: store.Endpoint) -> WebhookView:
         events=endpoint.events,
         active=endpoint.active,
         disabled_why=endpoint.disabled_why,
-        previous_secret_until=until,
+        previous_secret_expires_at=until,
         created_at=endpoint.created_at,
         updated_at=endpoint.updated_at,
         pending=backlog.pending if backlog else 0,

@@ -97,8 +97,10 @@ def _render(data: dict) -> None:
     click.echo(f"events: {', '.join(data['events'])}")
     if data.get("secret"):
         click.echo(f"signing secret (shown once, keep it safe): {data['secret']}")
-    if data["previous_secret_until"]:
-        click.echo(f"the previous secret signs too until {when(data['previous_secret_until'])}")
+    if data["previous_secret_expires_at"]:
+        click.echo(
+            f"the previous secret signs too until {when(data['previous_secret_expires_at'])}"
+        )
     click.echo(f"waiting: {data['pending']}")
     if data["last_error"]:
         click.echo(f"last error ({when(data['last_error_at'])}): {data['last_error']}")

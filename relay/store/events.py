@@ -33,11 +33,6 @@ def add_event(
     after_event(tx, kind, shop, message, recipient, at, detail)
 
 
-def events_for_message(conn: Conn, message: str) -> list[dict[str, Any]]:
-    found = rows(conn, "SELECT * FROM events WHERE message = ? ORDER BY id", (message,))
-    return [_event_dict(r) for r in found]
-
-
 def recent_events(conn: Conn, kinds: tuple[str, ...], limit: int = 10) -> list[dict[str, Any]]:
     found = rows(
         conn,

@@ -148,22 +148,3 @@ def history(
     sql = HISTORY_SQL + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY m.created_at DESC, r.id LIMIT ?"
     return [dict(r) for r in rows(conn, sql, (*args, limit))]
-
-
-def get_message(conn: Conn, message_id: str) -> dict[str, Any] | None:
-    found = row(conn, "SELECT * FROM messages WHERE id = ?", (message_id,))
-    if found is None:
-        return None
-    message = dict(found)
-    message["recipients"] = [
-        dict(r)
-        for r in rows(conn, "SELECT * FROM recipients WHERE message = ? ORDER BY id", (message_id,))
-    ]
-    for rcpt in message["recipients"]:
-        rcpt["attempts_log"] = [
-            dict(a)
-            for a in rows(
-                conn, "SELECT * FROM attempts WHERE recipient = ? ORDER BY id", (rcpt["id"],)
-            )
-        ]
-    return message

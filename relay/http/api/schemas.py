@@ -187,7 +187,7 @@ def _webhook() -> dict[str, Any]:
             "events": {"type": "array", "items": {"enum": [str(t) for t in EventType]}},
             "active": {"type": "boolean", "description": "false after the endpoint answered 410"},
             "disabled_why": _nullable(STRING),
-            "previous_secret_until": _nullable(
+            "previous_secret_expires_at": _nullable(
                 {**TIME, "description": "a rotated secret signs too until then"}
             ),
             "created_at": TIME,

@@ -70,7 +70,7 @@ def _optout_words(kind: str, lang: str) -> str:
 
 def _webhook_body(view: webhook_actions.WebhookView, secret: str | None = None) -> dict[str, Any]:
     body = view.as_dict()
-    for key in ("created_at", "updated_at", "last_error_at", "previous_secret_until"):
+    for key in ("created_at", "updated_at", "last_error_at", "previous_secret_expires_at"):
         body[key] = iso(body[key])
     if secret is not None:
         body["secret"] = secret
