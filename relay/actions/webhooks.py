@@ -129,6 +129,7 @@ async def set_webhook(
     if get_shop(conn, shop) is None:
         raise NotFound(f"no shop {shop!r}; `relay shop list` shows the shops", "shop")
     current = store.get_endpoint(conn, shop)
+    wanted = checked_events(events) if events is not None else None  # before any DNS
     if url is not None:
         problem = await check_url(url, deps.policy, deps.resolver)
         if problem is not None:
@@ -138,11 +139,11 @@ async def set_webhook(
         if url is None:
             raise ActionError("url-required", "a new webhook endpoint needs a URL", "url")
         secret, sealed, previous = new_secret(), b"", None
-        new_url, new_events = url, checked_events(events)
+        new_url, new_events = url, wanted or checked_events(None)
     else:
         secret, sealed, previous = _rotation(current, rotate_secret, now)
         new_url = url if url is not None else current.url
-        new_events = checked_events(events) if events is not None else current.events
+        new_events = wanted if wanted is not None else current.events
     if secret is not None:
         sealed = deps.vault.seal(shop, secret)
     await deps.write(
