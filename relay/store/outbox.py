@@ -149,6 +149,19 @@ def any_due(conn: Conn, now: float) -> bool:
     )
 
 
+def any_pending(conn: Conn) -> bool:
+    return value(conn, f"SELECT 1 FROM webhook_outbox WHERE state = {_PENDING} LIMIT 1") is not None
+
+
+def renew(tx: Tx, owner: str, until: float) -> int:
+    """Extend every lease `owner` holds (rows waiting for their shop's turn, or being sent)."""
+    return changed(
+        tx,
+        f"UPDATE webhook_outbox SET lease_expires = ? WHERE state = {_PENDING} AND lease_owner = ?",
+        (until, owner),
+    )
+
+
 def next_due(conn: Conn) -> float | None:
     found = value(conn, f"SELECT min(next_attempt_at) FROM webhook_outbox WHERE state = {_PENDING}")
     return None if found is None else float(found)

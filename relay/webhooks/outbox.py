@@ -2,10 +2,10 @@
 result, and retries on `[webhooks] retry_schedule` until `[webhooks] max_age`.
 
 One worker per relay (worker 0 of `relay serve`; on several nodes the one holding the
-periodic-work lock). Rows are claimed under a lease owned by `<node>/outbox`: a worker that
-dies leaves leases the next start on that node gives back at once (and any claimer takes over
-when they run out), so every row is sent at least once and none is lost; the webhook-id lets
-the shop drop a repeat.
+periodic-work lock). Rows are claimed under a lease owned by `<node>/outbox`, renewed while
+the worker holds them: a worker that dies leaves leases the next start on that node gives
+back at once (and any claimer takes over when they run out), so every row is sent at least
+once and none is lost; the webhook-id lets the shop drop a repeat.
 
 Nobody waits for anybody else: each row is its own task; the sender holds a shop's POSTs to
 `max_per_shop` at a time, and the worker claims at most `per_shop` rows of one shop while
@@ -44,15 +44,18 @@ class OutboxSettings:
     schedule: tuple[float, ...]  # [webhooks] retry_schedule
     max_age: float  # [webhooks] max_age
     timeout: float  # [webhooks] timeout: one POST at most
-    per_shop: int = 8  # rows of one shop claimed while earlier ones are in flight
-    in_flight: int = 500  # rows claimed in all
+    # Rows of one shop claimed while earlier ones are in flight: enough to keep one shop's
+    # POSTs back to back while results are committed, few enough that shops whose endpoints
+    # hang (each row then waits `timeout` for its turn) fill little of `in_flight`.
+    per_shop: int = 32
+    in_flight: int = 1000  # rows claimed in all
     batch: int = 200  # rows per claim
     poll: float = 0.25  # how often an idle worker looks for new rows (other processes write)
 
     @property
     def lease(self) -> float:
-        """Long enough for a row to wait for its shop's earlier rows and be sent."""
-        return self.timeout * (self.per_shop + 1) + 30.0
+        """Renewed every third of it while held: a crash frees the rows this long after."""
+        return max(60.0, 3 * self.timeout)
 
 
 def outbox_owner(node: str) -> str:
@@ -88,6 +91,7 @@ class OutboxWorker:
         self._per_shop: Counter[str] = Counter()
         self._loop_task: asyncio.Task[None] | None = None
         self._housekept = 0.0
+        self._renewed = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -125,6 +129,7 @@ class OutboxWorker:
         while not self._stopping:
             try:
                 claimed = await self._round()
+                await self._renew()
                 await self._housekeep()
             except StoreError as exc:  # a full or locked database: try again shortly
                 log.warning("webhooks: the store refused a claim: %s", exc)
@@ -174,6 +179,7 @@ class OutboxWorker:
     # -- one row ---------------------------------------------------------------------------
 
     async def _deliver(self, row: store.Claimed, endpoint: Endpoint | None) -> None:
+        posted = False
         try:
             if endpoint is None or not endpoint.active:
                 why = "the shop has no webhook endpoint now"
@@ -188,14 +194,20 @@ class OutboxWorker:
             else:
                 delivery = Delivery(row.shop, endpoint.url, secrets, row.webhook_id, row.body)
                 result = await self.sender.send(delivery)
+            posted = True
+            self._done_waiting(row.shop)  # the shop's next rows may be claimed meanwhile
             await self._record(row, result)
         except Exception:  # the row stays leased; its lease runs out and it is sent again
             log.exception("webhooks: event %s of shop %s failed", row.webhook_id, row.shop)
         finally:
-            self._per_shop[row.shop] -= 1
-            if self._per_shop[row.shop] <= 0:
-                del self._per_shop[row.shop]
-            self._wake.set()
+            if not posted:
+                self._done_waiting(row.shop)
+
+    def _done_waiting(self, shop: str) -> None:
+        self._per_shop[shop] -= 1
+        if self._per_shop[shop] <= 0:
+            del self._per_shop[shop]
+        self._wake.set()
 
     async def _record(self, row: store.Claimed, result: SendResult) -> None:
         now = self.clock()
@@ -247,6 +259,14 @@ class OutboxWorker:
                     log.error("webhooks: result not saved, the event will be sent again: %s", exc)
                     return
                 await asyncio.sleep(wait)
+
+    async def _renew(self) -> None:
+        now = self.clock()
+        if not self._tasks or now - self._renewed < self.settings.lease / 3:
+            return
+        self._renewed = now
+        until = now + self.settings.lease
+        await self.write(lambda tx: store.renew(tx, self.owner, until))
 
     async def _housekeep(self) -> None:
         now = self.clock()
