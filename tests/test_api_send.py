@@ -8,6 +8,7 @@ with the same `Idempotency-Key` sends nothing twice; every refusal is a problem+
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.api_client import Api, api_for, raw_message
 from tests.harness import RelayProcess
@@ -77,6 +78,24 @@ def test_a_retried_post_with_the_same_idempotency_key_sends_nothing_twice(
     theirs = api_for(relay, "zweiter-shop")
     mine = raw_message(to, order="2002", sender="info@bare-shop.example.com")
     assert theirs.post("/api/v1/messages", {"raw": mine, "to": [to]}, headers=key).status == 202
+
+
+def test_concurrent_retries_with_one_key_store_one_message(relay: RelayProcess) -> None:
+    """Five copies of one request at once (a client that retries on a timeout while the first
+    is still being answered): one message; all five answers name it."""
+    api = api_for(relay)
+    to = f"race@{names.CUSTOMER_DOMAIN}"
+    body = {"raw": raw_message(to, order="3003"), "to": [to]}
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(
+            pool.map(
+                lambda _: api.post("/api/v1/messages", body, headers={"Idempotency-Key": "race"}),
+                range(5),
+            )
+        )
+    assert [a.status for a in answers] == [202] * 5, [a.answer for a in answers]
+    assert len({a.json["id"] for a in answers}) == 1
+    assert len(relay.recipients(order="3003")) == 1
 
 
 def test_refusals_are_problems_with_the_field_and_the_smtp_words(relay: RelayProcess) -> None:

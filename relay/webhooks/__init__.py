@@ -1,6 +1,6 @@
 """Webhooks: the events a shop's software hears about, signed and POSTed (SPEC "API and
-webhooks"). This package does no database work; the outbox (written in the transaction of the
-event, claimed, retried) builds on it.
+webhooks"). The outbox rows are written by the store with each event (relay.store.outcomes);
+this package builds, signs and sends them.
 
 - events.py: `message_event(type, MessageFacts, at)`, `opt_out_event(...)`, `escalates(facts)`
   -> `Event`; `Event.body()` is the JSON that is signed and sent.
@@ -10,6 +10,9 @@ event, claimed, retried) builds on it.
 - session.py: the aiohttp session that re-checks every address it connects to.
 - sender.py: `Sender.send(Delivery) -> SendResult` (delivered / retry / gone / refused).
 - schedule.py: `next_attempt(attempts, first_at, now, ...)`, backoff with jitter to max_age.
+- outbox.py: `OutboxWorker`, which claims outbox rows, sends them and records the results.
+- vault.py: `Vault`, the signing secrets sealed for the database.
+- running.py: the worker and the API's webhook dependencies made from relay.toml.
 """
 
 import importlib
