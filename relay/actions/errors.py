@@ -1,4 +1,4 @@
-"""The refusal every action raises: what went wrong, for people and for programs."""
+"""The refusal every action raises: what is wrong, and which input it is about."""
 
 from __future__ import annotations
 
@@ -11,22 +11,26 @@ from relay.store.sql import Tx
 T = TypeVar("T")
 
 
-class ActionError(Exception):
-    """`code`: a short name for programs (the API's problem type); `detail`: one sentence for
-    people that says what to do; `field`: the input that is wrong, when one is."""
+class ActionError(ValueError):
+    """Refused; `field` names the input (`sender`, `url`, `events`, ...) or is None. `str()` is
+    one sentence that says what to do. `code` names the refusal for programs (the API's
+    problem type), when the caller needs more than "the input is wrong"."""
 
-    def __init__(self, code: str, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+    def __init__(self, message: str, field: str | None = None, *, code: str = "invalid") -> None:
+        super().__init__(message)
         self.field = field
+        self.code = code
+
+    @property
+    def detail(self) -> str:
+        return str(self)
 
 
 class NotFound(ActionError):
     """What was asked for does not exist, or belongs to another shop (the same answer)."""
 
-    def __init__(self, detail: str, field: str | None = None) -> None:
-        super().__init__("not-found", detail, field)
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message, field, code="not-found")
 
 
 def transaction_write(db: Database) -> Write:

@@ -92,13 +92,9 @@ async def create_token(conn: Conn, write: Write, shop: str, name: str = "") -> N
     token_id, token = _new_token()
     name = name.strip() or token_id
     if not name or len(name) > MAX_NAME or not name.isprintable():
-        raise ActionError(
-            "invalid-name", f"a token name is 1 to {MAX_NAME} printable characters", "name"
-        )
+        raise ActionError(f"a token name is 1 to {MAX_NAME} printable characters", "name")
     if any(t.name == name and t.revoked_at is None for t in store.shop_tokens(conn, shop)):
-        raise ActionError(
-            "name-taken", f"shop {shop} has an active token named {name!r} already", "name"
-        )
+        raise ActionError(f"shop {shop} has an active token named {name!r} already", "name")
     stored = store.StoredToken(token_id, shop, name, digest(token), time.time(), None, None)
     await write(lambda tx: store.insert_token(tx, stored))
     return NewToken(token, _info(stored))
@@ -123,7 +119,7 @@ async def revoke_token(conn: Conn, write: Write, shop: str, which: str) -> Token
         )
     now = time.time()
     if not await write(lambda tx: store.revoke_token(tx, shop, found.id, now)):
-        raise ActionError("revoked", f"token {found.id} of shop {shop} is revoked already")
+        raise ActionError(f"token {found.id} of shop {shop} is revoked already", code="revoked")
     return _info(store.find_token(conn, found.id) or found)
 
 

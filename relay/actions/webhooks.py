@@ -105,12 +105,10 @@ def checked_events(events: Sequence[str] | None) -> tuple[str, ...]:
     unknown = sorted(set(events) - set(EVENT_TYPES))
     if unknown:
         raise ActionError(
-            "unknown-event",
-            f"unknown event type {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}",
-            "events",
+            f"unknown event type {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}", "events"
         )
     if not events:
-        raise ActionError("no-events", "name at least one event type", "events")
+        raise ActionError("name at least one event type", "events")
     return tuple(t for t in EVENT_TYPES if t in set(events))
 
 
@@ -133,11 +131,11 @@ async def set_webhook(
     if url is not None:
         problem = await check_url(url, deps.policy, deps.resolver)
         if problem is not None:
-            raise ActionError(f"webhook-url-{problem.code}", problem.detail, "url")
+            raise ActionError(problem.detail, "url", code=f"webhook-url-{problem.code}")
     now = time.time()
     if current is None:
         if url is None:
-            raise ActionError("url-required", "a new webhook endpoint needs a URL", "url")
+            raise ActionError("a new webhook endpoint needs a URL", "url")
         secret, sealed, previous = new_secret(), b"", None
         new_url, new_events = url, wanted or checked_events(None)
     else:

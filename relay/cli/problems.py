@@ -10,6 +10,7 @@ import click
 from relay.actions import problems as actions
 from relay.actions.errors import ActionError, transaction_write
 from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.store.shops import get_shop
 
 
 @click.group()
@@ -24,6 +25,8 @@ def problems() -> None:
 @pass_state
 def list_(state: State, shop: str | None, include_acked: bool, as_json: bool) -> None:
     """Open problems, newest first: what happened, and that the shop must act."""
+    if shop and get_shop(state.conn, shop) is None:
+        raise click.ClickException(f"no shop {shop!r}; `relay shop list` shows the shops")
     found = actions.list_problems(state.conn, shop, include_acked=include_acked)
     emit(
         [p.as_dict() for p in found],
