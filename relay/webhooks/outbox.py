@@ -116,6 +116,15 @@ class OutboxWorker:
         with contextlib.suppress(StoreError):
             await self.write(lambda tx: store.release(tx, self.owner))
 
+    async def run(self) -> None:
+        """Start, and run until cancelled, then stop: the job form of periodic work (several
+        nodes: the node holding the `webhooks` lock runs it, relay.serve.singleton)."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
     def wake(self) -> None:
         self._wake.set()
 
