@@ -211,3 +211,29 @@ def test_tokens_never_reach_the_log(two_shops: RelayProcess) -> None:
     assert api.token[:12] + "_<redacted>" in log or "rly_<redacted>" in log
     stored = (relay.root / "var" / "relay.db").read_bytes()
     assert secret.encode() not in stored  # only its hash is kept
+
+
+def test_hostile_bodies_and_inner_webhook_urls_are_refused(two_shops: RelayProcess) -> None:
+    relay = two_shops
+    api = api_for(relay)
+    deep = api.post(
+        "/api/v1/messages", raw=b"[" * 100_000, headers={"Content-Type": "application/json"}
+    )
+    assert (deep.status, deep.json["type"]) == (400, "/api/v1/errors/invalid-json")
+    control = api.post(
+        "/api/v1/messages",
+        {"raw": "x", "to": ["a@example.org"]},
+        headers={"Idempotency-Key": "k" * 300},
+    )
+    assert control.status == 422 and control.json["field"] == "Idempotency-Key"
+    inner = [
+        "http://169.254.169.254/latest/meta-data/",  # metadata: refused even with allow_private
+        f"http://127.0.0.1:{relay.http_port}/api/v1/problems",  # the relay's own listener
+        f"http://127.0.0.1:{relay.submission_port}/",
+        "file:///etc/passwd",
+    ]
+    for url in inner:
+        answer = api.put("/api/v1/webhooks", {"url": url})
+        assert answer.status == 422, (url, answer.json)
+        assert (answer.json["type"], answer.json["field"]) == ("/api/v1/errors/webhook-url", "/url")
+    assert api.get("/api/v1/webhooks").status == 404  # nothing was set

@@ -47,6 +47,8 @@ async def json_body(request: web.Request, cap: int) -> tuple[Any, bytes]:
         return json.loads(raw), raw
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ApiError("invalid-json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # nested deeper than Python's stack: no request needs that
+        raise ApiError("invalid-json", "the body is nested too deeply") from None
 
 
 @functools.cache
