@@ -15,8 +15,11 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from relay.passwords import hash_password
+from relay.smtp.admission import Admission, Limits
 from relay.smtp.auth import ShopAuthenticator
-from relay.smtp.protocol import HandlerBase, RelaySMTP, SessionLimiter
+from relay.smtp.data import DataPolicy
+from relay.smtp.mechanisms import ShopMechanisms
+from relay.smtp.protocol import HandlerBase, RelaySMTP
 from relay.store.connection import connect, migrate
 from relay.store.shops import Shop, insert_shop
 
@@ -71,12 +74,19 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-async def serve(authenticator: object) -> asyncio.base_events.Server:
+class Handler(HandlerBase, ShopMechanisms):
+    def __init__(self, authenticator: HeldAuthenticator) -> None:
+        self.authenticator = authenticator
+
+
+async def serve(authenticator: HeldAuthenticator) -> asyncio.base_events.Server:
+    admission = Admission(Limits(10, 9, 9, auth_timeout=30))
+
     def factory() -> RelaySMTP:
         return RelaySMTP(
-            HandlerBase(),
-            limiter=SessionLimiter(10),
-            authenticator=authenticator,
+            Handler(authenticator),
+            admission=admission,
+            data=DataPolicy(None, None, True, None),
             auth_require_tls=False,  # loopback only, no certificate needed for this test
             auth_required=True,
         )

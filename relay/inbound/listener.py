@@ -15,7 +15,7 @@ from typing import Any
 from bounces.verp import decode_token, token_of
 from relay.inbound import reports
 from relay.smtp import replies
-from relay.smtp.protocol import HandlerBase
+from relay.smtp.protocol import NoAuthHandler
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class InboundDeps:
     complaint_address: str
 
 
-class InboundHandler(HandlerBase):
+class InboundHandler(NoAuthHandler):
     def __init__(self, deps: InboundDeps) -> None:
         self.deps = deps
         self._tasks: set[asyncio.Task] = set()

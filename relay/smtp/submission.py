@@ -10,6 +10,7 @@ from relay.prepare.recipients import Lookups
 from relay.signing import Signer
 from relay.smtp import replies
 from relay.smtp.auth import ShopAuthenticator
+from relay.smtp.mechanisms import ShopMechanisms
 from relay.smtp.protocol import HandlerBase
 from relay.store import shops as shop_store
 from relay.store import suppression
@@ -49,19 +50,11 @@ class ShopCache:
         return self._shops[name], self._verified.get(name, set())
 
 
-class SubmissionHandler(HandlerBase):
+class SubmissionHandler(HandlerBase, ShopMechanisms):
     def __init__(self, deps: SubmissionDeps, authenticator: ShopAuthenticator) -> None:
         self.deps = deps
         self.authenticator = authenticator
         self.shops = ShopCache()
-
-    def session_started(self, server) -> None:  # type: ignore[no-untyped-def]
-        """Trusted clients (benchmarks, a shop host on this machine) skip AUTH."""
-        peer = server.session.peer
-        shop = self.deps.trusted.get(peer[0] if isinstance(peer, tuple) else "")
-        if shop:
-            server.session.authenticated = True
-            server.session.auth_data = shop
 
     async def before_auth(self, server) -> None:  # type: ignore[no-untyped-def]
         await self.authenticator.before_auth(server)
