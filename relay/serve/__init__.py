@@ -24,18 +24,22 @@ def worker_count(config: Config) -> int:
 def run(config: Config, worker: int | None = None, ready_fd: int | None = None) -> None:
     """Entry of `relay serve`: a supervisor with workers, or a single process.
 
-    Raises OSError when a listener cannot open, supervisor.StartupFailed when a worker
-    could not start.
+    Raises SetupError when another process holds a listen address, OSError when a listener
+    cannot open, supervisor.StartupFailed when a worker could not start.
     """
     count = worker_count(config)
-    if worker is not None:
+    if worker is not None:  # started by the supervisor, which holds the addresses
         asyncio.run(serve(config, WorkerRole(worker, count), ready_fd))
-    elif count == 1:
-        asyncio.run(serve(config, WorkerRole(0, 1)))
-    else:
-        from relay.serve.supervisor import Supervisor
+        return
+    from relay.serve.ports import claimed
 
-        Supervisor(config, count).run()
+    with claimed(config):  # a second relay on these addresses stops here, naming the first
+        if count == 1:
+            asyncio.run(serve(config, WorkerRole(0, 1)))
+        else:
+            from relay.serve.supervisor import Supervisor
+
+            Supervisor(config, count).run()
 
 
 async def serve(config: Config, role: WorkerRole, ready_fd: int | None = None) -> None:
