@@ -8,6 +8,7 @@ two workers (SO_REUSEPORT on), a raw SMTP client, and a plain socket holding a p
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def test_a_wildcard_address_overlaps_every_address_on_its_port(tmp_path: Path) -
         SetupError, match=rf"0.0.0.0:2525 is in use by another relay: pid {os.getpid()} "
     ):
         ports._lock(tmp_path, "0.0.0.0:2525", note)
-    with pytest.raises(SetupError, match="config /srv/a/relay.toml"):
+    with pytest.raises(SetupError, match=re.escape("config /srv/a/relay.toml")):
         ports._lock(tmp_path, "127.0.0.1:2525", note)
     for fd in held:
         os.close(fd)
