@@ -52,6 +52,8 @@ def check_pinned() -> None:
         found = str(inspect.signature(getattr(SMTP, name)))
         if found != expected:
             raise ImportError(f"aiosmtpd SMTP.{name}{found}: expected {expected}")
+    if "self._reader = reader" not in inspect.getsource(SMTP._cb_client_connected):
+        raise ImportError("aiosmtpd no longer keeps its stream reader in SMTP._reader")
 
 
 check_pinned()
