@@ -15,6 +15,7 @@ closed to make room (a reporting MTA's session is as good as the next one).
 
 import asyncio
 import contextlib
+import ctypes
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -143,12 +144,18 @@ class MemoryGate:
     """Messages that arrived in a spool file are read back into memory to be prepared, signed
     and stored (about twice their size for a moment). This lets them in while their sizes add
     up to at most `budget` bytes, and one at a time beyond it, so 50 parallel 25 MB messages
-    wait on disk instead of all being in RAM at once."""
+    wait on disk instead of all being in RAM at once.
+
+    Memory the messages used goes back to the system: glibc's malloc serves large blocks with
+    mmap only up to a threshold it raises after each free (then keeps them in its heaps), so
+    the threshold is fixed at 1 MiB (mallopt M_MMAP_THRESHOLD), and the heaps are trimmed
+    (malloc_trim) whenever the last big message is through."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
         self._waiters: list[asyncio.Future[None]] = []
+        _LIBC.mmap_above(1 << 20)
 
     @contextlib.asynccontextmanager
     async def hold(self, size: int) -> AsyncIterator[None]:
@@ -167,3 +174,29 @@ class MemoryGate:
             for waiter in self._waiters:  # each checks again whether it fits now
                 if not waiter.done():
                     waiter.set_result(None)
+            if not self.used:
+                _LIBC.trim()
+
+
+class _Glibc:
+    """mallopt and malloc_trim where the C library is glibc; nothing elsewhere."""
+
+    _M_MMAP_THRESHOLD = -3
+
+    def __init__(self) -> None:
+        self._libc = None
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None)
+            if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
+                self._libc = libc
+
+    def mmap_above(self, size: int) -> None:
+        if self._libc is not None:
+            self._libc.mallopt(self._M_MMAP_THRESHOLD, size)
+
+    def trim(self) -> None:
+        if self._libc is not None:
+            self._libc.malloc_trim(0)
+
+
+_LIBC = _Glibc()

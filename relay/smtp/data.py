@@ -64,7 +64,7 @@ class Spool:
     def head(self, limit: int) -> bytes:
         """The first `limit` bytes (all of a shorter message)."""
         if self._memory is not None:
-            return bytes(self._memory[:limit])
+            return bytes(memoryview(self._memory)[:limit])
         assert self._file is not None
         self._file.flush()
         return os.pread(self._file.fileno(), limit, 0)
@@ -84,11 +84,15 @@ class Spool:
             done += got
 
     def to_bytes(self) -> bytes:
+        """The whole message as one bytes object (a single copy, also from the file)."""
         if self._memory is not None:
             return bytes(self._memory)
-        data = bytearray(self.size)
-        self.read_into(0, memoryview(data))
-        return bytes(data)
+        assert self._file is not None
+        self._file.flush()
+        data = os.pread(self._file.fileno(), self.size, 0)
+        if len(data) != self.size:
+            raise OSError(f"spool file ended at {len(data)} of {self.size} bytes")
+        return data
 
     def close(self) -> None:
         self._memory = bytearray()

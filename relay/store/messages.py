@@ -8,14 +8,19 @@ from relay.prepare.pipeline import Prepared
 from relay.store.events import EventKind, add_event
 
 _STATE_EVENT = {"suppressed": EventKind.SUPPRESSED, "failed": EventKind.FAILED}
+# A body bound as a parameter is copied by SQLite and the copy stays with the cached statement
+# until its next use (25 MB per writer, for good); above this it is written in place instead.
+_WRITE_IN_PLACE = 1 << 20
+_BLOB_PIECE = 1 << 20
 
 
 def insert_prepared(conn: sqlite3.Connection, p: Prepared, mail_from: str, client: str) -> None:
     """The message, one row per recipient and the first events: one transaction (the caller's)."""
-    conn.execute(
+    in_place = len(p.body) > _WRITE_IN_PLACE
+    cur = conn.execute(
         "INSERT INTO messages (id, shop, order_ref, kind, subject, header_from, message_id,"
         " identity, dkim_domain, mail_from, client, size, body, body_sha256, created_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        f" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{'zeroblob(?)' if in_place else '?'},?,?)",
         (
             p.id,
             p.shop,
@@ -29,11 +34,17 @@ def insert_prepared(conn: sqlite3.Connection, p: Prepared, mail_from: str, clien
             mail_from,
             client,
             len(p.body),
-            p.body,
+            len(p.body) if in_place else p.body,
             hashlib.sha256(p.body).hexdigest(),
             p.created_at,
         ),
     )
+    if in_place:
+        assert cur.lastrowid is not None
+        body = memoryview(p.body)
+        with conn.blobopen("messages", "body", cur.lastrowid) as blob:
+            for start in range(0, len(body), _BLOB_PIECE):
+                blob.write(body[start : start + _BLOB_PIECE])
     add_event(
         conn,
         EventKind.ACCEPTED,
