@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from typing import Any
 
-from relay.smtp.admission import Admission, Limits
 from tests.harness import SHOP, SHOP_PASSWORD, RelayProcess
 from tests.rig import names
 from tests.smtp_raw import RawSMTP
@@ -158,11 +157,13 @@ class _Session:
         self.closed_with = reply
 
 
-def _admit(admission: Admission, name: str, address: str, authenticated: bool = False):  # type: ignore[no-untyped-def]
+def _admit(admission, name: str, address: str, authenticated: bool = False):  # type: ignore[no-untyped-def]
     return admission.admit(address, authenticated, lambda: _Session(name))
 
 
 def test_a_full_pool_closes_the_busiest_address_oldest_session_never_the_shop() -> None:
+    from relay.smtp.admission import Admission, Limits
+
     admission = Admission(Limits(sessions=10, unauthenticated=5, per_address=5, auth_timeout=30))
     attacker = [_admit(admission, f"a{n}", "127.0.0.2") for n in range(4)]
     shop = _admit(admission, "shop", "127.0.0.1")  # the pool is full now
@@ -181,6 +182,8 @@ def test_a_full_pool_closes_the_busiest_address_oldest_session_never_the_shop() 
 
 
 def test_per_address_counts_ipv6_per_64() -> None:
+    from relay.smtp.admission import Admission, Limits
+
     admission = Admission(Limits(sessions=10, unauthenticated=9, per_address=2, auth_timeout=30))
     assert isinstance(_admit(admission, "a", "2001:db8::1"), _Session)
     assert isinstance(_admit(admission, "b", "2001:db8::2"), _Session)
