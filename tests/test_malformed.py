@@ -238,3 +238,10 @@ def test_prepare_answers_every_header_section_with_a_message_or_a_refusal(
     prepared.subject.encode("utf-8")
     (prepared.order_ref or "").encode("utf-8")
     assert sign_job(prepared.sign_jobs[0], bytes(prepared.body)).startswith(b"DKIM-Signature:")
+
+
+def test_aiosmtpds_own_replies_are_kept_within_512_octets_too(session: RawSMTP) -> None:
+    """aiosmtpd quotes an unknown command in its 500; every reply goes through our push."""
+    reply = session.cmd("X" * 500)
+    assert reply.startswith("500") and len(reply.encode()) + 2 <= 512, len(reply)
+    assert session.cmd("NOOP").startswith("250")
