@@ -141,6 +141,51 @@ def test_our_data_reader_runs_and_aiosmtpds_public_auth_hooks_are_used(tmp_path:
     assert replies[-1].startswith("550 5.6.0 Message refused: line 3 is longer"), replies
 
 
+def test_fast_path_parses_paths_like_aiosmtpd() -> None:
+    async def build() -> tuple[RelaySMTP, SMTP]:
+        ours = RelaySMTP(
+            object(),
+            admission=Admission(Limits(5, 4, 4, 30)),
+            data=DataPolicy(None, None, True, None),
+        )
+        return ours, SMTP(object())
+
+    ours, stock = asyncio.run(build())
+    for arg in [
+        "<a@b.example>",
+        "<>",
+        "<> SIZE=10",
+        "<a@b.example>  BODY=8BITMIME",
+        "<@r.example:a@b.example>",
+        '<"x y"@b.example>',
+        "a@b.example",
+        "<a@[127.0.0.1]>",
+        "<" + "x" * 70 + "@b.example>",
+    ]:
+        assert ours._getaddr(arg) == stock._getaddr(arg), arg
+
+
+def test_the_path_fast_path_is_the_one_aiosmtpd_calls(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """aiosmtpd's own path parser is made to fail: MAIL and RCPT with everyday paths still
+    pass, so our _getaddr ran. Fails if aiosmtpd stopped calling it."""
+
+    def no(*args: object) -> None:
+        raise AssertionError("aiosmtpd's path parser ran")
+
+    monkeypatch.setattr(aiosmtpd.smtp, "get_angle_addr", no)
+    token = base64.b64encode(b"\0shop\0secret").decode()
+    replies, _ = _serve_and_talk(
+        tmp_path,
+        [
+            b"EHLO client.example.org\r\n",
+            f"AUTH PLAIN {token}\r\n".encode(),
+            b"MAIL FROM:<a@shop.example.com> BODY=8BITMIME\r\n",
+            b"RCPT TO:<b@example.org>\r\n",
+        ],
+    )
+    assert replies[3:] == ["250 OK", "250 OK"], replies
+
+
 def test_session_setup_reads_our_short_attribute_lists(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """aiosmtpd builds its tables per connection from dir() and inspect.getmembers(); ours list
     only the names it looks for. Fails if aiosmtpd stops asking (the speed-up would be gone)."""
