@@ -49,10 +49,8 @@ SIGNED_IF_PRESENT = (
 )
 _NAME = b"DKIM-Signature"
 _WINDOW = 1 << 18  # body bytes canonicalised at a time (worst case ~14 window sizes in use)
-_WSP_RUN = re.compile(rb"\t[\t ]*| [\t ]+")  # RFC 6376 3.4.4 b: runs that change
-_TRAILING_WSP = re.compile(rb"[\t ]+\r\n")  # RFC 6376 3.4.4 a
+_TAB_TO_SPACE = bytes.maketrans(b"\t", b" ")
 _UNFOLD = re.compile(rb"\r?\n")  # RFC 6376 3.4.2: unfold (remove the CRLF of FWS)
-_ANY_WSP = re.compile(rb"[\t ]+")
 _PLACEHOLDER = b"0" * 60  # b= while hashing: a full line, so folding the rest never changes
 
 
@@ -72,9 +70,9 @@ class RelaxedBody:
 
     Complete lines are canonicalised at once (whitespace runs never cross a CRLF); the part
     after the last CRLF waits for the next piece. Empty lines are held back until a non-empty
-    one follows, because trailing empty lines are dropped (3.4.4 c). Matches dkimpy's
-    order of steps (strip line-end WSP, compress runs, drop trailing CRLFs, an empty body is
-    empty), so its corner cases come out the same.
+    one follows, because trailing empty lines are dropped (3.4.4 c). The result is dkimpy's
+    (strip line-end WSP, compress runs, drop trailing CRLFs, an empty body is empty), so its
+    corner cases come out the same.
     """
 
     def __init__(self) -> None:
@@ -100,9 +98,9 @@ class RelaxedBody:
         return self._hash.digest()
 
     def _lines(self, block: bytes) -> None:
-        if b" \r\n" in block or b"\t\r\n" in block:
-            block = _TRAILING_WSP.sub(b"\r\n", block)
         block = _compress(block)
+        if b" \r\n" in block:  # 3.4.4 a: no WSP at a line's end (runs are single spaces now)
+            block = block.replace(b" \r\n", b"\r\n")
         crlfs = _trailing_crlfs(block)
         content = len(block) - 2 * crlfs
         if content == 0:
@@ -119,13 +117,22 @@ class RelaxedBody:
 
 
 def _compress(data: bytes) -> bytes:
-    if b"\t" not in data and b"  " not in data:
-        return data
-    return _WSP_RUN.sub(b" ", data)
+    """RFC 6376 3.4.4 b / 3.4.2: every run of WSP becomes one SP. Byte replaces, not a regex:
+    a regex tries a match at every space of a text body (ten times slower at 50 KB)."""
+    if b"\t" in data:
+        data = data.translate(_TAB_TO_SPACE)
+    while b"  " in data:  # halves every run of spaces per pass
+        data = data.replace(b"  ", b" ")
+    return data
 
 
 def _trailing_crlfs(block: bytes) -> int:
-    tail = len(block) - len(block.rstrip(b"\r\n"))
+    """How many CRLFs end `block` (looking at its end only: rstrip would copy the block)."""
+    end = block[-64:]
+    if end.rstrip(b"\r\n") or len(end) == len(block):
+        tail = len(end) - len(end.rstrip(b"\r\n"))
+    else:  # a run of empty lines longer than the window: rare, so the copy is fine
+        tail = len(block) - len(block.rstrip(b"\r\n"))
     if tail % 2 == 0 and block.endswith(b"\r\n" * (tail // 2)):
         return tail // 2
     count = 0  # a stray CR among the line ends: count the CRLF pairs one by one
@@ -180,7 +187,7 @@ def header_list(block: bytes) -> list[str]:
 
 
 def _relaxed(name: bytes, value: bytes) -> bytes:
-    value = _ANY_WSP.sub(b" ", _UNFOLD.sub(b"", value)).strip()
+    value = _compress(_UNFOLD.sub(b"", value)).strip()
     return name.lower().rstrip() + b":" + value
 
 
