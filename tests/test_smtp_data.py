@@ -163,3 +163,14 @@ def test_a_message_bigger_than_the_budget_still_passes_alone() -> None:
             assert gate.used == 1000
 
     asyncio.run(main())
+
+
+def test_a_spool_that_cannot_be_written_answers_451_and_reads_the_data_to_its_end(
+    tmp_path: Path,
+) -> None:
+    """A full disk (here: the spool directory is gone) must not leave the rest of the data to
+    be read as commands: a body line "RCPT TO:..." stays data."""
+    policy = DataPolicy(None, 1000, True, tmp_path / "gone", spool_above=100)
+    content = b"Subject: x\r\n\r\n" + b"RCPT TO:<victim@example.org>\r\n" * 20
+    got, problem, rest = run(stuffed(content) + b"NOOP\r\n", policy)
+    assert problem == replies.SPOOL_FAILED and got == b"" and rest == b"NOOP\r\n"

@@ -13,6 +13,7 @@ nothing is kept.
 
 import asyncio
 import io
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 from relay.smtp import replies
 
 _END = b".\r\n"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,16 @@ class _Receiver:
             if self.problem is None and limit and self.spool.size + len(data) > limit:
                 self.problem = replies.TOO_BIG.format(limit=limit)
             if self.problem is None:
-                self.spool.write(data)
+                self._keep(data)
         if self.problem is not None:
             self.spool.close()
+
+    def _keep(self, data: bytes) -> None:
+        try:
+            self.spool.write(data)
+        except OSError as error:  # a full disk: answer 451 at the end, stay in step with the
+            log.error("cannot spool DATA: %s", error)  # client (the rest is data, not commands)
+            self.problem = replies.SPOOL_FAILED
 
 
 def _unstuff(tail: bytes, piece: bytes) -> bytes:

@@ -28,6 +28,7 @@ TOO_MANY_FROM_ADDRESS = (
 MADE_ROOM = "421 4.7.0 Closing: not authenticated, and a newer session needs the room"
 AUTH_TIMEOUT = "421 4.7.0 Closing: no successful AUTH within {seconds:g} seconds of connecting"
 INTERNAL_ERROR = "451 4.3.0 Internal error, message not accepted; try again later"
+SPOOL_FAILED = "451 4.3.0 Cannot hold the message here right now (local storage); try again later"
 NEED_RCPT = "503 5.5.1 Need RCPT command first"
 DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
 START_DATA = "354 End data with <CR><LF>.<CR><LF>"
