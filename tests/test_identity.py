@@ -123,3 +123,19 @@ def test_a_sender_header_of_another_shop_is_refused_like_a_foreign_from(
         .fetchone()[0]
         == 1
     )
+
+
+def test_signing_processes_sign_the_header_block_with_the_body_hash_made_here(
+    relay_factory, nsd: NsdServer, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """submission.signing_workers > 0: only the header block and the body hash go to the
+    signing process; the signature must still verify, for a small and a spooled message."""
+    relay = relay_factory({"relay": {"workers": 1}, "submission": {"signing_workers": 1}}).start()
+    publish_keys(nsd, relay)
+    small = _submit(relay)
+    body = tmp_path / "body.txt"
+    body.write_text("Zeile  eins\t \n" * 150_000)  # 2 MB: spooled, hashed in a thread
+    large = submit(relay, names.CUSTOMER, "X-Relay-Kind: refund", body=f"@{body}")
+    for qid in (small, large):
+        sent = stored_message(relay, qid, names.CUSTOMER)
+        assert verify_dkim(sent, nsd.nameserver)[0].startswith("pass d=relay.example.net")
