@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from relay import logs
 from relay.model import Shop
+from relay.prepare.headers import Source
 from relay.prepare.pipeline import Prepared, Rejection, Settings, apply_signatures, prepare
 from relay.prepare.recipients import Lookups
 from relay.signing import Signer
@@ -66,12 +67,13 @@ class Submitter:
         shop_name: str,
         mail_from: str,
         recipients: list[str],
-        data: bytes,
+        data: bytes | Source,
         client: str,
         *,
         also: Callable[[Tx, Prepared], object] | None = None,
     ) -> Prepared:
-        """Queue `data` (an RFC 5322 message, CRLF line endings) for `recipients`.
+        """Queue `data` (an RFC 5322 message with CRLF line endings, as bytes or as the spool of
+        relay.smtp.data) for `recipients`.
 
         Raises Rejection (nothing stored) or ShopGone. Pass `data` without keeping a reference
         of your own: it is dropped as soon as the prepared copy exists (large messages).

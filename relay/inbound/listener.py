@@ -13,7 +13,7 @@ from bounces.verp import decode_token, token_of
 from relay import logs
 from relay.inbound import reports
 from relay.smtp import replies
-from relay.smtp.protocol import HandlerBase
+from relay.smtp.protocol import NoAuthHandler
 from relay.store.db import Read, Write
 from relay.store.reports import load_raw, store_raw, unprocessed
 from relay.store.suppression import mailto_target
@@ -30,7 +30,7 @@ class InboundDeps:
     complaint_address: str
 
 
-class InboundHandler(HandlerBase):
+class InboundHandler(NoAuthHandler):
     def __init__(self, deps: InboundDeps) -> None:
         self.deps = deps
         self._tasks: set[asyncio.Task] = set()

@@ -45,13 +45,16 @@ def run(
     """Entry of `relay serve`: a supervisor with workers, or a single process.
 
     `ready_fd` gets one byte once the whole relay serves; `worker_args` are passed on to the
-    workers' command line (log format, verbosity). Raises OSError when a listener cannot
-    open, supervisor.StartupFailed when a worker could not start.
+    workers' command line (log format, verbosity). Raises SetupError when another process holds
+    a listen address, OSError when a listener cannot open, supervisor.StartupFailed when a
+    worker could not start.
     """
     count = worker_count(config)
-    if worker is not None:
+    if worker is not None:  # started by the supervisor, which holds the addresses
         asyncio.run(serve(config, WorkerRole(worker, count), ready_fd))
         return
+    from relay.serve.ports import claimed
+
     pid_file = PidFile(pid_path(config))
 
     def ready() -> None:
@@ -60,12 +63,13 @@ def run(
         signal_ready(ready_fd)
 
     try:
-        if count == 1:
-            asyncio.run(serve(config, WorkerRole(0, 1), on_ready=ready))
-        else:
-            from relay.serve.supervisor import Supervisor
+        with claimed(config):  # a second relay on these addresses stops here, naming the first
+            if count == 1:
+                asyncio.run(serve(config, WorkerRole(0, 1), on_ready=ready))
+            else:
+                from relay.serve.supervisor import Supervisor
 
-            Supervisor(config, count, worker_args).run(on_ready=ready)
+                Supervisor(config, count, worker_args).run(on_ready=ready)
     finally:
         pid_file.remove()
 
