@@ -114,7 +114,8 @@ def test_refusals_are_problems_with_the_field_and_the_smtp_words(relay: RelayPro
     foreign = refused(
         {"raw": raw_message(to, sender="boss@other-shop.example.org"), "to": [to]}, 422, "refused"
     )
-    assert foreign["smtp_reply"].startswith("550 5.7.1 From boss@other-shop.example.org")
+    assert foreign["smtp_reply"].startswith("550 5.7.1 From ")
+    assert "boss@other-shop.example.org" in foreign["smtp_reply"]
     assert "does not belong to shop mein-shop" in foreign["detail"]
     typo = refused({"raw": raw_message(to, kind="dunnign"), "to": [to]}, 422, "refused")
     assert "Unknown X-Relay-Kind 'dunnign'" in typo["detail"]
