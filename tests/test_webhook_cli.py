@@ -109,3 +109,20 @@ def test_a_sealed_secret_opens_only_for_its_shop_and_key() -> None:
     ):
         with pytest.raises(SealBroken):
             Vault(key).open(shop, data)
+
+
+def test_a_disabled_endpoint_is_a_warning_in_status(relay: RelayProcess) -> None:
+    from relay.store.db import open_database
+    from relay.store.webhooks import disable_endpoint
+
+    relay.run("shop", "webhook", "mein-shop", "--url", "http://127.0.0.1:9999/hook")
+    db = open_database("sqlite:///var/relay.db", relay.root)
+    with db.transaction() as tx:
+        disable_endpoint(tx, "mein-shop", "HTTP 410: the endpoint asks to stop", 1.0)
+    db.close()
+    text = relay.run("status").stdout
+    assert "WARNING shop mein-shop: webhook endpoint http://127.0.0.1:9999/hook disabled" in text
+    assert "relay shop webhook mein-shop --url URL enables it" in text
+    relay.run("shop", "webhook", "mein-shop", "--url", "http://127.0.0.1:9998/hook")
+    assert "disabled" not in relay.run("status").stdout
+    assert relay.json("shop", "webhook", "mein-shop")["active"] is True

@@ -13,6 +13,7 @@ from relay.store.events import identity_changes
 from relay.store.outbox import backlog
 from relay.store.shops import list_shops
 from relay.store.sql import Conn
+from relay.store.webhooks import endpoints
 
 
 @click.command()
@@ -44,6 +45,11 @@ def _shop_facing(conn: Conn) -> dict:
     return {
         "problems": [p.as_dict() for p in list_problems(conn)],
         "webhooks": [vars(b) for b in backlog(conn, now - 86400)],
+        "webhooks_disabled": [
+            {"shop": e.shop, "url": e.url, "why": e.disabled_why, "disabled_at": e.disabled_at}
+            for e in endpoints(conn).values()
+            if not e.active
+        ],
         "rates": [r.as_dict() for r in shop_rates(conn, now)],
     }
 
@@ -98,6 +104,11 @@ def _render_shop_facing(data: dict) -> None:
         click.echo(
             f"webhooks {hooks['shop']}: {hooks['pending']} waiting{oldest}{failed}"
             + (error if hooks["last_error"] else "")
+        )
+    for off in data["webhooks_disabled"]:
+        click.echo(
+            f"WARNING shop {off['shop']}: webhook endpoint {off['url']} disabled: {off['why']}"
+            f" (relay shop webhook {off['shop']} --url URL enables it)"
         )
     for rates in data["rates"]:
         for warning in rates["warnings"]:
