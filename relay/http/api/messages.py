@@ -10,6 +10,9 @@ another body is a 422.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import functools
 import hashlib
 import json
 import time
@@ -43,7 +46,7 @@ async def send(request: web.Request) -> web.Response:
         kept = _kept_answer(api, caller.name, key, fingerprint)
         if kept is not None:
             return kept
-    data = _raw_message(body, api) if "raw" in body else _rendered(api, caller, body)
+    data = _raw_message(body, api) if "raw" in body else await _rendered(api, caller, body)
     client = f"api:{token(request).id}:{request.remote or '?'}"
     keep = None if key is None else _keeper(api, caller, key, fingerprint)
     try:
@@ -133,7 +136,10 @@ def _raw_message(body: dict[str, Any], api: ApiDeps) -> bytes:
     return data
 
 
-def _rendered(api: ApiDeps, caller: Shop, body: dict[str, Any]) -> bytes:
+async def _rendered(api: ApiDeps, caller: Shop, body: dict[str, Any]) -> bytes:
+    """The message rendered from the shop's template (relay/compose.py), off the event loop:
+    MJML and CSS inlining take milliseconds, and the loop serves SMTP, delivery and the
+    outbox meanwhile. One rendering thread (its own read handle): renders never race."""
     if body.get("kind", body["template"]) != body["template"]:
         raise ApiError("invalid-request", "kind and template differ; give one", field="/kind")
     try:
@@ -153,8 +159,11 @@ def _rendered(api: ApiDeps, caller: Shop, body: dict[str, Any]) -> bytes:
         order=body.get("order"),
         test=bool(body.get("test", False)),
     )
+    loop = asyncio.get_running_loop()
     try:
-        data = compose(api.read(), caller, request)
+        data = await loop.run_in_executor(
+            _render_thread(), lambda: compose(api.read(), caller, request)
+        )
     except RenderError as exc:
         raise ApiError(
             "template",
@@ -167,6 +176,11 @@ def _rendered(api: ApiDeps, caller: Shop, body: dict[str, Any]) -> bytes:
     if len(data) > api.max_message_size:
         raise ApiError("message-too-large", "the rendered message is too large", field="/data")
     return data
+
+
+@functools.cache
+def _render_thread() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="api-render")
 
 
 def _refusal(reply: str) -> ApiError:
