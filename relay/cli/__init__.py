@@ -23,6 +23,7 @@ _COMMANDS = {
     "dns": "dns",
     "bounces": "bounces",
     "test-email": "test_email",
+    "preview": "preview",
 }
 
 

@@ -1,4 +1,5 @@
-"""`relay shop add/list/show/kinds`."""
+"""`relay shop add/list/show/kinds`; `set`/`remove` (relay.cli.shop_edit) and `design`/`template`
+(relay.cli.shop_design) are added to the group at the end."""
 
 import re
 import time
@@ -45,8 +46,11 @@ def add(
     ascii_domains = tuple(_a_label(d) for d in domains)
     if "@" not in sender:
         raise click.BadParameter(f"{sender!r} is not an e-mail address", param_hint="--sender")
-    if store.get_shop(state.conn, name):
-        raise click.ClickException(f"shop {name!r} exists already; see `relay shop show {name}`")
+    if store.name_taken(state.conn, name):
+        raise click.ClickException(
+            f"shop {name!r} exists already, or existed (a removed shop's history keeps its name);"
+            f" see `relay shop show {name}`, or choose another name"
+        )
     secret = password or generate_password()
     key = new_dkim_key()
     record = Shop(
@@ -66,10 +70,10 @@ def add(
         f"shop {name} created\n\nSMTP credentials (shown once):\n"
         f"  username: {name}\n  password: {secret}\n"
     )
-    _print_records(state, record)
+    print_records(state, record)
 
 
-def _print_records(state: State, record: Shop) -> None:
+def print_records(state: State, record: Shop) -> None:
     from dns_checks.records import dkim_record, dmarc_suggestion, return_path_record
     from relay.dns import relay_setup
 
@@ -250,4 +254,13 @@ def kinds(
     )
 
 
+def _add_commands() -> None:
+    from relay.cli.shop_design import COMMANDS as DESIGN_COMMANDS
+    from relay.cli.shop_edit import COMMANDS as EDIT_COMMANDS
+
+    for command in (*EDIT_COMMANDS, *DESIGN_COMMANDS):
+        shop.add_command(command)
+
+
+_add_commands()
 COMMANDS = [shop]
