@@ -28,6 +28,7 @@ from relay.smtp.submission import SubmissionHandler
 from relay.store.db import Database, GroupWriter
 from relay.store.recipients import Lease, lease_owner, node_name
 from relay.submit import SubmissionDeps, Submitter
+from relay.unsubscribe import public_url_warning
 
 log = logging.getLogger("relay")
 
@@ -144,6 +145,9 @@ class Service:
         runner = await start_http(host, port, self.reads, self.writer.run, self.settings.secret)
         self.background.append(runner.cleanup)
         log.info("http (unsubscribe, /healthz) listening on %s", self.config.http.listen)
+        warning = public_url_warning(self.config.http.public_url)
+        if warning:
+            log.warning("%s", warning)
 
     async def _start_delivery(self) -> None:
         config = self.config
