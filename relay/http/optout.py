@@ -168,13 +168,16 @@ async def submit(request: web.Request) -> web.Response:
     return _html(confirm_page(found.view()), status=400)
 
 
-def _undo_offer(deps: Deps, found: Resolved, optout: OptOut | None) -> Offer | None:
-    """The re-subscribe form for this opt-out while it may be undone (30 days)."""
+def _undo_offer(
+    deps: Deps, found: Resolved, optout: OptOut | None, base: str = "../r/"
+) -> Offer | None:
+    """The re-subscribe form for this opt-out while it may be undone (30 days). The action is
+    relative to the page (`/u/<token>` or `/r/<token>`): public_url may have a path."""
     if optout is None or not resubscribe_open(optout.created_at, time.time()):
         return None
     token = resubscribe_token(deps.secret, found.target, optout.created_at)
     until = long_date(optout.created_at + RESUBSCRIBE_SECONDS, found.design.language)
-    return Offer(action=f"../r/{token}", until=until)  # relative: public_url may have a path
+    return Offer(action=f"{base}{token}", until=until)
 
 
 async def show_resubscribe(request: web.Request) -> web.Response:
@@ -187,7 +190,7 @@ async def show_resubscribe(request: web.Request) -> web.Response:
         return _html(expired_page(resolved.view()), status=410)
     t = resolved.target
     if find_optout_made(deps.read(), t.shop, t.address, t.kind, at) is None:
-        return _html(resubscribed_page(resolved.view()))  # undone already (or replaced)
+        return _after_undo(deps, resolved)
     return _html(resubscribe_page(resolved.view(), Offer(action="")))
 
 
@@ -203,6 +206,16 @@ async def resubscribe(request: web.Request) -> web.Response:
     t = resolved.target
     # Idempotent: a second click finds no opt-out of that time and changes nothing.
     await deps.write(lambda tx: undo_optout(tx, t.shop, t.address, t.kind, at, now))
+    return _after_undo(deps, resolved)
+
+
+def _after_undo(deps: Deps, resolved: Resolved) -> web.Response:
+    """Subscribed again, unless the customer opted out again later (a newer opt-out, which an
+    old re-subscribe link must not undo): then that one is shown, with its own offer."""
+    t = resolved.target
+    newer = find_optout(deps.read(), t.shop, t.address, t.kind)
+    if newer is not None:
+        return _html(already_page(resolved.view(), _undo_offer(deps, resolved, newer, "")))
     return _html(resubscribed_page(resolved.view()))
 
 
