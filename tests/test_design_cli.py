@@ -64,7 +64,7 @@ def test_design_is_set_shown_and_every_bad_value_refused(relay_factory, tmp_path
          " a contrast ratio of 1.16:1; WCAG AA needs at least 4.5:1"),
         (("--color-text", "red"), "--color-text: 'red' is not a hex colour"),
         (("--header-image", str(tmp_path / "notes.png")),
-         "--header-image: the header image is not a PNG or JPEG file"),
+         "--header-image: the header image is not a readable PNG or JPEG file"),
         (("--header-image", str(big_png(tmp_path / "big.png"))), "at most 200 KB"),
         (("--font", "Arial; } body { display:none"), "--font: font family"),
         (("--footer", "x" * 1001), "--footer: the footer has 1001 characters"),

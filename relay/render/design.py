@@ -150,7 +150,7 @@ def read_header_image(data: bytes) -> HeaderImage:
                 kind, size = image.format, image.size
                 image.load()  # decode it all: a truncated or corrupt file fails here
     except UnidentifiedImageError:  # its text names an in-memory object, which says nothing
-        raise _image_error("the header image is not a PNG or JPEG file") from None
+        raise _image_error("the header image is not a readable PNG or JPEG file") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as error:
         raise _image_error(
             f"the header image is not a readable PNG or JPEG file ({error})"
