@@ -20,7 +20,7 @@ import pytest
 from relay.render import sample_data
 from relay.store.db import open_database
 from relay.store.shops import save_verdict
-from tests.harness import SHOP, RelayProcess, queue_id, swaks, wait
+from tests.harness import SHOP, SHOP_PASSWORD, RelayProcess, queue_id, wait
 from tests.keys_in_dns import publish_keys, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer
@@ -44,10 +44,16 @@ def reminder_json(language: str = "de", **changes: object) -> bytes:
 
 
 def send(relay: RelayProcess, tmp_path: Path, message: bytes, to: str = names.CUSTOMER) -> str:
-    """swaks with the message as DATA; returns its dialogue (stdout)."""
+    """swaks (STARTTLS, AUTH) with the message as DATA; returns its dialogue (stdout, which
+    echoes the data: bytes that are not UTF-8 are shown replaced)."""
+    require("swaks")
     path = tmp_path / f"message-{time.monotonic_ns()}.eml"
     path.write_bytes(message)
-    return swaks(relay.submission_port, "--from", FROM, "--to", to, "--data", f"@{path}").stdout
+    command = ["swaks", "--server", f"127.0.0.1:{relay.submission_port}", "--timeout", "30",
+               "-tls", "--auth", "PLAIN", "--auth-user", SHOP, "--auth-password", SHOP_PASSWORD,
+               "--from", FROM, "--to", to, "--data", f"@{path}"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, timeout=60)
+    return done.stdout.decode("utf-8", "replace")
 
 
 def verify_shop(relay: RelayProcess) -> None:
@@ -195,6 +201,14 @@ BAD_INPUTS = [
                               "X-Relay-Order: 1"), "'langauge'"),
     ("NaN", templated("payment-reminder", b'{"data": {"amount": NaN}}', "X-Relay-Order: 1"),
      "NaN"),
+    ("nested too deeply", templated("payment-reminder", b'{"data": ' + b"[" * 100_000 +
+                                    b"]" * 100_000 + b"}", "X-Relay-Order: 1"), "too deeply"),
+    ("JSON too large", templated("payment-reminder", b'{"data": {"customer_name": "' +
+                                 b"x" * 300_000 + b'"}}', "X-Relay-Order: 1"), "at most 262144"),
+    ("name twice", templated("payment-reminder", b'{"data": {}, "data": {}}', "X-Relay-Order: 1"),
+     "names 'data' twice"),
+    ("not UTF-8", templated("payment-reminder", b'{"data": {"customer_name": "M\xfcller"}}',
+                            "X-Relay-Order: 1"), "not UTF-8"),
     ("kinds disagree", templated("refund", reminder_json(), "X-Relay-Kind: dunning",
                                  "X-Relay-Order: 1"), "disagree"),
     ("unknown layout", b"From: info@shop.example.com\r\nSubject: x\r\nX-Relay-Layout: fancy\r\n"

@@ -41,6 +41,10 @@ LAYOUT_HEADER = "x-relay-layout"
 LAYOUTS = ("shop",)
 CARRIED = ("message-id", "reply-to", "in-reply-to", "references", "x-relay-test")
 JSON_KEYS = ("data", "language")
+# The data of a notification is a few dozen short fields (relay.render.fields caps them at 100
+# keys of at most 2,000 characters): anything much larger is a mistake, and parsing it would
+# hold up the other sessions of the worker.
+MAX_JSON = 256 * 1024
 # A cid: reference points at a part of the shop's message, which the design's message has not.
 _CID = re.compile(r"""(?:src|href|background)\s*=\s*["']?\s*cid:""", re.IGNORECASE)
 
@@ -156,6 +160,10 @@ def _json_body(parsed: EmailMessage) -> tuple[Any, str | None]:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
     except (UnicodeDecodeError, LookupError, ValueError) as error:
         raise RenderError(f"the JSON body is not UTF-8: {error}", variable="data") from None
+    if len(text) > MAX_JSON:
+        raise RenderError(
+            f"the JSON body has {len(text)} characters; at most {MAX_JSON}", variable="data"
+        )
     body = _strict_json(text)
     if not isinstance(body, dict):
         raise RenderError('the JSON body must be an object: {"data": {...}}', variable="data")
@@ -193,6 +201,8 @@ def _strict_json(text: str) -> Any:
             f"the JSON body is broken: {error.msg} (line {error.lineno}, column {error.colno})",
             variable="data",
         ) from None
+    except RecursionError:  # '[[[[...': deeper than the parser goes
+        raise RenderError("the JSON body is nested too deeply", variable="data") from None
 
 
 def _shop_parts(parsed: EmailMessage) -> tuple[str, str | None]:
