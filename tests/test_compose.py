@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import sqlite3
 from pathlib import Path
 
@@ -184,3 +185,66 @@ def test_x_relay_test_from_smtp_marks_only_the_shops_own_history(db: Database) -
             "t",
             SETTINGS,
         )
+
+
+def _templated(body: bytes, *headers: str) -> bytes:
+    head = [
+        "From: info@shop.example.com",
+        "To: Erika Mustermann <erika@example.org>, max@example.org",
+        "X-Relay-Template: payment-reminder",
+        "X-Relay-Order: 10023",
+        "Content-Type: application/json; charset=utf-8",
+        *headers,
+    ]
+    return "\r\n".join(head).encode() + b"\r\n\r\n" + body + b"\r\n"
+
+
+@pytest.mark.parametrize("encoding", ["8bit", "quoted-printable", "base64"])
+def test_the_json_body_may_come_in_any_transfer_encoding(db: Database, encoding: str) -> None:
+    import base64
+    import quopri
+
+    body = json.dumps({"data": sample_data("payment-reminder", "de")}, ensure_ascii=False)
+    raw = body.encode()
+    encoded = {
+        "8bit": raw,
+        "quoted-printable": quopri.encodestring(raw).replace(b"\n", b"\r\n"),
+        "base64": base64.encodebytes(raw).replace(b"\n", b"\r\n"),
+    }[encoding]
+    message = _templated(encoded, f"Content-Transfer-Encoding: {encoding}")
+    prepared = submit_now(
+        db,
+        "moebel",
+        "info@shop.example.com",
+        ["erika@example.org", "max@example.org"],
+        message,
+        "t",
+        SETTINGS,
+    )
+    sent = parsed(prepared.body)
+    assert str(sent["Subject"]) == "Zahlungserinnerung zu Ihrer Bestellung 10023"
+    assert str(sent["To"]) == "Erika Mustermann <erika@example.org>, max@example.org"
+    assert "Guten Tag Erika Mustermann" in html_of(prepared.body)
+    assert prepared.template and prepared.template.startswith("payment-reminder/de default")
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (("Content-Transfer-Encoding: x-uuencode",), "unknown Content-Transfer-Encoding"),
+        (("From: info@shop.example.com",), "more than one From header"),
+        (("X-Relay-Layout: shop",), "not both"),
+    ],
+)
+def test_headers_that_make_no_sense_are_refused(
+    db: Database, extra: tuple[str, ...], words: str
+) -> None:
+    message = _templated(
+        json.dumps({"data": sample_data("payment-reminder", "de")}).encode(), *extra
+    )
+    with pytest.raises(Rejection, match=words) as refused:
+        submit_now(
+            db, "moebel", "info@shop.example.com", ["erika@example.org"], message, "t", SETTINGS
+        )
+    assert refused.value.reply.startswith("550 5.6.0 Not rendered: ")
+    assert history(db.read()) == []
