@@ -60,6 +60,9 @@ class DeliverySection:
     command_timeout: float = field(metadata=_kind("duration"))
     data_timeout: float = field(metadata=_kind("duration"))
     require_tls: bool = field(metadata=_kind("bool"))
+    relayhost: str = field(metadata=_kind("str"))
+    relayhost_auth: str = field(metadata=_kind("str"))
+    relayhost_tls: str = field(metadata=_kind("str"))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ commits in one transaction; a running `relay serve` delivers the message within 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from relay import logs
 from relay.compose import StoredAssets
 from relay.model import Shop
 from relay.prepare.pipeline import (
@@ -92,6 +93,7 @@ class Submitter:
         apply_signatures(prepared, await deps.signer.sign(prepared))
         await deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))
         deps.on_queued()
+        logs.accepted(prepared, client)  # issue 14: one line per accepted message
         return prepared
 
 

@@ -69,7 +69,7 @@ REFUSALS = [
     (("--domain", "gmail.com"), "gmail.com is a public mailbox domain"),
     (("--domain", "GMAIL.com."), "public mailbox domain"),
     (("--sender", "info@other.example.org"), "is not at the shop's domains"),
-    (("--password", "kurz"), "use at least 12"),
+    (("--password", "kurz"), "use at least 12 characters"),
     (("--remove-domain", "shop.example.com"), "at least one domain"),
     (("--domain", "b.example.com", "--remove-domain", "shop.example.com"),
      "the sender info@shop.example.com is at a domain that would be removed"),

@@ -72,7 +72,7 @@ def check_sender(sender: str, domains: tuple[str, ...]) -> str:
     if ascii_domain not in domains and not is_public_mailbox_domain(ascii_domain):
         raise ActionError(
             f"{sender} is not at the shop's domains ({', '.join(domains)}); add the domain"
-            " first, or use an address at one of them",
+            f" (--domain {ascii_domain}), or use an address at one of them",
             "sender",
         )
     return f"{local}@{ascii_domain}"
@@ -81,8 +81,8 @@ def check_sender(sender: str, domains: tuple[str, ...]) -> str:
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise ActionError(
-            f"the password has {len(password)} characters; use at least {MIN_PASSWORD}, or let"
-            " the relay generate one",
+            f"the password has {len(password)} characters; use at least {MIN_PASSWORD}"
+            " characters, or leave it out and a strong one is generated",
             "password",
         )
 

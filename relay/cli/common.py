@@ -21,8 +21,9 @@ from relay.store.sql import Conn, Tx
 class State:
     """Lazily loaded config and database for one CLI invocation."""
 
-    def __init__(self, config_path: str | None) -> None:
+    def __init__(self, config_path: str | None, verbose: bool = False) -> None:
         self.config_path = config_path
+        self.verbose = verbose
         self._config: Config | None = None
         self._db: Database | None = None
 
@@ -30,6 +31,11 @@ class State:
     def config(self) -> Config:
         if self._config is None:
             path = Path(self.config_path or os.environ.get("RELAY_CONFIG") or "relay.toml")
+            if path.is_dir():
+                raise click.ClickException(
+                    f"{path} is a directory; pass the settings file in it, e.g."
+                    f" --config {path / 'relay.toml'} (`relay init --dir {path}` writes one)"
+                )
             try:
                 self._config = load_config(path)
             except ConfigError as exc:
@@ -67,9 +73,30 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+        click.echo(json.dumps(iso_times(data), indent=2, default=str, ensure_ascii=False))
     else:
         render(data)
+
+
+def iso_times(data: Any, key: str = "") -> Any:
+    """`data` with every time as ISO 8601 with its zone (UTC), for --json output: the value
+    of a key `at`, `*_at` or `*_since` (the names the relay gives its times) that holds epoch
+    seconds. One place, so no command prints epoch numbers."""
+    if isinstance(data, dict):
+        return {k: iso_times(v, k) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [iso_times(v) for v in data]
+    if _is_time_key(key) and isinstance(data, int | float) and not isinstance(data, bool):
+        return iso_time(data)
+    return data
+
+
+def _is_time_key(key: str) -> bool:
+    return key == "at" or key.endswith(("_at", "_since"))
+
+
+def iso_time(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(timespec="seconds")
 
 
 def when(timestamp: float | None) -> str:

@@ -7,7 +7,10 @@ import time
 import click
 
 from dns_checks import InvalidDomain, public_mailbox_reason, to_ascii_domain
+from relay.actions.errors import ActionError
+from relay.actions.shops import check_password, check_sender
 from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.cli.shop_edit import refuse
 from relay.keys import new_dkim_key, new_selector, public_key_b64
 from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
 from relay.model import Shop
@@ -46,6 +49,12 @@ def add(
     ascii_domains = tuple(_a_label(d) for d in domains)
     if "@" not in sender:
         raise click.BadParameter(f"{sender!r} is not an e-mail address", param_hint="--sender")
+    try:  # the checks `shop set` makes too (relay.actions.shops)
+        sender = check_sender(sender, ascii_domains)
+        if password is not None:
+            check_password(password)
+    except ActionError as error:
+        refuse(error)
     if store.name_taken(state.conn, name):
         raise click.ClickException(
             f"shop {name!r} exists already, or existed (a removed shop's history keeps its name);"
@@ -163,7 +172,13 @@ def _summary(state: State, record: Shop) -> dict:
             d: {"verified": v.verified, "checked_at": v.checked_at, "stale_since": v.stale_since}
             for d, v in verdicts.items()
         },
-        **health.as_dict(),
+        # The health record names the shop again ("shop", also in each change): `name`
+        # says it once here.
+        "verified_domains": health.verified_domains,
+        "warnings": health.warnings,
+        "identity_changes": [
+            {k: v for k, v in change.items() if k != "shop"} for change in health.identity_changes
+        ],
     }
 
 

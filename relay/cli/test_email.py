@@ -14,6 +14,7 @@ from relay.actions.errors import ActionError
 from relay.actions.test_email import DEFAULT_KIND, send_now
 from relay.cli.common import State, pass_state
 from relay.cli.shop_design import refused
+from relay.prepare.recipients import syntax_error
 from relay.render import RenderError
 from relay.runtime import settings_from
 from relay.submit import Rejection
@@ -27,13 +28,12 @@ from relay.submit import Rejection
 @pass_state
 def test_email(state: State, shop_name: str, to: str, kind: str, language: str | None) -> None:
     """Queue a rendered sample of a kind from a shop, signed and stored like a submitted one."""
-    local, at, domain = to.strip().rpartition("@")
-    if not at or not local or "." not in domain or any(c.isspace() or c in "<>,;" for c in to):
-        raise click.BadParameter(f"{to!r} is not an e-mail address", param_hint="--to")
+    why = syntax_error(to)
+    if why is not None:  # a usage error (exit 2), as the submission's 553 5.1.3 at RCPT
+        raise click.BadParameter(f"{to!r} is not a valid address: {why}", param_hint="--to")
     try:
-        prepared = send_now(
-            state.db, shop_name, to.strip(), settings_from(state.config), kind, language
-        )
+        settings = settings_from(state.config)
+        prepared = send_now(state.db, shop_name, to, settings, kind, language)
     except (ActionError, RenderError) as error:
         refused(error, {"kind": "--kind", "language": "--language", "to": "--to"})
     except Rejection as rejection:
@@ -43,8 +43,8 @@ def test_email(state: State, shop_name: str, to: str, kind: str, language: str |
     rcpt = prepared.recipients[0]
     click.echo(
         f"queued as {prepared.id} ({rcpt.address}: {rcpt.state}"
-        f"{', ' + rcpt.detail if rcpt.detail else ''}; subject {prepared.subject!r});"
-        f" `relay message show {prepared.id}` follows it"
+        f"{', ' + rcpt.detail if rcpt.detail else ''}; subject {prepared.subject!r}); "
+        f"`relay message show {prepared.id}` follows it"
     )
 
 

@@ -3,6 +3,9 @@
 Every recipient is its own transaction with its own signed bounce address (MAIL FROM), so a
 bounce maps to exactly one recipient. TLS is opportunistic: STARTTLS when offered, no
 certificate check (RFC 7435), unless require_tls says to defer instead of sending in clear.
+With a relayhost (relayhost.py), its TLS mode and AUTH apply, and a relayhost that refuses the
+session, the AUTH or the sender defers the mail with its words (it says nothing about the
+recipients).
 """
 
 import asyncio
@@ -16,6 +19,7 @@ import aiosmtplib
 from aiosmtplib.response import SMTPResponse
 
 from relay.delivery.outcome import Attempt, Reply
+from relay.delivery.relayhost import Relayhost
 from relay.delivery.routing import MxHost
 
 
@@ -35,6 +39,7 @@ class ClientSettings:
     command_timeout: float
     data_timeout: float
     require_tls: bool
+    relayhost: Relayhost | None = None
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -78,29 +83,30 @@ def _session_refused(reply: Reply, where: str) -> Reply:
     recipients are deferred (until max_age), never bounced for it."""
     status = "4" + reply.status[1:] if reply.status else "4.4.1"
     code = 451 if reply.code >= 500 else reply.code
-    said = reply.text if reply.synthetic else f"{reply.code} {reply.text}"
+    said = str(reply)  # the server's code, enhanced status and words; ours as they are
     return Reply.synthetic_reply(code, status, f"{where}: {said}")
 
 
 async def _connect(
     address: str, server_name: str, settings: ClientSettings
 ) -> aiosmtplib.SMTP | Reply:
+    relayhost = settings.relayhost
+    wrapper = relayhost is not None and relayhost.tls == "wrapper"
     client = aiosmtplib.SMTP(
         hostname=address,
-        port=settings.port,
+        port=relayhost.port if relayhost else settings.port,
         local_hostname=settings.helo_name,
         timeout=settings.command_timeout,
         start_tls=False,
-        use_tls=False,
+        use_tls=wrapper,  # RFC 8314 implicit TLS (port 465)
+        tls_context=_TLS if wrapper else None,
     )
     try:
         await client.connect(timeout=settings.connect_timeout)
         await client.ehlo()
-        if client.supports_extension("starttls"):
-            await client.starttls(server_hostname=server_name, tls_context=_TLS)
-        elif settings.require_tls:
-            client.close()
-            return Reply.synthetic_reply(451, "4.7.5", "the server does not offer STARTTLS")
+        refused = await _secure(client, server_name, settings) if not wrapper else None
+        if refused is None and relayhost is not None and relayhost.login is not None:
+            await client.login(*relayhost.login)
     except aiosmtplib.SMTPConnectTimeoutError:
         return Reply.synthetic_reply(451, "4.4.2", "connection timed out")
     except aiosmtplib.SMTPConnectResponseError as exc:  # a greeting other than 220
@@ -108,7 +114,7 @@ async def _connect(
         return Reply.from_server(exc.code, exc.message)
     except aiosmtplib.SMTPConnectError as exc:
         return Reply.synthetic_reply(451, "4.4.1", f"connection refused ({exc})")
-    except aiosmtplib.SMTPResponseException as exc:
+    except aiosmtplib.SMTPResponseException as exc:  # EHLO, STARTTLS or AUTH refused
         client.close()
         return Reply.from_server(exc.code, exc.message)
     except (aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
@@ -116,7 +122,29 @@ async def _connect(
         return Reply.synthetic_reply(
             451, "4.7.0" if "SSL" in repr(exc) else "4.4.2", f"{type(exc).__name__}: {exc}"
         )
+    if refused is not None:
+        client.close()
+        return refused
     return client
+
+
+async def _secure(
+    client: aiosmtplib.SMTP, server_name: str, settings: ClientSettings
+) -> Reply | None:
+    """STARTTLS when offered; a Reply (why not) when TLS is required and not offered."""
+    relayhost = settings.relayhost
+    if client.supports_extension("starttls"):
+        verify = relayhost is not None and relayhost.tls == "verify"
+        context = ssl.create_default_context() if verify else _TLS
+        await client.starttls(server_hostname=server_name, tls_context=context)
+        return None
+    if relayhost is not None and relayhost.login is not None:
+        return Reply.synthetic_reply(
+            451, "4.7.5", "the relayhost does not offer STARTTLS; AUTH is never sent in clear"
+        )
+    if settings.require_tls or (relayhost is not None and relayhost.tls_required):
+        return Reply.synthetic_reply(451, "4.7.5", "the server does not offer STARTTLS")
+    return None
 
 
 async def _send_all(
@@ -168,7 +196,11 @@ async def _transaction(
     except aiosmtplib.SMTPResponseException as exc:
         if exc.code != -1:
             await _reset(client)
-            return Reply.from_server(exc.code, exc.message, command)
+            reply = Reply.from_server(exc.code, exc.message, command)
+            if settings.relayhost is not None and command == "MAIL":
+                # The relayhost refuses our sender: a setting to fix, not a dead recipient.
+                return _session_refused(reply, f"the relayhost {settings.relayhost}")
+            return reply
         raise aiosmtplib.SMTPServerDisconnected(exc.message) from exc
     return Reply.from_server(response.code, response.message, command)
 

@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from bounces.verp import decode_token, token_of
+from relay import logs
 from relay.inbound import reports
 from relay.smtp import replies
 from relay.smtp.protocol import HandlerBase
@@ -84,7 +85,7 @@ class InboundHandler(HandlerBase):
                 tx, report_id, parsed, rcpts, deps.secret, deps.bounce_domain
             )
         )
-        log.info("report %d: %s %s (%s)", report_id, outcome.kind, outcome.status, outcome.effect)
+        logs.report(outcome)  # issue 14: one line per report
         return outcome
 
     async def recover(self) -> None:

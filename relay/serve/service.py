@@ -14,6 +14,7 @@ from collections.abc import Callable
 from config import Config
 from dns_checks.typos import likely_typo
 from relay.delivery.client import ClientSettings
+from relay.delivery.relayhost import relayhost_from
 from relay.delivery.routing import Router
 from relay.delivery.scheduler import Policy, Scheduler
 from relay.dns import delivery_resolver
@@ -28,7 +29,6 @@ from relay.smtp.submission import SubmissionHandler
 from relay.store.db import Database, GroupWriter
 from relay.store.recipients import Lease, lease_owner, node_name
 from relay.submit import SubmissionDeps, Submitter
-from relay.unsubscribe import public_url_warning
 
 log = logging.getLogger("relay")
 
@@ -124,7 +124,7 @@ class Service:
                 enable_SMTPUTF8=True,
             )
             await self._listen(factory, address)
-            log.info("bounce listener listening on %s", address)
+            log.debug("bounce listener listening on %s", address)
         if self.role.first:
             await handler.recover()
         self.background.append(handler.drain)
@@ -144,16 +144,16 @@ class Service:
 
         runner = await start_http(host, port, self.reads, self.writer.run, self.settings.secret)
         self.background.append(runner.cleanup)
-        log.info("http (unsubscribe, /healthz) listening on %s", self.config.http.listen)
-        warning = public_url_warning(self.config.http.public_url)
-        if warning:
-            log.warning("%s", warning)
+        log.debug("http (unsubscribe, /healthz) listening on %s", self.config.http.listen)
 
     async def _start_delivery(self) -> None:
         config = self.config
         assert self.writer is not None
         delivery = config.delivery
-        router = Router(delivery_resolver(config), delivery.allow_private_mx)
+        relayhost = relayhost_from(  # issue 14: a smarthost, as Postfix's relayhost
+            delivery.relayhost, delivery.relayhost_auth, delivery.relayhost_tls, config.path.parent
+        )
+        router = Router(delivery_resolver(config), delivery.allow_private_mx, relayhost)
         client = ClientSettings(
             helo_name=config.relay.hostname,
             port=delivery.smtp_port,
@@ -161,6 +161,7 @@ class Service:
             command_timeout=delivery.command_timeout,
             data_timeout=delivery.data_timeout,
             require_tls=delivery.require_tls,
+            relayhost=relayhost,
         )
         policy = Policy(
             schedule=delivery.retry_schedule,
@@ -222,12 +223,12 @@ class Service:
         for address in config.submission.listen:
             factory = lambda: RelaySMTP(handler, tls_context=tls, auth_require_tls=True, **common)  # noqa: E731
             await self._listen(factory, address)
-            log.info("submission (STARTTLS) listening on %s", address)
+            log.debug("submission (STARTTLS) listening on %s", address)
         for address in config.submission.listen_tls:
             # Implicit TLS (RFC 8314 3.3): the whole session is encrypted, so AUTH is allowed.
             factory = lambda: RelaySMTP(handler, auth_require_tls=False, **common)  # noqa: E731
             await self._listen(factory, address, ssl=tls)
-            log.info("submission (implicit TLS) listening on %s", address)
+            log.debug("submission (implicit TLS) listening on %s", address)
 
     def wake_delivery(self) -> None:
         """Replaced by the delivery scheduler's wake-up once it runs."""

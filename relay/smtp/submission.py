@@ -5,6 +5,7 @@ The message itself goes through `relay.submit.Submitter`, the path every way in 
 
 import logging
 
+from relay.prepare.recipients import syntax_error
 from relay.smtp import replies
 from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import HandlerBase
@@ -36,6 +37,9 @@ class SubmissionHandler(HandlerBase):
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return replies.TOO_MANY_RECIPIENTS
+        why = syntax_error(address)
+        if why is not None:  # issue 14: refused now, not accepted and failed later
+            return replies.BAD_RECIPIENT.format(address=_shown(address, 100), why=_shown(why, 200))
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RCPT_OK
@@ -66,3 +70,8 @@ def _take_content(envelope) -> bytes:  # type: ignore[no-untyped-def]
     as the prepared copy exists: a large message must not be held twice)."""
     content, envelope.content, envelope.original_content = envelope.content, None, None
     return content
+
+
+def _shown(text: str, limit: int) -> str:
+    """Client input echoed in a reply: printable only, and short (RFC 5321 4.5.3.1.5)."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])
