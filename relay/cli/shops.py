@@ -23,7 +23,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 @click.group()
 def shop() -> None:
-    """Manage shops: identity, credentials, DKIM key, notification kinds."""
+    """Manage shops: identity, credentials, DKIM key, notification kinds, design, templates."""
 
 
 @shop.command("add")
