@@ -248,3 +248,15 @@ def test_headers_that_make_no_sense_are_refused(
         )
     assert refused.value.reply.startswith("550 5.6.0 Not rendered: ")
     assert history(db.read()) == []
+
+
+def test_a_design_row_edited_into_nonsense_is_refused_and_can_be_replaced(db: Database) -> None:
+    set_design(db, "moebel", primary="#b4153c")
+    conn = sqlite3.connect(db.path)
+    conn.execute("UPDATE shop_designs SET fields = ?, digest = 'edited'", ('{"primary": "red"}',))
+    conn.commit()
+    conn.close()
+    with pytest.raises(RenderError, match="'red' is not a hex colour"):  # never sent half-right
+        compose(db.read(), shop(), request())
+    set_design(db, "moebel", primary="#0b3d2e")  # the next change starts from the default
+    assert "#0b3d2e" in html_of(compose(db.read(), shop(), request()))

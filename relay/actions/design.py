@@ -33,7 +33,12 @@ class DesignChange:
 
 
 def current(conn: Conn, shop: Shop) -> Design:
-    return StoredAssets(conn).design(shop)
+    """The shop's design; a stored one that no longer validates (edited by hand, or stored by
+    a version with other rules) counts as the default, so the next change replaces it."""
+    try:
+        return StoredAssets(conn).design(shop)
+    except RenderError:
+        return Design(language=shop.language)
 
 
 def plan_design(conn: Conn, shop: Shop, changes: dict[str, Any]) -> DesignChange:
