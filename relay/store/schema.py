@@ -246,11 +246,38 @@ _V4_LEASES = f"""
     ALTER TABLE recipients ADD CONSTRAINT recipients_state CHECK ({_V4_CHECK})
     """
 
+# 5: the shop's design and its own templates (SPEC "Design and templates"); which template
+# rendered a message and whether it was a test; shops are removed by a mark (their history
+# refers to them until retention). The `design` column of version 1 was never used: the design
+# has its own table, so that reading a shop (every AUTH) never reads a header image.
+_V5_DESIGN = """
+    CREATE TABLE shop_designs (
+        shop TEXT PRIMARY KEY REFERENCES shops(name),
+        fields TEXT NOT NULL,               -- JSON: colours, font, footer, language
+        header_image $blob,                  -- PNG or JPEG, at most 200 KB; NULL: none
+        digest TEXT NOT NULL,               -- SHA-256 of fields and image: this version
+        updated_at $real NOT NULL
+    );
+    CREATE TABLE shop_templates (
+        shop TEXT NOT NULL REFERENCES shops(name),
+        kind TEXT NOT NULL,
+        language TEXT NOT NULL,
+        source TEXT NOT NULL,               -- the template file: subject, html, text parts
+        updated_at $real NOT NULL,
+        PRIMARY KEY (shop, kind, language)
+    );
+    ALTER TABLE messages ADD COLUMN template TEXT;   -- 'payment-reminder/de default 3f2a...'
+    ALTER TABLE messages ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE shops ADD COLUMN removed_at $real;    -- set by `relay shop remove`
+    ALTER TABLE shops DROP COLUMN design
+    """
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_SPINE,
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
     _V3_AUTH_FAILURES,
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
+    _V5_DESIGN,
 )
 
 
