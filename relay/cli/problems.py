@@ -10,7 +10,7 @@ import click
 from relay.actions import problems as actions
 from relay.actions.errors import ActionError, transaction_write
 from relay.cli.common import State, emit, json_option, pass_state, table, when
-from relay.store.shops import get_shop
+from relay.store.shops import name_taken
 
 
 @click.group()
@@ -25,7 +25,7 @@ def problems() -> None:
 @pass_state
 def list_(state: State, shop: str | None, include_acked: bool, as_json: bool) -> None:
     """Open problems, newest first: what happened, and that the shop must act."""
-    if shop and get_shop(state.conn, shop) is None:
+    if shop and not name_taken(state.conn, shop):  # a removed shop's problems stay readable
         raise click.ClickException(f"no shop {shop!r}; `relay shop list` shows the shops")
     found = actions.list_problems(state.conn, shop, include_acked=include_acked)
     emit(

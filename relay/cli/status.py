@@ -14,6 +14,7 @@ from relay.store.outbox import backlog
 from relay.store.shops import list_shops
 from relay.store.sql import Conn
 from relay.store.webhooks import endpoints
+from relay.unsubscribe import public_url_warning
 
 
 @click.command()
@@ -34,6 +35,7 @@ def status(state: State, as_json: bool) -> None:
         "quarantined": queue.quarantined(conn),
         "stuck": queue.stuck_inflight(conn),
         "identity_changes": identity_changes(conn, None, limit=10),
+        "relay_warnings": relay_warnings(state),
         **_shop_facing(conn),
     }
     emit(data, as_json, _render)
@@ -54,6 +56,12 @@ def _shop_facing(conn: Conn) -> dict:
     }
 
 
+def relay_warnings(state: State) -> list[str]:
+    """What is wrong with the relay's own settings (not with one shop)."""
+    warning = public_url_warning(state.config.http.public_url)
+    return [warning] if warning else []
+
+
 def _render(data: dict) -> None:
     click.echo("recipients: " + "  ".join(f"{k} {v}" for k, v in data["counts"].items()))
     oldest = data["oldest_deferred"]
@@ -63,6 +71,8 @@ def _render(data: dict) -> None:
             f"{when(oldest['created_at'])}): {oldest['last_text']}"
         )
     click.echo(f"next retry: {when(data['next_retry_at'])}")
+    for warning in data["relay_warnings"]:
+        click.echo(f"WARNING relay: {warning}")
     for shop in data["shops_with_warnings"]:
         for warning in shop["warnings"]:
             click.echo(f"WARNING shop {shop['shop']}: {warning}")

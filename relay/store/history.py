@@ -24,6 +24,8 @@ MESSAGE_COLUMNS = (
     "client",
     "size",
     "body_sha256",
+    "template",
+    "test",
     "created_at",
 )
 _MESSAGE = "SELECT " + ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS) + " FROM messages m"

@@ -246,13 +246,39 @@ _V4_LEASES = f"""
     ALTER TABLE recipients ADD CONSTRAINT recipients_state CHECK ({_V4_CHECK})
     """
 
-# 5: the shop-facing API (issue 11): API tokens (hashed), idempotency keys of POST /messages,
+# 5: the shop's design and its own templates (SPEC "Design and templates"); which template
+# rendered a message and whether it was a test; shops are removed by a mark (their history
+# refers to them until retention). The `design` column of version 1 was never used: the design
+# has its own table, so that reading a shop (every AUTH) never reads a header image.
+_V5_DESIGN = """
+    CREATE TABLE shop_designs (
+        shop TEXT PRIMARY KEY REFERENCES shops(name),
+        fields TEXT NOT NULL,               -- JSON: colours, font, footer, language
+        header_image $blob,                  -- PNG or JPEG, at most 200 KB; NULL: none
+        digest TEXT NOT NULL,               -- SHA-256 of fields and image: this version
+        updated_at $real NOT NULL
+    );
+    CREATE TABLE shop_templates (
+        shop TEXT NOT NULL REFERENCES shops(name),
+        kind TEXT NOT NULL,
+        language TEXT NOT NULL,
+        source TEXT NOT NULL,               -- the template file: subject, html, text parts
+        updated_at $real NOT NULL,
+        PRIMARY KEY (shop, kind, language)
+    );
+    ALTER TABLE messages ADD COLUMN template TEXT;   -- 'payment-reminder/de default 3f2a...'
+    ALTER TABLE messages ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE shops ADD COLUMN removed_at $real;    -- set by `relay shop remove`
+    ALTER TABLE shops DROP COLUMN design
+    """
+
+# 6: the shop-facing API (issue 11): API tokens (hashed), idempotency keys of POST /messages,
 # each shop's webhook endpoint (its signing secret sealed, relay.webhooks.vault), the webhook
 # outbox (one row per event told, written in the transaction of the event), problems
 # (undeliverable mandatory mail until acknowledged) and per shop and day counters for the
 # rates of `relay status` (relay.stats). No foreign keys to shops: a removed shop's history
 # stays until retention.
-_V5_API = """
+_V6_API = """
     CREATE TABLE api_tokens (
         id TEXT PRIMARY KEY,                -- the public part of the token (rly_<id>_...)
         shop TEXT NOT NULL,
@@ -352,7 +378,7 @@ _V5_API = """
     """
 # The day of an event's time: SQLite's CAST truncates (a floor for times after 1970), PostgreSQL's
 # rounds, so it takes floor() (SQLite has floor() only when built with its math functions).
-_V5_DAY = {
+_V6_DAY = {
     "sqlite": "CAST(at / 86400 AS INTEGER)",
     "postgresql": "CAST(floor(at / 86400) AS INTEGER)",
 }
@@ -362,7 +388,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
     _V3_AUTH_FAILURES,
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
-    {name: _V5_API.replace("$day", day) for name, day in _V5_DAY.items()},
+    _V5_DESIGN,
+    {name: _V6_API.replace("$day", day) for name, day in _V6_DAY.items()},
 )
 
 
