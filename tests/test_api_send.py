@@ -187,7 +187,7 @@ def test_a_templated_payment_reminder_reaches_the_customer_signed(
     received = postfix.wait_for_messages(to)[0]
     results = verify_dkim(received, nsd.nameserver)
     assert any(r.startswith("pass") and "d=shop.example.com" in r for r in results), results
-    assert b"multipart/related" in received and b"X-Relay-" not in received
+    assert b"multipart/alternative" in received and b"X-Relay-" not in received
     relay.wait_state(to, {"delivered"})
     (message,) = api.get("/api/v1/orders/T-1/messages").json["messages"]
     assert message["template"] and message["template"].startswith("payment-reminder/de")
