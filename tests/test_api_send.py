@@ -165,6 +165,12 @@ def test_no_token_a_wrong_one_or_a_revoked_one_is_401(relay: RelayProcess) -> No
     relay.run("shop", "token", "revoke", "mein-shop", listed[0]["id"])
     assert api.get("/api/v1/problems").status == 401
     assert api.get("/api/v1/openapi.json", token="").status == 200  # the document is public
+    # A removed shop's tokens stop at once, on the running relay.
+    relay.add_shop("zweiter-shop", "bare-shop.example.com")
+    theirs = api_for(relay, "zweiter-shop")
+    assert theirs.get("/api/v1/problems").status == 200
+    relay.run("shop", "remove", "zweiter-shop", "--yes")
+    assert theirs.get("/api/v1/problems").status == 401
 
 
 def test_a_templated_payment_reminder_reaches_the_customer_signed(

@@ -14,10 +14,12 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from relay.actions.errors import ActionError, NotFound
+from relay.model import Shop
 from relay.store import tokens as store
 from relay.store.db import Write
 from relay.store.shops import get_shop
@@ -123,9 +125,12 @@ async def revoke_token(conn: Conn, write: Write, shop: str, which: str) -> Token
     return _info(store.find_token(conn, found.id) or found)
 
 
-def authenticate(conn: Conn, presented: str) -> TokenInfo | None:
+def authenticate(
+    conn: Conn, presented: str, find_shop: Callable[[str], Shop | None] | None = None
+) -> TokenInfo | None:
     """The active token `presented` is, or None (unknown, revoked, malformed, or its shop was
-    removed). Compared in constant time."""
+    removed). Compared in constant time. `find_shop`: how to look the shop up (the API passes
+    the submission path's cache; default: the store)."""
     match = TOKEN.fullmatch(presented)
     if match is None:
         return None
@@ -134,7 +139,7 @@ def authenticate(conn: Conn, presented: str) -> TokenInfo | None:
         return None
     if not hmac.compare_digest(stored.hash, digest(presented)):
         return None
-    if get_shop(conn, stored.shop) is None:
+    if (find_shop or (lambda name: get_shop(conn, name)))(stored.shop) is None:
         return None
     return _info(stored)
 

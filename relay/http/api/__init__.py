@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from relay.actions.tokens import authenticate, touch_job
-from relay.http.api.deps import API, TOKEN, ApiDeps
+from relay.http.api.deps import API, TOKEN, ApiDeps, cached_shop
 from relay.http.api.errors import ApiError
 from relay.http.api.routes import ROUTES, register
 from relay.store import idempotency
@@ -75,7 +75,9 @@ async def _bearer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     api = request.app[API]
-    info = authenticate(api.read(), presented.strip()) if scheme.lower() == "bearer" else None
+    info = None
+    if scheme.lower() == "bearer":
+        info = authenticate(api.read(), presented.strip(), cached_shop(api))
     if info is None:
         challenge = dict(_CHALLENGE)
         if presented:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,6 @@ from relay.actions.webhooks import WebhookDeps
 from relay.http.api.errors import ApiError
 from relay.model import Shop
 from relay.store.db import Read, Write
-from relay.store.shops import get_shop
 from relay.submit import Submitter
 
 IDEMPOTENCY_TTL = 86400.0  # a key is remembered this long (then it may be used again)
@@ -61,11 +61,18 @@ def token(request: web.Request) -> TokenInfo:
 
 
 def shop(request: web.Request) -> Shop:
-    """The caller's shop (the token was checked against it moments ago)."""
-    found = get_shop(deps(request).read(), token(request).shop)
+    """The caller's shop, as the submission path's cache holds it (read again after any change
+    to a shop, `relay shop remove` included)."""
+    api = deps(request)
+    found, _verified = api.submitter.shops.get(api.read(), token(request).shop)
     if found is None:  # removed between the token check and now
         raise ApiError("unauthorized", "the token's shop no longer exists")
     return found
+
+
+def cached_shop(api: ApiDeps) -> Callable[[str], Shop | None]:
+    """A shop lookup through the submission path's cache (the token check of every request)."""
+    return lambda name: api.submitter.shops.get(api.read(), name)[0]
 
 
 def language(request: web.Request, shop_language: str) -> str:
