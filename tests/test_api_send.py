@@ -173,14 +173,15 @@ def test_no_token_a_wrong_one_or_a_revoked_one_is_401(relay: RelayProcess) -> No
     assert theirs.get("/api/v1/problems").status == 401
 
 
+@pytest.mark.parametrize("render_workers", [0, 1])
 def test_a_templated_payment_reminder_reaches_the_customer_signed(
-    relay: RelayProcess, postfix: PostfixRig, nsd: NsdServer
-) -> None:
-    """The templated way in (relay/compose.py, from the rendering branch: skipped until it is
-    merged)."""
-    pytest.importorskip("relay.compose")
+    relay_factory, postfix: PostfixRig, nsd: NsdServer, render_workers: int
+) -> None:  # type: ignore[no-untyped-def]
+    """The templated way in (relay/compose.py), rendered in worker 0's thread or in a render
+    process of its own."""
     from relay.render import sample_data
 
+    relay = relay_factory({"http": {"render_workers": render_workers}}).start()
     publish_keys(nsd, relay, "mein-shop")
     relay.run("dns", "check", "mein-shop")
     api = api_for(relay)

@@ -35,7 +35,12 @@ def api_app(deps: ApiDeps) -> web.Application:
     app[API] = deps
     register(app)
     app.cleanup_ctx.append(_forget_old_keys)
+    app.on_cleanup.append(_close_renderer)
     return app
+
+
+async def _close_renderer(app: web.Application) -> None:
+    app[API].renderer.close()
 
 
 @web.middleware

@@ -14,6 +14,7 @@ from config import Config
 from relay.actions.tokens import TokenInfo
 from relay.actions.webhooks import WebhookDeps
 from relay.http.api.errors import ApiError
+from relay.http.api.render import Renderer
 from relay.model import Shop
 from relay.store.db import Read, Write
 from relay.submit import Submitter
@@ -27,6 +28,7 @@ class ApiDeps:
     write: Write
     submitter: Submitter
     webhooks: WebhookDeps
+    renderer: Renderer  # where templates are rendered ([http] render_workers)
     max_body: int  # bytes of a request body ([http] api_max_body)
     max_message_size: int  # bytes of a message ([submission] max_message_size)
     idempotency_ttl: float = IDEMPOTENCY_TTL
@@ -43,6 +45,7 @@ def api_deps(
         write=write,
         submitter=submitter,
         webhooks=webhook_deps(config, read, write, secret),
+        renderer=Renderer(read, config.http.render_workers, (config.store.url, config.path.parent)),
         max_body=config.http.api_max_body,
         max_message_size=config.submission.max_message_size,
     )

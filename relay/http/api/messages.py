@@ -10,9 +10,6 @@ another body is a 422.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import functools
 import hashlib
 import json
 import time
@@ -137,13 +134,12 @@ def _raw_message(body: dict[str, Any], api: ApiDeps) -> bytes:
 
 
 async def _rendered(api: ApiDeps, caller: Shop, body: dict[str, Any]) -> bytes:
-    """The message rendered from the shop's template (relay/compose.py), off the event loop:
-    MJML and CSS inlining take milliseconds, and the loop serves SMTP, delivery and the
-    outbox meanwhile. One rendering thread (its own read handle): renders never race."""
+    """The message rendered from the shop's template (relay/compose.py), off the event loop
+    (relay.http.api.render)."""
     if body.get("kind", body["template"]) != body["template"]:
         raise ApiError("invalid-request", "kind and template differ; give one", field="/kind")
     try:
-        from relay.compose import TemplateRequest, compose
+        from relay.compose import TemplateRequest
     except ImportError:
         raise ApiError(
             "templates-unavailable",
@@ -159,11 +155,8 @@ async def _rendered(api: ApiDeps, caller: Shop, body: dict[str, Any]) -> bytes:
         order=body.get("order"),
         test=bool(body.get("test", False)),
     )
-    loop = asyncio.get_running_loop()
     try:
-        data = await loop.run_in_executor(
-            _render_thread(), lambda: compose(api.read(), caller, request)
-        )
+        data = await api.renderer.render(caller, request)
     except RenderError as exc:
         raise ApiError(
             "template",
@@ -176,11 +169,6 @@ async def _rendered(api: ApiDeps, caller: Shop, body: dict[str, Any]) -> bytes:
     if len(data) > api.max_message_size:
         raise ApiError("message-too-large", "the rendered message is too large", field="/data")
     return data
-
-
-@functools.cache
-def _render_thread() -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="api-render")
 
 
 def _refusal(reply: str) -> ApiError:
