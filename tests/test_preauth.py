@@ -12,6 +12,7 @@ import contextlib
 import multiprocessing
 import smtplib
 import ssl
+import statistics
 import time
 from collections import Counter
 from typing import Any
