@@ -32,7 +32,9 @@ def _events(values: tuple[str, ...]) -> list[str] | None:
 
 @click.command("webhook")
 @click.argument("shop")
-@click.option("--url", help="Where events are POSTed (https://; checked against SSRF rules).")
+@click.option(
+    "--url", metavar="URL", help="Where events are POSTed (https://; checked against SSRF rules)."
+)
 @click.option(
     "--events",
     "events",
