@@ -9,6 +9,7 @@ is a new migration at the end (a test checks that a version-3 database migrates 
 from collections.abc import Mapping
 
 from relay.store.dialect import Dialect
+from relay.store.schema_console import CONSOLE
 
 Migration = str | Mapping[str, str]  # one template, or {dialect name: template}
 
@@ -390,6 +391,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
     _V5_DESIGN,
     {name: _V6_API.replace("$day", day) for name, day in _V6_DAY.items()},
+    CONSOLE,
 )
 
 
