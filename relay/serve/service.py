@@ -167,12 +167,18 @@ class Service:
         host, port = split_address(self.config.http.listen)
         from relay.http import start_http
         from relay.http.api.deps import api_deps  # the API and webhooks: worker 0 only
+        from relay.http.console import console_deps
 
         secret = self.settings.secret
         api = api_deps(self.config, self.reads, self.writer.run, self.submitter, secret)
-        runner = await start_http(host, port, self.reads, self.writer.run, secret, api=api)
+        console = console_deps(
+            self.config, self.reads, self.writer.run, secret, self.submitter, api.renderer.render
+        )
+        runner = await start_http(
+            host, port, self.reads, self.writer.run, secret, api=api, console=console
+        )
         self.background.append(runner.cleanup)
-        log.debug("http (unsubscribe, API, /healthz) listening on %s", self.config.http.listen)
+        log.debug("http (unsubscribe, API, console) listening on %s", self.config.http.listen)
         await self._start_webhooks()
 
     async def _start_webhooks(self) -> None:

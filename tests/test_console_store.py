@@ -1,0 +1,227 @@
+"""The console's store: the order list (newest first, each order once, keyset pages, searches
+scoped by shop), sessions that end with their shop, user or password, and migration 7 on
+SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from relay.model import RecipientPlan, State
+from relay.store import console_sessions as sessions
+from relay.store import console_users as users
+from relay.store import orders
+from relay.store.db import Database
+from relay.store.dialect import POSTGRESQL_TYPES, Dialect
+from relay.store.errors import StoreError
+from relay.store.messages import insert_message
+from relay.store.schema import MIGRATIONS, render
+from relay.store.shops import remove_shop
+from relay.store.sql import Conn, rows
+from tests.store_fixtures import Message, new_database
+
+_ids = itertools.count(1)
+
+
+def _message(db: Database, shop: str, order: str | None, to: str, at: float) -> str:
+    message_id = f"T{next(_ids):08d}"
+    plan = RecipientPlan(to, to.rpartition("@")[2], State.QUEUED)
+    stored = Message(message_id, shop, [plan], order_ref=order, created_at=at)
+    with db.transaction() as tx:
+        insert_message(tx, stored, "info@x.example", "test")
+    return message_id
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return new_database(tmp_path, "a", "b")
+
+
+def _walk(conn: Conn, shop: str, size: int, **search: str) -> list[list[orders.OrderRow]]:
+    pages, after = [], None
+    while True:
+        if "address" in search:
+            found = orders.orders_to(conn, shop, search["address"], after, size + 1)
+        elif "prefix" in search:
+            found = orders.orders_like(conn, shop, search["prefix"], after, size + 1)
+        else:
+            found = orders.recent_orders(conn, shop, after, size + 1)
+        pages.append(found[:size])
+        if len(found) <= size:
+            return pages
+        after = found[size - 1].cursor
+
+
+def test_orders_newest_first_each_once_over_keyset_pages(db: Database) -> None:
+    start = 1_700_000_000.0
+    newest: dict[str | None, float] = {}
+    for step in range(60):  # 20 orders of shop a, three messages each, interleaved
+        order = f"A-{step % 20:03d}"
+        at = start + step * 10
+        _message(db, "a", order, f"c{step % 20}@example.org", at)
+        newest[order] = at
+        _message(db, "b", f"A-{step % 20:03d}", "other@example.org", at + 1)  # same numbers
+    lone = [_message(db, "a", None, "x@example.org", start + 1000 + i) for i in range(2)]
+    pages = _walk(db.read(), "a", 7)
+    listed = [row for page in pages for row in page]
+    assert [len(p) for p in pages] == [7, 7, 7, 1]
+    assert [r.message for r in listed[:2]] == lone[::-1]  # no order number: a row each
+    by_order = [r.order for r in listed[2:]]
+    assert by_order == sorted(newest, key=lambda o: -newest[o])  # each once, newest first
+    assert all(r.created_at == newest[r.order] for r in listed[2:])  # at its newest mail
+
+
+def test_searches_are_exact_prefix_and_scoped_by_shop(db: Database) -> None:
+    now = time.time()
+    _message(db, "a", "1001", "Max@Example.org", now - 30)
+    _message(db, "a", "1001", "max@example.org", now - 20)
+    _message(db, "a", "1200", "max@example.org", now - 10)
+    _message(db, "a", "12", "eva@example.org", now - 5)
+    _message(db, "b", "1002", "max@example.org", now)
+    conn = db.read()
+    found = [r.order for p in _walk(conn, "a", 10, address="MAX@example.org") for r in p]
+    assert found == ["1200", "1001"]  # shop b's 1002 to the same address is not there
+    assert [r.order for p in _walk(conn, "a", 10, prefix="100") for r in p] == ["1001"]
+    assert [r.order for p in _walk(conn, "a", 10, prefix="1_") for r in p] == []  # literal _
+    assert [r.order for p in _walk(conn, "b", 10, prefix="1001") for r in p] == []
+    summaries = orders.order_summaries(conn, "a", ["1001", "1200", "1002"])
+    assert summaries["1001"].messages == 2 and summaries["1001"].states == {"queued": 2}
+    assert "1002" not in summaries  # shop b's order
+
+
+def test_the_order_list_walks_an_index_without_sorting(db: Database) -> None:
+    """Keyset paging stays fast at any depth only while SQLite reads the rows in index order
+    (no temporary B-tree to sort all of the shop's messages for every page)."""
+    captured: list[tuple[str, Any]] = []
+
+    class Capture:
+        def execute(self, sql: str, args: Any) -> Any:
+            captured.append((sql, args))
+            return self
+
+        def fetchall(self) -> list[Any]:
+            return []
+
+    orders.recent_orders(Conn(Capture(), db.read().dialect), "a", orders.Cursor(1.0, "X"), 26)
+    sql, args = captured[0]
+    plan = " ".join(r[3] for r in rows(db.read(), "EXPLAIN QUERY PLAN " + sql, args))
+    assert "messages_shop_created" in plan and "messages_shop_order_created" in plan
+    assert "TEMP B-TREE" not in plan, plan
+
+
+def _session(shop: str, user: int | None, password_hash: str) -> sessions.StoredSession:
+    now = time.time()
+    return sessions.StoredSession(
+        f"id-{next(_ids)}", shop, user, None, sessions_credential(password_hash), "csrf",
+        now, now, password_hash,
+    )  # fmt: skip
+
+
+def sessions_credential(password_hash: str) -> str:
+    from relay.http.console.sessions import credential
+
+    return credential(password_hash)
+
+
+def test_sessions_end_with_their_user_and_their_shop(db: Database) -> None:
+    with db.transaction() as tx:
+        user = users.insert_user(tx, "a", "anna@example.org", "hash-1", time.time())
+        own = _session("a", None, "not-a-hash")
+        staff = _session("a", user, "hash-1")
+        sessions.insert_session(tx, own)
+        sessions.insert_session(tx, staff)
+    conn = db.read()
+    assert sessions.find_session(conn, staff.id).user_email == "anna@example.org"
+    with db.transaction() as tx:
+        users.set_password(tx, user, "hash-2")
+    assert sessions.find_session(conn, staff.id) is None  # a new password ends it
+    assert sessions.find_session(conn, own.id) is not None
+    with db.transaction() as tx:
+        remove_shop(tx, "a", time.time())
+    assert sessions.find_session(conn, own.id) is None  # the shop is gone
+
+
+def test_another_shops_user_id_opens_no_session(db: Database) -> None:
+    with db.transaction() as tx:
+        foreign = users.insert_user(tx, "b", "bob@example.org", "hash-b", time.time())
+        forged = _session("a", foreign, "hash-b")  # shop a, but shop b's user
+        sessions.insert_session(tx, forged)
+    assert sessions.find_session(db.read(), forged.id) is None
+
+
+def test_a_user_is_unique_per_shop(db: Database) -> None:
+    with db.transaction() as tx:
+        users.insert_user(tx, "a", "anna@example.org", "h", time.time())
+        users.insert_user(tx, "b", "anna@example.org", "h", time.time())  # another shop: fine
+    with pytest.raises(StoreError), db.transaction() as tx:
+        users.insert_user(tx, "a", "anna@example.org", "h", time.time())
+
+
+# --- PostgreSQL: the same migrations and the same statements ----------------------------
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _inline(sql: str, args: list[Any]) -> str:
+    """`?` placeholders filled with literals (psql takes no parameters on its command line)."""
+    values = iter(args)
+    return re.sub(r"\?", lambda _: _literal(next(values)), sql)
+
+
+def test_migration_7_and_the_order_list_run_on_postgresql(postgres_server) -> None:  # type: ignore[no-untyped-def]
+    postgresql = Dialect("postgresql", POSTGRESQL_TYPES, "FOR UPDATE SKIP LOCKED", True,
+                         Exception, lambda e: StoreError(str(e)))  # fmt: skip
+    name = postgres_server.create_database().rsplit("/", 1)[1]
+    for migration in MIGRATIONS:
+        postgres_server.psql(name, render(migration, postgresql))
+    indexes = postgres_server.psql(name, "SELECT indexname FROM pg_indexes").split()
+    assert {"messages_shop_created", "messages_shop_order_created"} <= set(indexes)
+    assert "messages_shop_order" not in indexes
+    postgres_server.psql(
+        name,
+        "INSERT INTO shops (name, domains, sender, sender_name, language, password_hash,"
+        " dkim_selector, dkim_private_key, created_at) VALUES"
+        " ('a', '[]', 's@x', 'A', 'de', 'h', 's', 'k', 0), ('b', '[]', 's@x', 'B', 'de', 'h', 's',"
+        " 'k', 0);"
+        + "".join(
+            f"INSERT INTO messages (id, shop, order_ref, kind, header_from, message_id, identity,"
+            f" dkim_domain, mail_from, size, body_sha256, created_at) VALUES ('M{i:02d}', "
+            f"'{'a' if i % 3 else 'b'}', 'O{i % 4}', 'dunning', 'f', 'm', 'shop', 'd', 'f', 1,"
+            f" 'h', {1000 + i});"
+            for i in range(12)
+        ),
+    )
+    captured: list[tuple[str, Any]] = []
+
+    class Capture:
+        def execute(self, sql: str, args: Any) -> Any:
+            captured.append((sql, list(args)))
+            return self
+
+        def fetchall(self) -> list[Any]:
+            return []
+
+    orders.recent_orders(Conn(Capture(), postgresql), "a", None, 3)
+    orders.recent_orders(Conn(Capture(), postgresql), "a", orders.Cursor(1010.0, "M10"), 3)
+    first, second = (postgres_server.psql(name, _inline(s, a)).split("\n") for s, a in captured)
+    # shop a has M01 M02 M04 M05 M07 M08 M10 M11; newest per order: O3 M11, O2 M10, O0 M08,
+    # O1 M05 (M09 of O1 is shop b's).
+    assert [line.split("|")[0] for line in first if line] == ["M11", "M10", "M08"]
+    assert [line.split("|")[0] for line in second if line] == ["M08", "M05"]
+    with pytest.raises(RuntimeError, match="duplicate key"):
+        postgres_server.psql(
+            name,
+            "INSERT INTO console_users (shop, email, password_hash, created_at) VALUES"
+            " ('a', 'x@y', 'h', 0), ('a', 'x@y', 'h', 0)",
+        )
