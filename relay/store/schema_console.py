@@ -3,9 +3,10 @@
 # 7: the shop console (issue 12): console users of a shop (besides the shop's own log-in, its
 # SMTP credentials), sessions as server-side records (the cookie holds a secret whose SHA-256
 # is the id, so a copy of the table opens no session; log-out deletes the row), and the indexes
-# of the order list: newest first per shop, keyset-paged on (created_at, id), each order once at
-# its newest message (the second index answers "is there a newer one of this order?" and
-# replaces (shop, order_ref), of which it is an extension).
+# of the order list: newest first per shop, keyset-paged on (created_at, id), with the order
+# number in the index so that a search by its prefix reads no table row it does not show; each
+# order once at its newest message (the second index answers "is there a newer one of this
+# order?" and replaces (shop, order_ref), of which it is an extension).
 CONSOLE = """
     CREATE TABLE console_users (
         id $id,
@@ -28,7 +29,7 @@ CONSOLE = """
     CREATE INDEX console_sessions_shop ON console_sessions(shop);
     CREATE INDEX console_sessions_user ON console_sessions(user_id);
     CREATE INDEX console_sessions_seen ON console_sessions(seen_at);
-    CREATE INDEX messages_shop_created ON messages(shop, created_at, id);
+    CREATE INDEX messages_shop_created ON messages(shop, created_at, id, order_ref);
     CREATE INDEX messages_shop_order_created ON messages(shop, order_ref, created_at, id);
     DROP INDEX messages_shop_order
     """
