@@ -16,6 +16,7 @@ import pytest
 from relay.actions.errors import transaction_write
 from relay.http.console.sessions import ABSOLUTE_SECONDS, IDLE_SECONDS
 from relay.smtp.auth import ShopAuthenticator
+from relay.store.auth import record_auth
 from relay.store.shops import get_shop
 from tests.console_app import (
     PASSWORD_A,
@@ -102,6 +103,16 @@ def test_failed_log_ins_are_throttled_and_shared_with_smtp_auth(console: Console
     for _ in range(4):
         console.run(auth._record("127.0.0.1", failed=True))
     assert console.client().login(SHOP_B, PASSWORD_B).status == 429
+
+
+def test_failures_count_per_target_too(console: Console) -> None:
+    """Guesses at one shop from many addresses: its target's count slows them all, while
+    another shop logs in at once."""
+    with console.db.transaction() as tx:
+        for _ in range(3):
+            record_auth(tx, f"console:{SHOP_A}", True, 900)
+    assert console.client().login(SHOP_A, PASSWORD_A).status == 429
+    assert console.client().login(SHOP_B, PASSWORD_B).status == 303
 
 
 def test_a_copied_cookie_stops_working_after_log_out(console: Console) -> None:
