@@ -15,6 +15,7 @@ from relay.errors import SetupError
 from relay.http.console.deps import deps
 from relay.http.console.orders import fallback_warnings
 from relay.http.console.pages import PREFIX, redirect, render, shop_of, words
+from relay.model import Verdict
 from relay.store.shops import verdicts
 
 STATUS_ORDER = ("error", "warning", "unknown", "optional", "ok")
@@ -33,9 +34,7 @@ async def show(request: web.Request) -> web.Response:
     stored = verdicts(conn, shop.name)
     notices = []
     if request.query.get("checked") == "1":
-        verified = sum(
-            1 for domain in shop.domains if stored.get(domain, None) and stored[domain].verified
-        )
+        verified = sum(1 for d in shop.domains if d in stored and stored[d].verified)
         notices.append(t("dns.checked_now", verified=verified, total=len(shop.domains)))
     domains = [
         {
@@ -53,8 +52,9 @@ async def show(request: web.Request) -> web.Response:
     )  # fmt: skip
 
 
-def _results(verdict: object) -> list[dict]:
-    report = getattr(verdict, "report", None) or {}
+def _results(verdict: Verdict | None) -> list[dict]:
+    """The last check's results, what needs doing first."""
+    report = verdict.report if verdict is not None else {}
     results = list(report.get("results", []))
     return sorted(
         results,
