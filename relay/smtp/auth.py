@@ -1,29 +1,64 @@
-"""SMTP AUTH (RFC 4954) for shops: credential check and a growing delay after failures.
+"""SMTP AUTH (RFC 4954) for shops: the credential check, behind a throttle nobody walks around.
+
+The throttle (relay.store.auth) counts failed logins per client address and shop name tried,
+shared by every worker through the database. Each attempt takes its place in its address's line
+before the password is checked, and waits there: the wait grows with the address's failures
+(`submission.auth_failure_delay`, doubled per failure, at most 30 s), and a check still running
+counts as a failure for the attempts behind it, so ten parallel sessions guess no faster than
+one. An attempt that would wait more than a minute is answered `454 4.7.0`, unchecked (after a
+pause of a few seconds, so that refusals cannot be had as fast as a client asks).
+
+A success clears the failures of that shop name from that address, and nothing else: it proves
+the address knows that shop's password, so those failures were its own typos, while its
+failures against any other shop name keep counting (a shop logging in between guesses at
+another shop's password resets nothing). An unknown shop name is counted and checked like a
+known one (the same scrypt: the time of the answer does not tell which names exist).
+
+Each failure is one log line a fail2ban filter reads (contrib/fail2ban/relay.conf): the client
+address, the mechanism and the shop name tried, escaped, never the password.
 
 The password check (scrypt, ~50 ms of CPU) runs in a thread, so a burst of AUTH attempts never
 stalls the other sessions of a worker; hashlib releases the GIL while it computes. A pair that
 was verified before in this process is known without scrypt (relay.passwords).
-
-Failures per client address live in the database, so every worker of `relay serve` sees them
-(with SO_REUSEPORT, consecutive connections of one client land on different workers).
 """
 
 import asyncio
+import ipaddress
+import json
+import logging
 import time
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from relay.passwords import remembered, verify_password
-from relay.store.auth import auth_failures, record_auth
+from relay.smtp import replies
+from relay.store.auth import (
+    Throttle,
+    drop_attempt,
+    expected_turn,
+    finish_attempt,
+    next_turn,
+    queue_attempt,
+    start_attempt,
+)
 from relay.store.db import Read, Write
 from relay.store.shops import get_shop
+
+log = logging.getLogger(__name__)
 
 # Checked in place of a shop that does not exist (see _check): the scrypt hash of a random
 # password nobody knows, made once by hand (hashing at start-up would cost each worker scrypt's
 # 16 MiB and ~50 ms before it serves anything).
 _NO_SHOP = "scrypt$16384$8$1$VcXfKH+XGza/UgBZzdJDhw==$pfdJd3AtPVI1f5NozKpDpzG19h3bObvX0jLx5fFmIYA="
-_MAX_DELAY = 30.0
-_FORGET_AFTER = 900.0  # a quiet quarter hour wipes an address's failure count
+_POLL = 0.02  # how often a waiting attempt looks whether the checks before it have ended
+_NAME_KEPT = 100  # characters of a shop name tried that are counted and logged
+_REFUSAL_PAUSE = 5.0  # seconds a refusal (454) is held at most
+
+
+class Throttled(Exception):
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait)
+        self.wait = wait
 
 
 class ShopAuthenticator:
@@ -31,23 +66,85 @@ class ShopAuthenticator:
 
     def __init__(self, read: Read, write: Write, base_delay: float) -> None:
         self._read, self._write = read, write
-        self._base_delay = base_delay
+        self.throttle = Throttle(base=base_delay)
+        self._pending: set[asyncio.Task] = set()
 
-    async def authenticate(self, peer: object, credentials: LoginPassword) -> AuthResult:
-        """Called by RelaySMTP once aiosmtpd decoded the credentials (PLAIN or LOGIN)."""
-        shop_name = await self._check(credentials.login, credentials.password)
-        # Recorded before the reply goes out: the client's next attempt sees its delay.
-        await self._record(_peer_ip(peer), failed=shop_name is None)
+    async def authenticate(
+        self, peer: object, credentials: LoginPassword, mechanism: str
+    ) -> AuthResult:
+        """Called once the credentials are decoded (PLAIN or LOGIN, `mechanism`)."""
+        address, client = _peer_ip(peer), client_key(_peer_ip(peer))
+        name = _name_tried(credentials.login)
+        try:
+            attempt = await self._wait_turn(client)
+        except Throttled as throttled:
+            log.warning(_failure_line("refused", address, mechanism, name, throttled.wait))
+            # Held a while: a client that asks again at once must not get refusals (and log
+            # lines) as fast as it can send.
+            await asyncio.sleep(min(throttled.wait, _REFUSAL_PAUSE))
+            return AuthResult(success=False, handled=False, message=_throttled(throttled.wait))
+        failed: bool | None = None  # None until the client can hear the answer
+        try:
+            shop_name = await self._check(credentials.login, credentials.password)
+            failed = shop_name is None
+        finally:
+            # Ended before the reply goes out: the client's next attempt sees it.
+            await self._finish(client, name, attempt, failed)
         if shop_name is None:
+            log.warning(_failure_line("failed", address, mechanism, name))
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=shop_name)
+
+    async def _wait_turn(self, client: str) -> int:
+        """The attempt's place in its address's line, once its check may start."""
+        throttle = self.throttle
+        now = time.time()
+        expected = expected_turn(self._read(), client, throttle, now)
+        if expected - now > throttle.horizon:
+            raise Throttled(expected - now)
+        turn = await self._write(lambda tx: queue_attempt(tx, client, throttle))
+        if turn.attempt is None:
+            raise Throttled(turn.at - time.time())
+        attempt: int = turn.attempt
+        give_up = time.time() + throttle.horizon
+        started = turn.started
+        try:
+            while not started:
+                now = time.time()
+                at = next_turn(self._read(), client, attempt, throttle, now)
+                if at > give_up:
+                    raise Throttled(at - now)
+                if at > now:
+                    await asyncio.sleep(min(at - now, _POLL))
+                    continue
+                started = await self._write(
+                    lambda tx: start_attempt(tx, client, attempt, throttle, time.time())
+                )
+        except BaseException:  # refused, or the session ended while it waited
+            self._later(lambda tx: drop_attempt(tx, attempt))
+            raise
+        return attempt
+
+    async def _finish(self, client: str, name: str, attempt: int, failed: bool | None) -> None:
+        def job(tx):  # type: ignore[no-untyped-def]
+            finish_attempt(tx, client, name, attempt, failed)
+
+        if failed is None:  # cancelled (the session ended): no waiting inside a cancellation
+            self._later(job)
+        else:
+            await self._write(job)
+
+    def _later(self, job) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.ensure_future(self._write(job))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _check(self, login: bytes, password: bytes) -> str | None:
         try:
             name, secret = login.decode(), password.decode()
         except UnicodeDecodeError:
-            return None
-        shop = get_shop(self._read(), name)
+            name, secret = "", ""
+        shop = get_shop(self._read(), name) if name else None
         # An unknown shop name costs the same scrypt as a wrong password, so the time of the
         # answer does not tell which shop names exist.
         stored = shop.password_hash if shop else _NO_SHOP
@@ -57,25 +154,37 @@ class ShopAuthenticator:
             ok = await asyncio.to_thread(verify_password, secret, stored)
         return shop.name if shop and ok else None
 
-    async def _record(self, peer: str, failed: bool) -> None:
-        if not failed and not self._has_failures(peer):
-            return
-        await self._write(lambda tx: record_auth(tx, peer, failed, _FORGET_AFTER))
 
-    def _has_failures(self, peer: str) -> bool:
-        return auth_failures(self._read(), peer) is not None
+def client_key(address: str) -> str:
+    """The unit the throttle counts: an IPv4 address, or an IPv6 /64 (the block one host
+    usually has: counting single IPv6 addresses would give it 2**64 fresh starts)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
-    def delay_for(self, peer: object) -> float:
-        """Seconds to wait before the next AUTH from this address: 0, base, 2*base, ..."""
-        found = auth_failures(self._read(), _peer_ip(peer))
-        if found is None or time.time() - found[1] > _FORGET_AFTER:
-            return 0.0
-        return min(_MAX_DELAY, self._base_delay * 2 ** (found[0] - 1))
 
-    async def before_auth(self, server) -> None:  # type: ignore[no-untyped-def]
-        delay = self.delay_for(server.session.peer)
-        if delay:
-            await asyncio.sleep(delay)
+def _failure_line(what: str, address: str, mechanism: str, name: str, wait: float = 0) -> str:
+    """`AUTH failed: client=ADDR mechanism=M shop="NAME"` -- the address before anything the
+    client chose, the name JSON-quoted (no space, quote or line break of its own can end it), so
+    that a crafted name cannot make fail2ban read another address."""
+    line = f"AUTH {what}: client={address} mechanism={mechanism} shop={json.dumps(name)}"
+    if what == "refused":
+        line += f" (too many failed logins from this address; next check in {wait:.0f} s)"
+    return line
+
+
+def _throttled(wait: float) -> str:
+    return replies.AUTH_THROTTLED.format(seconds=max(1, round(wait)))
+
+
+def _name_tried(login: bytes) -> str:
+    return login.decode("utf-8", "backslashreplace")[:_NAME_KEPT]
 
 
 def _peer_ip(peer: object) -> str:

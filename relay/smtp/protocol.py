@@ -131,17 +131,17 @@ class RelaySMTP(SMTP):
         return super()._authenticate(mechanism, auth_data)
 
     async def auth_PLAIN(self, _: object, args: list[str]) -> AuthResult:
-        return await self._finish_auth(await super().auth_PLAIN(_, args))
+        return await self._finish_auth(await super().auth_PLAIN(_, args), "PLAIN")
 
     async def auth_LOGIN(self, _: object, args: list[str]) -> AuthResult:
-        return await self._finish_auth(await super().auth_LOGIN(_, args))
+        return await self._finish_auth(await super().auth_LOGIN(_, args), "LOGIN")
 
-    async def _finish_auth(self, result: AuthResult) -> AuthResult:
+    async def _finish_auth(self, result: AuthResult, mechanism: str) -> AuthResult:
         if not isinstance(result.auth_data, _Deferred):
             return result  # a decoding error, already answered, or a cancelled exchange
         assert self.session is not None
         check = self._authenticator.authenticate  # type: ignore[union-attr]
-        return await check(self.session.peer, result.auth_data.credentials)
+        return await check(self.session.peer, result.auth_data.credentials, mechanism)
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         """aiosmtpd parses MAIL/RCPT paths with the `email` header parser (a large share of a

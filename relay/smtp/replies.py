@@ -4,6 +4,10 @@ QUEUED = "250 2.0.0 Ok: queued as {id}"
 RCPT_OK = "250 2.1.5 Ok"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients in one message; send the rest separately"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
+# RFC 4954 6: 454 4.7.0 is a temporary authentication failure (relay.smtp.auth's throttle).
+AUTH_THROTTLED = (
+    "454 4.7.0 Too many failed logins from your address; try again in {seconds} seconds"
+)
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 BARE_LINE_ENDING = (
     "550 5.6.0 Message refused: bare CR or LF in the data; lines must end with CRLF"

@@ -246,11 +246,41 @@ _V4_LEASES = f"""
     ALTER TABLE recipients ADD CONSTRAINT recipients_state CHECK ({_V4_CHECK})
     """
 
+# 5: forged reports and the AUTH throttle (issue 9, items 2 and 5). A report's fingerprint
+# (what it says about which recipient, relay.inbound.fingerprint), so that the same report
+# received twice counts once. Failed AUTH per client address and shop name tried (a success
+# clears only its own shop's failures from its address), and the line of attempts per client
+# address, each taken before its password is checked, so that parallel sessions wait in line
+# (relay.store.auth).
+_V5_REPORTS_AND_AUTH = """
+    ALTER TABLE reports ADD COLUMN fingerprint TEXT;
+    CREATE INDEX reports_fingerprint ON reports(recipient, fingerprint);
+    DROP TABLE auth_failures;
+    CREATE TABLE auth_failures (
+        ip TEXT NOT NULL,                   -- client address (IPv6: its /64)
+        shop TEXT NOT NULL,                 -- shop name tried, existing or not
+        count INTEGER NOT NULL,
+        last $real NOT NULL,
+        PRIMARY KEY (ip, shop)
+    );
+    CREATE INDEX auth_failures_last ON auth_failures(last);
+    CREATE TABLE auth_attempts (
+        id $id,
+        ip TEXT NOT NULL,
+        queued_at $real NOT NULL,
+        started_at $real,                    -- its check began (NULL: waiting for its turn)
+        finished_at $real                    -- its check ended
+    );
+    CREATE INDEX auth_attempts_ip ON auth_attempts(ip, id);
+    CREATE INDEX auth_attempts_queued ON auth_attempts(queued_at)
+    """
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_SPINE,
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
     _V3_AUTH_FAILURES,
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
+    _V5_REPORTS_AND_AUTH,
 )
 
 
