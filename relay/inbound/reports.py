@@ -1,11 +1,18 @@
-"""Stored reports: the raw bytes first (never dropped), then what parsing and matching found."""
+"""Stored reports: the raw bytes first (never dropped), then what parsing and matching found.
+
+A report changes something only when it proves its recipient (relay.inbound.matching); one
+that only claims a recipient by a Message-ID is kept as `unverified`, with an event in that
+message's history, and changes nothing. The same report received twice counts once: the second
+is kept as a `duplicate` of the first (relay.inbound.fingerprint says what "the same" is).
+"""
 
 from dataclasses import dataclass
 
 from bounces import Report, parse_report, report_to_dict
-from relay.inbound.effects import apply_report
+from relay.inbound.effects import apply_report, record_unverified
+from relay.inbound.fingerprint import fingerprint
 from relay.inbound.matching import match_report
-from relay.store.reports import finish_report, report_status
+from relay.store.reports import finish_report, report_status, same_report
 from relay.store.sql import Tx
 from relay.store.suppression import add_optout, mailto_target
 from relay.unsubscribe import MAILTO_PREFIX
@@ -15,7 +22,7 @@ from relay.unsubscribe import MAILTO_PREFIX
 class Outcome:
     report_id: int
     kind: str
-    status: str  # matched | unrecognized | opt-out
+    status: str  # matched | unverified | duplicate | unrecognized | opt-out
     effect: str
 
 
@@ -38,15 +45,31 @@ def apply_parsed(
     match = match_report(tx, report, rcpt_tos, secret, bounce_domain)
     if match is None:
         return _finish(tx, report_id, report, "unrecognized", None, "kept for review")
-    effect = apply_report(tx, report_id, report, match)
-    return _finish(tx, report_id, report, "matched", match.recipient, effect)
+    status = "matched" if match.verified else "unverified"
+    seen = fingerprint(report, match.recipient)
+    earlier = same_report(tx, match.recipient, seen, status)
+    if earlier is not None:
+        effect = f"the same as report {earlier}: counted once, nothing changed"
+        return _finish(tx, report_id, report, "duplicate", match.recipient, effect, seen, match.how)
+    if match.verified:
+        effect = apply_report(tx, report_id, report, match)
+    else:
+        effect = record_unverified(tx, report_id, report, match)
+    return _finish(tx, report_id, report, status, match.recipient, effect, seen, match.how)
 
 
 def _finish(
-    tx: Tx, report_id: int, report: Report, status: str, recipient: int | None, effect: str
+    tx: Tx,
+    report_id: int,
+    report: Report,
+    status: str,
+    recipient: int | None,
+    effect: str,
+    seen: str | None = None,
+    how: str | None = None,
 ) -> Outcome:
-    parsed = {**report_to_dict(report), "effect": effect}
-    finish_report(tx, report_id, report.kind, status, recipient, parsed)
+    parsed = {**report_to_dict(report), "effect": effect, "matched_by": how}
+    finish_report(tx, report_id, report.kind, status, recipient, parsed, seen)
     return Outcome(report_id, report.kind, status, effect)
 
 
