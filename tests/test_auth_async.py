@@ -20,6 +20,7 @@ from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.protocol import HandlerBase, RelaySMTP, SessionLimiter
 from relay.store.auth import failures
 from relay.store.db import open_database
+from relay.store.errors import StoreUnavailable
 from relay.store.shops import insert_shop
 
 # The test server skips TLS (auth_require_tls=False); aiosmtpd rightly warns about that.
@@ -180,3 +181,24 @@ def test_the_password_hash_is_computed_outside_the_event_loop(tmp_path, monkeypa
     asyncio.run(main())
     assert len(threads) == 2
     assert all(t is not threading.main_thread() for t in threads)
+
+
+def test_a_failing_throttle_store_refuses_the_login_unchecked(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Fail closed: without the throttle's database no password is checked (a full disk must
+    not lift the limit), and the client hears a temporary failure."""
+    from relay.smtp import auth
+
+    checked: list[str] = []
+    monkeypatch.setattr(auth, "verify_password", lambda password, stored: checked.append(password))
+
+    async def write(job):  # type: ignore[no-untyped-def]
+        raise StoreUnavailable("database or disk is full")
+
+    async def main() -> AuthResult:
+        checker = ShopAuthenticator(lambda: None, write, 0.2)  # type: ignore[arg-type]
+        monkeypatch.setattr(auth, "expected_turn", lambda *args: 0.0)
+        return await checker.authenticate(("127.0.0.1", 1), LoginPassword(b"s", b"pw"), "PLAIN")
+
+    result = asyncio.run(main())
+    assert not result.success and result.message.startswith("454 4.7.0"), result
+    assert checked == []

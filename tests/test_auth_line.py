@@ -44,21 +44,44 @@ def _start(db: Database, attempt: int, now: float) -> bool:
         return start_attempt(tx, IP, attempt, T, now)
 
 
-def test_a_running_check_counts_as_a_failure_for_the_attempts_behind_it(db: Database) -> None:
+def test_checks_run_one_at_a_time_each_a_delay_after_the_last_ended(db: Database) -> None:
+    earlier = _queue(db, 50.0)
+    _finish(db, earlier.attempt, "shop-b", failed=True, now=50.1)  # the address failed once
     first = _queue(db, 100.0)
-    assert first.started and first.at == 100.0
-    second = _queue(db, 100.0)  # a parallel session, while the first check runs
+    assert first.started and first.at == 100.0  # 1 s after the last check ended: due
+    second = _queue(db, 100.0)  # parallel sessions, while the first check runs
     third = _queue(db, 100.0)
-    assert not second.started and second.at == 101.0  # as if the first had failed: 1 s
-    assert third.at == 103.0  # then 2 s more, as one session would wait
-    assert not _start(db, second.attempt, 100.5)  # not its turn yet
+    assert not second.started and second.at == 102.0  # expected: the first fails too, 2 s
+    assert third.at == 106.0  # then 4 s more, as one session would wait
+    assert not _start(db, second.attempt, 101.0)  # the first check still runs
     _finish(db, first.attempt, "shop-b", failed=True, now=100.1)
-    assert next_turn(db.read(), IP, second.attempt, T, 100.5) == 101.0
-    assert _start(db, second.attempt, 101.0)
-    assert not _start(db, third.attempt, 101.0)  # second in line: after the second's check
-    _finish(db, second.attempt, "shop-b", failed=True, now=101.1)
-    assert next_turn(db.read(), IP, third.attempt, T, 101.2) == 103.0  # two failures: 2 s
-    assert failures(db.read(), IP) == {"shop-b": 2}
+    assert next_turn(db.read(), IP, second.attempt, T, 101.0) == 102.1  # 2 s after it ended
+    assert not _start(db, second.attempt, 102.0)
+    assert not _start(db, third.attempt, 102.1)  # not first in line
+    assert _start(db, second.attempt, 102.1)
+    _finish(db, second.attempt, "shop-b", failed=True, now=102.5)
+    assert next_turn(db.read(), IP, third.attempt, T, 103.0) == 106.5  # three failures: 4 s
+    assert failures(db.read(), IP) == {"shop-b": 3}
+
+
+def test_from_a_clean_address_the_line_expects_successes(db: Database) -> None:
+    """No failures yet: the attempts behind a running check expect it to succeed, so none of a
+    shop's parallel logins is refused for a wait it will not have."""
+    first = _queue(db, 100.0)
+    behind = [_queue(db, 100.0) for _ in range(9)]
+    assert first.started and all(t.attempt and not t.started for t in behind)
+    assert {t.at for t in behind} == {101.0}  # the first in line's: 1 s if the check failed
+    _finish(db, first.attempt, "mein-shop", failed=False, now=100.05)
+    assert not _start(db, behind[1].attempt, 100.06)  # only the first in line starts
+    assert _start(db, behind[0].attempt, 100.06)
+
+
+def test_a_check_whose_worker_died_ends_after_the_check_timeout(db: Database) -> None:
+    stuck = _queue(db, 100.0)  # started, never finished
+    assert stuck.started
+    waiting = _queue(db, 100.0)
+    assert not _start(db, waiting.attempt, 100.0 + T.check_timeout - 1)
+    assert _start(db, waiting.attempt, 100.0 + T.check_timeout)
 
 
 def test_a_success_ahead_lets_the_next_check_start_at_once(db: Database) -> None:

@@ -128,6 +128,30 @@ def test_ten_parallel_sessions_guess_no_faster_than_one(relay_factory) -> None: 
     assert set().union(*crowd) <= {"535", "454"}, crowd
 
 
+def test_a_shop_logging_in_on_ten_connections_at_once_waits_only_for_the_checks(
+    relay_factory,  # type: ignore[no-untyped-def]
+) -> None:
+    """A running check counts as a failure only until it ends: successes let the next start at
+    once (counted as failures to the end, the tenth would wait 1+2+...+256 s)."""
+    relay = _relay(relay_factory, "1s")
+    sessions = [_session(relay, "127.0.0.6") for _ in range(10)]
+    replies: list[tuple[str, float]] = []
+    started = time.monotonic()
+    threads = [
+        threading.Thread(target=lambda s=s: replies.append(_auth(s, SHOP, SHOP_PASSWORD)))
+        for s in sessions
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for smtp in sessions:
+        smtp.close()
+    assert [r[:3] for r, _ in replies] == ["235"] * 10, replies
+    assert max(at for _, at in replies) - started < 5, replies
+    assert _failures(relay, "127.0.0.6") == {}
+
+
 def test_each_failure_is_logged_for_fail2ban_and_never_the_password(relay_factory) -> None:  # type: ignore[no-untyped-def]
     require("fail2ban-regex")
     relay = _relay(relay_factory, "50ms")

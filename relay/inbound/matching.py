@@ -43,6 +43,9 @@ VERIFYING = (BY_BOUNCE_ADDRESS, BY_REPORT_REF, BY_LIST_UNSUBSCRIBE)
 # A signed bounce address anywhere in a header value: b-<29 base32 characters>@ (the token of
 # bounces.verp: 18 bytes). Its domain does not matter: the MAC is the proof.
 _QUOTED_TOKEN = re.compile(r"(?<![\w.+-])[bB]-([A-Za-z2-7]{29})@", re.ASCII)
+# References looked at per report, each kind: a genuine report quotes one; a hostile one with
+# thousands must not cost thousands of lookups.
+_MAX_CANDIDATES = 10
 _LINK_TOKEN = re.compile(r"/u/([A-Za-z0-9_%.-]{1,1000})>")
 _MAILTO_TOKEN = re.compile(rf"mailto:({MAILTO_PREFIX}[a-z2-7]{{1,60}})@", re.IGNORECASE)
 
@@ -77,7 +80,7 @@ def _by_bounce_address(
 ) -> Match | None:
     enveloped = [token_of(a, bounce_domain) for a in rcpt_tos]
     quoted = [m.group(1) for _, value in report.returned_headers for m in _tokens_in(value)]
-    for token in [*enveloped, report.token, *quoted]:
+    for token in [*enveloped, report.token, *quoted][: _MAX_CANDIDATES + len(enveloped) + 1]:
         rid = decode_token(secret, token) if token else None
         found = find_recipient(conn, rid) if rid is not None else None
         if found:
@@ -154,7 +157,9 @@ def _message_id_recipients(conn: Conn, report: Report) -> list[RecipientRef]:
 def _returned(report: Report, name: str) -> list[str]:
     """Every value of one header of the returned message (any case of its name)."""
     name = name.lower()
-    return [value for key, value in report.returned_headers if key.lower() == name]
+    return [value for key, value in report.returned_headers if key.lower() == name][
+        :_MAX_CANDIDATES
+    ]
 
 
 def _match(ref: RecipientRef, how: str) -> Match:

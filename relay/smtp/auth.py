@@ -2,17 +2,19 @@
 
 The throttle (relay.store.auth) counts failed logins per client address and shop name tried,
 shared by every worker through the database. Each attempt takes its place in its address's line
-before the password is checked, and waits there: the wait grows with the address's failures
-(`submission.auth_failure_delay`, doubled per failure, at most 30 s), and a check still running
-counts as a failure for the attempts behind it, so ten parallel sessions guess no faster than
-one. An attempt that would wait more than a minute is answered `454 4.7.0`, unchecked (after a
-pause of a few seconds, so that refusals cannot be had as fast as a client asks).
+before the password is checked; checks from one address run one at a time, each starting
+`submission.auth_failure_delay` after the one before it ended, doubled per failure of the
+address (at most 30 s): ten parallel sessions guess no faster than one, and a shop that opens
+ten connections at once (no failures) waits only for the checks themselves. An attempt that
+would wait more than a minute is answered `454 4.7.0`, unchecked (after a pause of a few
+seconds, so that refusals cannot be had as fast as a client asks).
 
 A success clears the failures of that shop name from that address, and nothing else: it proves
 the address knows that shop's password, so those failures were its own typos, while its
 failures against any other shop name keep counting (a shop logging in between guesses at
 another shop's password resets nothing). An unknown shop name is counted and checked like a
-known one (the same scrypt: the time of the answer does not tell which names exist).
+known one (the same scrypt: the time of the answer does not tell which names exist). Without
+the throttle's database (a full disk) nothing is checked: `454 4.7.0`.
 
 Each failure is one log line a fail2ban filter reads (contrib/fail2ban/relay.conf): the client
 address, the mechanism and the shop name tried, escaped, never the password.
@@ -42,6 +44,7 @@ from relay.store.auth import (
     start_attempt,
 )
 from relay.store.db import Read, Write
+from relay.store.errors import StoreError
 from relay.store.shops import get_shop
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,16 @@ class ShopAuthenticator:
         self, peer: object, credentials: LoginPassword, mechanism: str
     ) -> AuthResult:
         """Called once the credentials are decoded (PLAIN or LOGIN, `mechanism`)."""
+        try:
+            return await self._authenticate(peer, credentials, mechanism)
+        except StoreError as error:
+            # No throttle, no check: closed, not open (a full disk must not lift the limit).
+            log.error("AUTH not checked: the throttle's database failed: %s", error)
+            return AuthResult(success=False, handled=False, message=replies.AUTH_UNAVAILABLE)
+
+    async def _authenticate(
+        self, peer: object, credentials: LoginPassword, mechanism: str
+    ) -> AuthResult:
         address, client = _peer_ip(peer), client_key(_peer_ip(peer))
         name = _name_tried(credentials.login)
         try:
@@ -115,19 +128,30 @@ class ShopAuthenticator:
                 if at > give_up:
                     raise Throttled(at - now)
                 if at > now:
-                    await asyncio.sleep(min(at - now, _POLL))
+                    await asyncio.sleep(self._pause(at - now))
                     continue
                 started = await self._write(
                     lambda tx: start_attempt(tx, client, attempt, throttle, time.time())
                 )
+                if not started:  # another attempt went first: look again shortly
+                    await asyncio.sleep(_POLL)
         except BaseException:  # refused, or the session ended while it waited
             self._later(lambda tx: drop_attempt(tx, attempt))
             raise
         return attempt
 
+    def _pause(self, wait: float) -> float:
+        """How long to sleep before looking again. A wait of one base delay or less is most
+        likely a check still running from a clean address (a shop's parallel logins): look
+        often, it may end any moment. Longer waits come from failures: sleep them, looking
+        again each second (the check ahead may end, an attempt ahead may leave the line)."""
+        return min(wait, _POLL if wait <= self.throttle.base else 1.0)
+
     async def _finish(self, client: str, name: str, attempt: int, failed: bool | None) -> None:
+        ended = time.time()  # the check's end, not the commit's: the next one counts from it
+
         def job(tx):  # type: ignore[no-untyped-def]
-            finish_attempt(tx, client, name, attempt, failed)
+            finish_attempt(tx, client, name, attempt, failed, ended)
 
         if failed is None:  # cancelled (the session ended): no waiting inside a cancellation
             self._later(job)
@@ -135,8 +159,11 @@ class ShopAuthenticator:
             await self._write(job)
 
     def _later(self, job) -> None:  # type: ignore[no-untyped-def]
+        """Write without waiting (from a cancelled session); a failure is logged, not lost
+        in a task nobody awaits (the row expires with `Throttle.stale_after` anyway)."""
         task = asyncio.ensure_future(self._write(job))
         self._pending.add(task)
+        task.add_done_callback(_log_failure)
         task.add_done_callback(self._pending.discard)
 
     async def _check(self, login: bytes, password: bytes) -> str | None:
@@ -153,6 +180,11 @@ class ShopAuthenticator:
         else:
             ok = await asyncio.to_thread(verify_password, secret, stored)
         return shop.name if shop and ok else None
+
+
+def _log_failure(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("AUTH throttle: a late write failed: %s", task.exception())
 
 
 def client_key(address: str) -> str:

@@ -8,6 +8,7 @@ AUTH_REQUIRED = "530 5.7.0 Authentication required"
 AUTH_THROTTLED = (
     "454 4.7.0 Too many failed logins from your address; try again in {seconds} seconds"
 )
+AUTH_UNAVAILABLE = "454 4.7.0 Temporary authentication failure, try again later"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 BARE_LINE_ENDING = (
     "550 5.6.0 Message refused: bare CR or LF in the data; lines must end with CRLF"

@@ -3,16 +3,17 @@ the line of attempts each client address waits in (relay.smtp.auth), in the data
 every worker of `relay serve` sees the same (SO_REUSEPORT spreads one client's connections over
 all of them).
 
-Every attempt takes a place in its address's line before its password is checked, and its
-check starts only when the check before it started at least `delay(failures + checks running)`
-earlier: a check still running counts as a failure until it ends, so parallel sessions wait
-in line like one session, and a successful one stops counting at once (a shop that opens ten
-connections at a time waits only for the checks themselves). An attempt that would wait more
-than the horizon is refused at once and never checked.
+Every attempt takes a place in its address's line before its password is checked. Checks from
+one address run one at a time, first come first served, and each starts `delay(failures)`
+after the one before it ended: parallel sessions wait in line like one session, consecutive
+answers to failed guesses are at least that far apart, and a shop that opens ten connections at
+once (no failures) waits only for the checks themselves. An attempt that would wait more than
+the horizon (every check ahead of it failing) is refused at once and never checked.
 """
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from relay.store.sql import Conn, Tx, changed, execute, insert, row, rows
 
@@ -25,8 +26,10 @@ class Throttle:
     cap: float = 30.0
     horizon: float = 60.0  # an attempt that would wait longer is refused, unchecked
     forget_after: float = 900.0  # a quiet quarter hour forgets an address's failures
-    # An attempt row this old no longer counts: its session gave up at the horizon, or its
-    # worker died during the check.
+    # A check that has not ended this long after it started ended: its worker died (scrypt
+    # takes 50 ms; a few seconds under the heaviest load).
+    check_timeout: float = 20.0
+    # An attempt row this old no longer counts: its session gave up at the horizon.
     stale_after: float = 180.0
 
     def delay(self, failures: int) -> float:
@@ -40,19 +43,27 @@ class Line:
     """One address's state: what decides when its next check may start."""
 
     failures: int  # failed logins (any shop name) not yet forgotten
-    running: int  # checks started and not yet ended
+    running: bool  # a check has started and not yet ended
     waiting: list[int]  # attempts waiting for their turn, first in line first
-    last_start: float | None  # when the last check started
+    last_end: float | None  # when the last check ended
+
+    def due(self, throttle: Throttle, now: float) -> bool:
+        """Whether the first in line may start its check now."""
+        if self.running:
+            return False
+        return self.last_end is None or now >= self.last_end + throttle.delay(self.failures)
 
     def turn_at(self, throttle: Throttle, ahead: int, now: float) -> float:
-        """When an attempt with `ahead` others waiting before it may expect its check to
-        start, if every check before it fails (an estimate: successes make it earlier)."""
+        """When an attempt with `ahead` others before it may expect its check to start. From
+        an address that has failed, every check before it is expected to fail too; from one
+        that has not, to succeed (a shop's parallel logins): then the estimate is the first in
+        line's, and the attempt looks again from then on."""
         failures = self.failures + self.running
-        if self.last_start is None:  # no check in the last minutes: nothing to keep apart
-            at = now
+        if self.running or self.last_end is None:
+            at = now + (throttle.delay(failures) if self.running else 0.0)
         else:
-            at = max(now, self.last_start + throttle.delay(failures))
-        for extra in range(1, ahead + 1):
+            at = max(now, self.last_end + throttle.delay(failures))
+        for extra in range(1, (ahead if self.failures else 0) + 1):
             at += throttle.delay(failures + extra)
         return at
 
@@ -86,7 +97,7 @@ def queue_attempt(tx: Tx, ip: str, throttle: Throttle, now: float | None = None)
     if at - now > throttle.horizon:
         return Turn(None, False, at)
     _forget(tx, now, throttle)
-    started = not line.waiting and at <= now
+    started = not line.waiting and line.due(throttle, now)
     attempt = insert(
         tx,
         "INSERT INTO auth_attempts (ip, queued_at, started_at) VALUES (?,?,?)",
@@ -96,17 +107,22 @@ def queue_attempt(tx: Tx, ip: str, throttle: Throttle, now: float | None = None)
 
 
 def next_turn(conn: Conn, ip: str, attempt: int, throttle: Throttle, now: float) -> float:
-    """When this waiting attempt may start (now or earlier: it may start)."""
+    """When this waiting attempt may start (now or earlier: it may start; start_attempt says
+    whether it did)."""
     line = _line(conn, ip, now, throttle)
     if attempt not in line.waiting:
         return now  # stale (forgotten), or started already: nothing to wait for
-    return line.turn_at(throttle, line.waiting.index(attempt), now)
+    ahead = line.waiting.index(attempt)
+    if not ahead and line.due(throttle, now):
+        return now
+    return max(line.turn_at(throttle, ahead, now), now + 1e-3)
 
 
 def start_attempt(tx: Tx, ip: str, attempt: int, throttle: Throttle, now: float) -> bool:
-    """Start the check of a waiting attempt if its turn has come (checked again inside the
-    write: another worker may have started one since the caller looked)."""
-    if next_turn(tx, ip, attempt, throttle, now) > now:
+    """Start the check of a waiting attempt if it is first in line and its time has come
+    (checked inside the write: another worker may have started one since the caller looked)."""
+    line = _line(tx, ip, now, throttle)
+    if line.waiting[:1] != [attempt] or not line.due(throttle, now):
         return False
     return bool(
         changed(
@@ -156,13 +172,26 @@ def _line(conn: Conn, ip: str, now: float, throttle: Throttle) -> Line:
         " ORDER BY id",
         (ip, now - throttle.stale_after),
     )
-    starts = [r["started_at"] for r in attempts if r["started_at"] is not None]
+    running = [
+        r
+        for r in attempts
+        if r["started_at"] is not None
+        and r["finished_at"] is None
+        and now - r["started_at"] < throttle.check_timeout
+    ]
+    ends = [_end(r, throttle) for r in attempts if r["started_at"] is not None]
     return Line(
         failures=int(found["n"] or 0) if found else 0,
-        running=sum(1 for r in attempts if r["started_at"] is not None and not r["finished_at"]),
+        running=bool(running),
         waiting=[int(r["id"]) for r in attempts if r["started_at"] is None],
-        last_start=max(starts) if starts else None,
+        last_end=max(ends) if ends else None,
     )
+
+
+def _end(attempt: Any, throttle: Throttle) -> float:
+    if attempt["finished_at"] is not None:
+        return float(attempt["finished_at"])
+    return float(attempt["started_at"]) + throttle.check_timeout  # running, or timed out
 
 
 def _forget(tx: Tx, now: float, throttle: Throttle) -> None:
