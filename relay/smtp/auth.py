@@ -141,22 +141,27 @@ class ShopAuthenticator:
         return attempt
 
     def _pause(self, wait: float) -> float:
-        """How long to sleep before looking again. A wait of one base delay or less is most
-        likely a check still running from a clean address (a shop's parallel logins): look
-        often, it may end any moment. Longer waits come from failures: sleep them, looking
-        again each second (the check ahead may end, an attempt ahead may leave the line)."""
-        return min(wait, _POLL if wait <= self.throttle.base else 1.0)
+        """How long to sleep before looking again. A wait of about one base delay is a check
+        still running from an address without failures (a shop's parallel logins): look
+        often, it may end any moment. From an address with failures the wait is two base
+        delays or more: sleep it, looking again each second (the check ahead may end, an
+        attempt ahead may leave the line)."""
+        return min(wait, _POLL if wait < 1.5 * self.throttle.base else 1.0)
 
     async def _finish(self, client: str, name: str, attempt: int, failed: bool | None) -> None:
+        """The check ended. A failure is written before the answer goes out (the client's next
+        attempt must find it counted, even after a crash); a success, or a session that ended,
+        without waiting: until it is written the check counts as running, so the next attempt
+        from the address waits a moment at most, and the shop has its 235 a commit sooner."""
         ended = time.time()  # the check's end, not the commit's: the next one counts from it
 
         def job(tx):  # type: ignore[no-untyped-def]
             finish_attempt(tx, client, name, attempt, failed, ended)
 
-        if failed is None:  # cancelled (the session ended): no waiting inside a cancellation
-            self._later(job)
-        else:
+        if failed:
             await self._write(job)
+        else:
+            self._later(job)
 
     def _later(self, job) -> None:  # type: ignore[no-untyped-def]
         """Write without waiting (from a cancelled session); a failure is logged, not lost
