@@ -10,7 +10,9 @@ returns once that transaction is committed, so the caller may answer "queued" (S
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from relay import logs
 from relay.model import Shop
+from relay.prepare.headers import Source
 from relay.prepare.pipeline import Prepared, Rejection, Settings, apply_signatures, prepare
 from relay.prepare.recipients import Lookups
 from relay.signing import Signer
@@ -61,9 +63,15 @@ class Submitter:
         self.shops = ShopCache()
 
     async def submit(
-        self, shop_name: str, mail_from: str, recipients: list[str], data: bytes, client: str
+        self,
+        shop_name: str,
+        mail_from: str,
+        recipients: list[str],
+        data: bytes | Source,
+        client: str,
     ) -> Prepared:
-        """Queue `data` (an RFC 5322 message, CRLF line endings) for `recipients`.
+        """Queue `data` (an RFC 5322 message with CRLF line endings, as bytes or as the spool of
+        relay.smtp.data) for `recipients`.
 
         Raises Rejection (nothing stored) or ShopGone. Pass `data` without keeping a reference
         of your own: it is dropped as soon as the prepared copy exists (large messages)."""
@@ -77,6 +85,7 @@ class Submitter:
         apply_signatures(prepared, await self.deps.signer.sign(prepared))
         await self.deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))
         self.deps.on_queued()
+        logs.accepted(prepared, client)  # issue 14: one line per accepted message
         return prepared
 
     def _lookups(self, conn: Conn) -> Lookups:

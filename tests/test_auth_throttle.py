@@ -174,13 +174,13 @@ def test_each_failure_is_logged_for_fail2ban_and_never_the_password(relay_factor
     assert _login(relay, source, SHOP, SHOP_PASSWORD)[0].startswith("235")  # not a failure
 
     log = relay.log.read_text()
-    lines = [line for line in log.splitlines() if "AUTH failed" in line]
+    lines = [line for line in log.splitlines() if "event=auth-failed" in line]
     assert len(lines) == 5, lines
     assert secret not in log and SHOP_PASSWORD not in log
-    assert all(f"client={source} mechanism=" in line for line in lines), lines
-    assert 'mechanism=PLAIN shop="shop-b"' in lines[0]
-    assert 'shop="no-such-shop"' in lines[1]
-    assert 'mechanism=LOGIN shop="shop-b"' in lines[4]
+    assert all(f"event=auth-failed client={source} mechanism=" in line for line in lines), lines
+    assert lines[0].endswith(" mechanism=PLAIN shop=shop-b")
+    assert lines[1].endswith(" shop=no-such-shop")
+    assert lines[4].endswith(" mechanism=LOGIN shop=shop-b")
 
     done = subprocess.run(
         ["fail2ban-regex", "--raw", "-o", "ip", str(relay.log), str(FILTER)],
@@ -196,8 +196,12 @@ def test_each_failure_is_logged_for_fail2ban_and_never_the_password(relay_factor
 @pytest.mark.parametrize(
     "line",
     [
-        "2025-01-01 10:00:00,000 INFO relay: relay ready (2 workers)",
-        "2025-01-01 10:00:00,000 INFO relay.inbound.listener: report 3: complaint client=10.1.1.1",
+        'time=2025-01-01T10:00:00.000+00:00 level=info worker=0 msg="relay ready" logger=relay',
+        "time=2025-01-01T10:00:00.000+00:00 level=info worker=0 event=accepted id=18F"
+        " shop=mein-shop client=10.1.1.1",
+        # a failure line's text inside another line's quoted value is no failure line
+        'time=2025-01-01T10:00:00.000+00:00 level=warning worker=0 msg="level=warning worker=0'
+        ' event=auth-failed client=10.1.1.2 mechanism=PLAIN shop=x" logger=relay',
     ],
 )
 def test_the_filter_ignores_other_lines(line: str, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from relay.shop_health import describe_change, shop_health
 from relay.store import shops as store
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MIN_PASSWORD = 12  # SMTP AUTH is throttled, but a short password is guessed offline from a leak
 
 
 @click.group()
@@ -45,6 +46,13 @@ def add(
     ascii_domains = tuple(_a_label(d) for d in domains)
     if "@" not in sender:
         raise click.BadParameter(f"{sender!r} is not an e-mail address", param_hint="--sender")
+    _check_sender(sender, ascii_domains)
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise click.BadParameter(
+            f"use at least {MIN_PASSWORD} characters, or leave --password out and a strong one"
+            " is generated",
+            param_hint="--password",
+        )
     if store.get_shop(state.conn, name):
         raise click.ClickException(f"shop {name!r} exists already; see `relay shop show {name}`")
     secret = password or generate_password()
@@ -67,6 +75,24 @@ def add(
         f"  username: {name}\n  password: {secret}\n"
     )
     _print_records(state, record)
+
+
+def _check_sender(sender: str, domains: tuple[str, ...]) -> None:
+    """The sender must be at one of the shop's domains, or at a public mailbox provider on
+    purpose (gmail.com, ...: sent through the fallback identity, SPEC "Sender identity")."""
+    from dns_checks import is_public_mailbox_domain
+
+    try:
+        domain = to_ascii_domain(sender.rpartition("@")[2])
+    except InvalidDomain as exc:
+        raise click.BadParameter(str(exc), param_hint="--sender") from None
+    if domain in domains or is_public_mailbox_domain(domain):
+        return
+    raise click.BadParameter(
+        f"{sender} is not at the shop's domains ({', '.join(domains)}); add --domain {domain},"
+        " or use an address at one of them",
+        param_hint="--sender",
+    )
 
 
 def _print_records(state: State, record: Shop) -> None:
@@ -159,7 +185,13 @@ def _summary(state: State, record: Shop) -> dict:
             d: {"verified": v.verified, "checked_at": v.checked_at, "stale_since": v.stale_since}
             for d, v in verdicts.items()
         },
-        **health.as_dict(),
+        # The health record names the shop again ("shop", also in each change): `name`
+        # says it once here.
+        "verified_domains": health.verified_domains,
+        "warnings": health.warnings,
+        "identity_changes": [
+            {k: v for k, v in change.items() if k != "shop"} for change in health.identity_changes
+        ],
     }
 
 

@@ -12,7 +12,7 @@ import click
 
 from relay.cli.common import State, pass_state
 from relay.prepare.pipeline import Rejection, apply_signatures, prepare, sign_job
-from relay.prepare.recipients import Lookups
+from relay.prepare.recipients import Lookups, syntax_error
 from relay.runtime import settings_from
 from relay.store import suppression
 from relay.store.messages import insert_message
@@ -25,6 +25,9 @@ from relay.store.shops import get_shop, verified_domains
 @pass_state
 def test_email(state: State, shop_name: str, to: str) -> None:
     """Queue a test message from a shop, signed and stored like a submitted one."""
+    why = syntax_error(to)
+    if why is not None:  # a usage error (exit 2), as the submission's 553 5.1.3 at RCPT
+        raise click.BadParameter(f"{to!r} is not a valid address: {why}", param_hint="--to")
     conn = state.conn
     shop = get_shop(conn, shop_name)
     if shop is None:

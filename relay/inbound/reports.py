@@ -6,6 +6,7 @@ message's history, and changes nothing. The same report received twice counts on
 is kept as a `duplicate` of the first (relay.inbound.fingerprint says what "the same" is).
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 from bounces import Report, parse_report, report_to_dict
@@ -24,6 +25,8 @@ class Outcome:
     kind: str
     status: str  # matched | unverified | duplicate | unrecognized | opt-out
     effect: str
+    message: str | None = None  # the matched message and recipient address (for the log)
+    address: str | None = None
 
 
 def apply_parsed(
@@ -49,13 +52,13 @@ def apply_parsed(
     seen = fingerprint(report, match.recipient)
     earlier = same_report(tx, match.recipient, seen, status)
     if earlier is not None:
-        effect = f"the same as report {earlier}: counted once, nothing changed"
-        return _finish(tx, report_id, report, "duplicate", match.recipient, effect, seen, match.how)
-    if match.verified:
+        status, effect = "duplicate", f"the same as report {earlier}: counted once, nothing changed"
+    elif match.verified:
         effect = apply_report(tx, report_id, report, match)
     else:
         effect = record_unverified(tx, report_id, report, match)
-    return _finish(tx, report_id, report, status, match.recipient, effect, seen, match.how)
+    outcome = _finish(tx, report_id, report, status, match.recipient, effect, seen, match.how)
+    return dataclasses.replace(outcome, message=match.message, address=match.address)
 
 
 def _finish(

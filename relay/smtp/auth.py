@@ -16,8 +16,9 @@ another shop's password resets nothing). An unknown shop name is counted and che
 known one (the same scrypt: the time of the answer does not tell which names exist). Without
 the throttle's database (a full disk) nothing is checked: `454 4.7.0`.
 
-Each failure is one log line a fail2ban filter reads (contrib/fail2ban/relay.conf): the client
-address, the mechanism and the shop name tried, escaped, never the password.
+Each failure is one log line a fail2ban filter reads (relay.logs.auth_failure,
+contrib/fail2ban/relay.conf): the client address, the mechanism and the shop name tried,
+quoted, never the password.
 
 The password check (scrypt, ~50 ms of CPU) runs in a thread, so a burst of AUTH attempts never
 stalls the other sessions of a worker; hashlib releases the GIL while it computes. A pair that
@@ -26,12 +27,12 @@ was verified before in this process is known without scrypt (relay.passwords).
 
 import asyncio
 import ipaddress
-import json
 import logging
 import time
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from relay import logs
 from relay.passwords import remembered, verify_password
 from relay.smtp import replies
 from relay.store.auth import (
@@ -91,7 +92,7 @@ class ShopAuthenticator:
         try:
             attempt = await self._wait_turn(client)
         except Throttled as throttled:
-            log.warning(_failure_line("refused", address, mechanism, name, throttled.wait))
+            logs.auth_failure(address, mechanism, name, refused_for=throttled.wait)
             # Held a while: a client that asks again at once must not get refusals (and log
             # lines) as fast as it can send.
             await asyncio.sleep(min(throttled.wait, _REFUSAL_PAUSE))
@@ -104,7 +105,7 @@ class ShopAuthenticator:
             # Ended before the reply goes out: the client's next attempt sees it.
             await self._finish(client, name, attempt, failed)
         if shop_name is None:
-            log.warning(_failure_line("failed", address, mechanism, name))
+            logs.auth_failure(address, mechanism, name)
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=shop_name)
 
@@ -204,16 +205,6 @@ def client_key(address: str) -> str:
             return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
-
-
-def _failure_line(what: str, address: str, mechanism: str, name: str, wait: float = 0) -> str:
-    """`AUTH failed: client=ADDR mechanism=M shop="NAME"` -- the address before anything the
-    client chose, the name JSON-quoted (no space, quote or line break of its own can end it), so
-    that a crafted name cannot make fail2ban read another address."""
-    line = f"AUTH {what}: client={address} mechanism={mechanism} shop={json.dumps(name)}"
-    if what == "refused":
-        line += f" (too many failed logins from this address; next check in {wait:.0f} s)"
-    return line
 
 
 def _throttled(wait: float) -> str:

@@ -15,6 +15,7 @@ RETURNING` and `SAVEPOINT` mean the same in SQLite (3.35+) and PostgreSQL. The h
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from string import Template
+from typing import Any
 
 from relay.store.errors import StoreError
 
@@ -43,6 +44,9 @@ class Dialect:
     returning_ids: bool
     driver_error: type[Exception]
     translate: Callable[[Exception], StoreError]
+    # Writes a large value into a row in pieces instead of binding it (see
+    # relay.store.sql.insert_large); None: the engine binds large values without keeping them.
+    write_blob: Callable[[Any, str, str, int, bytes], None] | None = None
 
     def ddl(self, template: str) -> str:
         """A migration's text with this engine's words for `$id`, `$blob`, ..."""

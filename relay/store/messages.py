@@ -5,7 +5,7 @@ from typing import Any
 
 from relay.model import INITIAL, EventKind, MessageToStore, RecipientPlan, State
 from relay.store.events import add_event
-from relay.store.sql import Conn, Tx, execute, insert, row, rows, run_many
+from relay.store.sql import Conn, Tx, insert, insert_large, row, rows, run_many
 
 _STATE_EVENT = {State.SUPPRESSED: EventKind.SUPPRESSED, State.FAILED: EventKind.FAILED}
 
@@ -13,12 +13,12 @@ _STATE_EVENT = {State.SUPPRESSED: EventKind.SUPPRESSED, State.FAILED: EventKind.
 def insert_message(tx: Tx, p: MessageToStore, mail_from: str, client: str) -> None:
     """The message, one row per recipient and the first events: one transaction (the caller's).
     The hot path of submission: one statement per row, nothing read back."""
-    execute(
+    insert_large(
         tx,
         "INSERT INTO messages (id, shop, order_ref, kind, subject, header_from, message_id,"
         " identity, dkim_domain, mail_from, client, size, body, body_sha256, created_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{blob},?,?)",
+        [
             p.id,
             p.shop,
             p.order_ref,
@@ -34,7 +34,10 @@ def insert_message(tx: Tx, p: MessageToStore, mail_from: str, client: str) -> No
             p.body,
             hashlib.sha256(p.body).hexdigest(),
             p.created_at,
-        ),
+        ],
+        12,
+        "messages",
+        "body",
     )
     add_event(
         tx,

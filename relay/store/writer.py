@@ -111,6 +111,9 @@ class Writer:
                 for _job, future, loop in batch:
                     with contextlib.suppress(RuntimeError):  # that caller's loop has closed
                         loop.call_soon_threadsafe(_settle, future, False, exc)
+            # Let go of the jobs before waiting for the next: they hold what they stored (a
+            # 25 MB message), which would otherwise stay in memory until the next write.
+            first = item = batch = None  # type: ignore[assignment]
 
     def _commit_batch(self, batch: list[Any]) -> None:
         assert self._conn is not None and self._tx is not None
