@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.smtp.auth import client_key
+from relay.smtp.admission import client_key
 from relay.store.auth import (
     Throttle,
     drop_attempt,
@@ -154,5 +154,5 @@ def test_the_delay_doubles_to_its_cap_without_overflow() -> None:
         ("unix-socket", "unix-socket"),
     ],
 )
-def test_ipv6_clients_count_per_64(address: str, key: str) -> None:
+def test_the_throttle_counts_ipv6_clients_per_64(address: str, key: str) -> None:
     assert client_key(address) == key

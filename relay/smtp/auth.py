@@ -26,7 +26,6 @@ was verified before in this process is known without scrypt (relay.passwords).
 """
 
 import asyncio
-import ipaddress
 import logging
 import time
 
@@ -35,6 +34,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from relay import logs
 from relay.passwords import remembered, verify_password
 from relay.smtp import replies
+from relay.smtp.admission import client_key
 from relay.store.auth import (
     Throttle,
     drop_attempt,
@@ -191,20 +191,6 @@ class ShopAuthenticator:
 def _log_failure(task: asyncio.Future) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("AUTH throttle: a late write failed: %s", task.exception())
-
-
-def client_key(address: str) -> str:
-    """The unit the throttle counts: an IPv4 address, or an IPv6 /64 (the block one host
-    usually has: counting single IPv6 addresses would give it 2**64 fresh starts)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
 
 
 def _throttled(wait: float) -> str:
