@@ -114,3 +114,34 @@ def test_the_same_report_has_the_same_fingerprint_and_other_news_another() -> No
         returned_headers=[("Received", "by another hop")],
     )
     assert fingerprint(report, 7) == fingerprint(copy, 7)
+
+
+def test_reports_without_a_status_are_told_apart_by_their_text() -> None:
+    reply = Report(kind="autoreply", message_id="<m@x>")
+    away = fingerprint(reply, 7, b"I am away until Monday.\n")
+    assert away == fingerprint(reply, 7, b"I am away  until Monday.\r\n")  # spacing
+    assert away != fingerprint(reply, 7, b"I have left the company.\n")
+
+
+def test_two_different_auto_replies_count_and_a_repeat_does_not(db: Database) -> None:
+    from bounces import parse_report
+    from relay.inbound.reports import apply_parsed
+    from relay.store.reports import store_raw
+
+    queue_id = queue_message(db, "max@example.org")
+    to = f"b-{encode_token(SECRET, _ids(db, queue_id)['max@example.org'])}@{DOMAIN}"
+
+    def receive(body: str, message_id: str) -> str:
+        raw = (
+            f"From: max@example.org\r\nTo: {to}\r\nSubject: Auto: away\r\n"
+            f"Auto-Submitted: auto-replied\r\nMessage-ID: {message_id}\r\n\r\n{body}\r\n"
+        ).encode()
+        with db.transaction() as tx:
+            report_id = store_raw(tx, raw, "", [to])
+            outcome = apply_parsed(tx, report_id, parse_report(raw), [to], SECRET, DOMAIN)
+        assert outcome.kind == "autoreply", outcome
+        return outcome.status
+
+    assert receive("I am away until Monday.", "<a1@example.org>") == "matched"
+    assert receive("I am away until Monday.", "<a2@example.org>") == "duplicate"  # resent
+    assert receive("I have left the company.", "<a3@example.org>") == "matched"

@@ -10,7 +10,8 @@ or the report reference).
 
 So a second report with different news about the same recipient (another status or
 diagnostic, a delay notice and then the failure) still counts; a repeated delay notice whose
-words did not change is the same news and counts once.
+words did not change is the same news and counts once. A report without a status of its own (an
+auto-reply, a notice nobody could read) is told apart by its body text as well.
 """
 
 import hashlib
@@ -19,7 +20,8 @@ import json
 from bounces import Report
 
 
-def fingerprint(report: Report, recipient: int) -> str:
+def fingerprint(report: Report, recipient: int, body: bytes = b"") -> str:
+    """`body`: the report's body, for a report without a status of its own."""
     results = sorted(
         (
             r.address.lower(),
@@ -31,5 +33,7 @@ def fingerprint(report: Report, recipient: int) -> str:
         )
         for r in report.recipients
     )
+    text = hashlib.sha256(b" ".join(body.split())).hexdigest() if body else ""
     said = [recipient, report.kind, report.feedback_type or "", report.message_id or "", results]
+    said.append(text)
     return hashlib.sha256(json.dumps(said, ensure_ascii=False).encode()).hexdigest()

@@ -13,10 +13,12 @@ from bounces import Report, parse_report, report_to_dict
 from relay.inbound.effects import apply_report, record_unverified
 from relay.inbound.fingerprint import fingerprint
 from relay.inbound.matching import match_report
-from relay.store.reports import finish_report, report_status, same_report
+from relay.store.reports import finish_report, load_raw, report_status, same_report
 from relay.store.sql import Tx
 from relay.store.suppression import add_optout, mailto_target
 from relay.unsubscribe import MAILTO_PREFIX
+
+_FREE_TEXT = ("autoreply", "other")  # report kinds without a status of their own
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def apply_parsed(
     if match is None:
         return _finish(tx, report_id, report, "unrecognized", None, "kept for review")
     status = "matched" if match.verified else "unverified"
-    seen = fingerprint(report, match.recipient)
+    seen = fingerprint(report, match.recipient, _text_if_needed(tx, report_id, report))
     earlier = same_report(tx, match.recipient, seen, status)
     if earlier is not None:
         status, effect = "duplicate", f"the same as report {earlier}: counted once, nothing changed"
@@ -59,6 +61,15 @@ def apply_parsed(
         effect = record_unverified(tx, report_id, report, match)
     outcome = _finish(tx, report_id, report, status, match.recipient, effect, seen, match.how)
     return dataclasses.replace(outcome, message=match.message, address=match.address)
+
+
+def _text_if_needed(tx: Tx, report_id: int, report: Report) -> bytes:
+    """The report's body, for a report whose results say nothing to tell two apart (an
+    auto-reply, a notice nobody could read): it has no delivery status of its own."""
+    if report.kind not in _FREE_TEXT:
+        return b""
+    raw, _ = load_raw(tx, report_id)
+    return raw.replace(b"\r\n", b"\n").partition(b"\n\n")[2]
 
 
 def _finish(
