@@ -25,6 +25,7 @@ _COMMANDS = {
     "dns": "dns",
     "bounces": "bounces",
     "test-email": "test_email",
+    "preview": "preview",
 }
 
 

@@ -1,4 +1,5 @@
-"""`relay shop add/list/show/kinds`."""
+"""`relay shop add/list/show/kinds`; `set`/`remove` (relay.cli.shop_edit) and `design`/`template`
+(relay.cli.shop_design) are added to the group at the end."""
 
 import re
 import time
@@ -6,7 +7,10 @@ import time
 import click
 
 from dns_checks import InvalidDomain, public_mailbox_reason, to_ascii_domain
+from relay.actions.errors import ActionError
+from relay.actions.shops import check_password, check_sender
 from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.cli.shop_edit import refuse
 from relay.keys import new_dkim_key, new_selector, public_key_b64
 from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
 from relay.model import Shop
@@ -15,12 +19,11 @@ from relay.shop_health import describe_change, shop_health
 from relay.store import shops as store
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-MIN_PASSWORD = 12  # SMTP AUTH is throttled, but a short password is guessed offline from a leak
 
 
 @click.group()
 def shop() -> None:
-    """Manage shops: identity, credentials, DKIM key, notification kinds."""
+    """Manage shops: identity, credentials, DKIM key, notification kinds, design, templates."""
 
 
 @shop.command("add")
@@ -46,15 +49,17 @@ def add(
     ascii_domains = tuple(_a_label(d) for d in domains)
     if "@" not in sender:
         raise click.BadParameter(f"{sender!r} is not an e-mail address", param_hint="--sender")
-    _check_sender(sender, ascii_domains)
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise click.BadParameter(
-            f"use at least {MIN_PASSWORD} characters, or leave --password out and a strong one"
-            " is generated",
-            param_hint="--password",
+    try:  # the checks `shop set` makes too (relay.actions.shops)
+        sender = check_sender(sender, ascii_domains)
+        if password is not None:
+            check_password(password)
+    except ActionError as error:
+        refuse(error)
+    if store.name_taken(state.conn, name):
+        raise click.ClickException(
+            f"shop {name!r} exists already, or existed (a removed shop's history keeps its name);"
+            f" see `relay shop show {name}`, or choose another name"
         )
-    if store.get_shop(state.conn, name):
-        raise click.ClickException(f"shop {name!r} exists already; see `relay shop show {name}`")
     secret = password or generate_password()
     key = new_dkim_key()
     record = Shop(
@@ -74,28 +79,10 @@ def add(
         f"shop {name} created\n\nSMTP credentials (shown once):\n"
         f"  username: {name}\n  password: {secret}\n"
     )
-    _print_records(state, record)
+    print_records(state, record)
 
 
-def _check_sender(sender: str, domains: tuple[str, ...]) -> None:
-    """The sender must be at one of the shop's domains, or at a public mailbox provider on
-    purpose (gmail.com, ...: sent through the fallback identity, SPEC "Sender identity")."""
-    from dns_checks import is_public_mailbox_domain
-
-    try:
-        domain = to_ascii_domain(sender.rpartition("@")[2])
-    except InvalidDomain as exc:
-        raise click.BadParameter(str(exc), param_hint="--sender") from None
-    if domain in domains or is_public_mailbox_domain(domain):
-        return
-    raise click.BadParameter(
-        f"{sender} is not at the shop's domains ({', '.join(domains)}); add --domain {domain},"
-        " or use an address at one of them",
-        param_hint="--sender",
-    )
-
-
-def _print_records(state: State, record: Shop) -> None:
+def print_records(state: State, record: Shop) -> None:
     from dns_checks.records import dkim_record, dmarc_suggestion, return_path_record
     from relay.dns import relay_setup
 
@@ -282,4 +269,13 @@ def kinds(
     )
 
 
+def _add_commands() -> None:
+    from relay.cli.shop_design import COMMANDS as DESIGN_COMMANDS
+    from relay.cli.shop_edit import COMMANDS as EDIT_COMMANDS
+
+    for command in (*EDIT_COMMANDS, *DESIGN_COMMANDS):
+        shop.add_command(command)
+
+
+_add_commands()
 COMMANDS = [shop]

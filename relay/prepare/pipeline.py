@@ -11,7 +11,9 @@ import email.utils
 import functools
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from bounces.verp import REF_HEADER, encode_ref
@@ -32,6 +34,14 @@ from relay.unsubscribe import OptOutTarget, link_token, mailto_token
 
 MAX_ORDER = 100  # characters of X-Relay-Order: an order number, not a document
 MAX_KIND = 64
+
+if TYPE_CHECKING:
+    from relay.prepare.templated import Assets
+
+MAX_REPLY = 512  # octets of a reply line with its CRLF (RFC 5321 4.5.3.1.5)
+RENDER_REFUSED = "550 5.6.0 Not rendered: "
+RENDER_HEADERS = ("x-relay-template", "x-relay-layout")  # relay.prepare.templated
+RENDERED_HEADER = "x-relay-rendered"  # the template that rendered it (relay.render.mime)
 
 
 class Rejection(Exception):
@@ -76,6 +86,8 @@ class Prepared:
     head_size: int = 0  # bytes of body[] that are the header fields (before the empty line)
     sign_jobs: list[SignJob] = field(default_factory=list)
     mailto_tokens: list[tuple[str, OptOutTarget]] = field(default_factory=list)
+    template: str | None = None  # what rendered it ('payment-reminder/de default 3f2a9c0b1d4e')
+    test: bool = False  # X-Relay-Test: a test message (relay test-email)
     created_at: float = field(default_factory=time.time)
 
 
@@ -91,9 +103,10 @@ def prepare(
     verified: set[str],
     lookups: Lookups,
     settings: Settings,
+    assets: "Assets | None" = None,
 ) -> Prepared:
     """`data`: the message as received (bytes, or the spool of relay.smtp.data)."""
-    message = _parse(data)
+    message = _rendered(_parse(data), rcpt_tos, shop, assets)
     relay_headers = message.pop_prefixed("x-relay-")
     message.remove(REF_HEADER.lower())  # only the relay writes it (_report_ref)
     kind = _kind_of(relay_headers, shop)
@@ -123,6 +136,8 @@ def prepare(
         body=message.to_bytes(),
         recipients=plans,
         head_size=len(message.header_block()),
+        template=relay_headers.get(RENDERED_HEADER) or None,
+        test=relay_headers.get("x-relay-test", "").strip().lower() in ("yes", "true", "1"),
     )
     _plan_signing(prepared, settings)
     return prepared
@@ -133,6 +148,42 @@ def _parse(data: bytes | Source) -> RawMessage:
         return RawMessage.parse(data)
     except MalformedMessage as problem:
         raise Rejection(replies.MALFORMED.format(detail=problem)) from None
+
+
+def _rendered(
+    message: RawMessage, rcpt_tos: list[str], shop: Shop, assets: "Assets | None"
+) -> RawMessage:
+    """X-Relay-Template / X-Relay-Layout: the message the relay renders in the shop's design
+    takes the submitted one's place (relay.prepare.templated); a refusal is 550 5.6.0."""
+    if all(message.get(name) is None for name in RENDER_HEADERS):
+        return message
+    # Imported here: rendering loads Jinja2, mrml, Pillow and Babel (~0.1 s), which the CLI,
+    # the signing processes and mail without these headers never need.
+    from relay.prepare import templated
+    from relay.render import RenderError
+
+    try:
+        request = templated.read_request(message)
+        if request is None:
+            return message
+        _kind_of({"x-relay-kind": request.kind}, shop)  # an unknown kind: 550 5.7.1 as ever
+        if assets is None:
+            raise RenderError("this way in does not render templates")
+        return templated.render_request(request, message, rcpt_tos, shop, assets)
+    except RenderError as error:
+        raise Rejection(render_refusal(error)) from None
+
+
+def render_refusal(error: Exception) -> str:
+    """`550 5.6.0` and the refusal's one line, ASCII (RFC 5321 4.2: replies are US-ASCII
+    without SMTPUTF8; 'ä' becomes 'a'), within the 512 octets of a reply line."""
+    letters = unicodedata.normalize("NFKD", str(error))
+    plain = "".join(c for c in letters if not unicodedata.combining(c))
+    text = plain.encode("ascii", "replace").decode()
+    room = MAX_REPLY - 2 - len(RENDER_REFUSED)
+    if len(text) > room:
+        text = text[: room - 3] + "..."
+    return RENDER_REFUSED + text
 
 
 def _kind_of(relay_headers: dict[str, str], shop: Shop) -> Kind:

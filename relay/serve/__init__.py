@@ -19,6 +19,7 @@ from pathlib import Path
 from config import Config
 from relay.daemon import PidFile, signal_ready
 from relay.serve.role import WorkerRole
+from relay.unsubscribe import public_url_warning
 
 log = logging.getLogger("relay")
 
@@ -83,6 +84,9 @@ def announce(config: Config, count: int) -> None:
     for address in config.inbound.listen:
         log.info("bounce listener listening on %s", address)
     log.info("http (unsubscribe, /healthz; worker 0) listening on %s", config.http.listen)
+    warning = public_url_warning(config.http.public_url)
+    if warning:  # RFC 8058 3.1: one-click needs HTTPS (issue 13 item 8)
+        log.warning("%s", warning)
     log.info("delivery: %s", delivery_route(config))
     log.info("relay ready (%d worker%s)", count, "" if count == 1 else "s")
 

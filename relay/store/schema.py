@@ -246,13 +246,39 @@ _V4_LEASES = f"""
     ALTER TABLE recipients ADD CONSTRAINT recipients_state CHECK ({_V4_CHECK})
     """
 
-# 5: forged reports and the AUTH throttle (issue 9, items 2 and 5). A report's fingerprint
+# 5: the shop's design and its own templates (SPEC "Design and templates"); which template
+# rendered a message and whether it was a test; shops are removed by a mark (their history
+# refers to them until retention). The `design` column of version 1 was never used: the design
+# has its own table, so that reading a shop (every AUTH) never reads a header image.
+_V5_DESIGN = """
+    CREATE TABLE shop_designs (
+        shop TEXT PRIMARY KEY REFERENCES shops(name),
+        fields TEXT NOT NULL,               -- JSON: colours, font, footer, language
+        header_image $blob,                  -- PNG or JPEG, at most 200 KB; NULL: none
+        digest TEXT NOT NULL,               -- SHA-256 of fields and image: this version
+        updated_at $real NOT NULL
+    );
+    CREATE TABLE shop_templates (
+        shop TEXT NOT NULL REFERENCES shops(name),
+        kind TEXT NOT NULL,
+        language TEXT NOT NULL,
+        source TEXT NOT NULL,               -- the template file: subject, html, text parts
+        updated_at $real NOT NULL,
+        PRIMARY KEY (shop, kind, language)
+    );
+    ALTER TABLE messages ADD COLUMN template TEXT;   -- 'payment-reminder/de default 3f2a...'
+    ALTER TABLE messages ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE shops ADD COLUMN removed_at $real;    -- set by `relay shop remove`
+    ALTER TABLE shops DROP COLUMN design
+    """
+
+# 6: forged reports and the AUTH throttle (issue 9, items 2 and 5). A report's fingerprint
 # (what it says about which recipient, relay.inbound.fingerprint), so that the same report
 # received twice counts once. Failed AUTH per client address and shop name tried (a success
 # clears only its own shop's failures from its address), and the line of attempts per client
 # address, each taken before its password is checked, so that parallel sessions wait in line
 # (relay.store.auth).
-_V5_REPORTS_AND_AUTH = """
+_V6_REPORTS_AND_AUTH = """
     ALTER TABLE reports ADD COLUMN fingerprint TEXT;
     CREATE INDEX reports_fingerprint ON reports(recipient, fingerprint);
     DROP TABLE auth_failures;
@@ -280,7 +306,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
     _V3_AUTH_FAILURES,
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
-    _V5_REPORTS_AND_AUTH,
+    _V5_DESIGN,
+    _V6_REPORTS_AND_AUTH,
 )
 
 
