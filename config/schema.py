@@ -65,6 +65,8 @@ class InboundSection:
 class HttpSection:
     listen: str = field(metadata=_kind("address"))
     public_url: str = field(metadata=_kind("str"))
+    api_max_body: int = field(metadata=_kind("size", 1024, 1024**3, ""))
+    render_workers: int = field(metadata=_kind("int", 0, 64, "0: a thread of worker 0"))
 
 
 @dataclass(frozen=True)

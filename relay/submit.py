@@ -33,7 +33,7 @@ from relay.store import shops as shop_store
 from relay.store import suppression
 from relay.store.db import Database, Read, Write
 from relay.store.messages import insert_message
-from relay.store.sql import Conn
+from relay.store.sql import Conn, Tx
 
 
 @dataclass
@@ -82,12 +82,16 @@ class Submitter:
         recipients: list[str],
         data: bytes | Source,
         client: str,
+        *,
+        also: Callable[[Tx, Prepared], object] | None = None,
     ) -> Prepared:
         """Queue `data` (an RFC 5322 message with CRLF line endings, as bytes or as the spool of
         relay.smtp.data) for `recipients`.
 
         Raises Rejection (nothing stored) or ShopGone. Pass `data` without keeping a reference
-        of your own: it is dropped as soon as the prepared copy exists (large messages)."""
+        of your own: it is dropped as soon as the prepared copy exists (large messages).
+        `also(tx, prepared)` runs in the transaction that stores the message (the API keeps its
+        Idempotency-Key there); what it raises rolls the message back and is raised here."""
         conn = self.deps.read()
         shop, verified = self.shops.get(conn, shop_name)
         if shop is None:
@@ -98,7 +102,13 @@ class Submitter:
         )
         del data  # the prepared copy is what is signed and stored
         apply_signatures(prepared, await deps.signer.sign(prepared))
-        await deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))
+
+        def store(tx: Tx) -> None:
+            insert_message(tx, prepared, mail_from, client)
+            if also is not None:
+                also(tx, prepared)
+
+        await deps.write(store)
         deps.on_queued()
         logs.accepted(prepared, client)  # issue 14: one line per accepted message
         return prepared

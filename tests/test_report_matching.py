@@ -145,3 +145,17 @@ def test_two_different_auto_replies_count_and_a_repeat_does_not(db: Database) ->
     assert receive("I am away until Monday.", "<a1@example.org>") == "matched"
     assert receive("I am away until Monday.", "<a2@example.org>") == "duplicate"  # resent
     assert receive("I have left the company.", "<a3@example.org>") == "matched"
+
+
+def test_the_history_says_an_unverified_report_changed_nothing() -> None:
+    from relay.event_words import event_words
+
+    detail = {"report": 5, "report_kind": "complaint", "verified": False}
+    detail["claimed"] = "spam complaint (abuse)"
+    assert event_words("report", detail) == (
+        "unverified report 5 (spam complaint (abuse)): no signed reference, so no effect"
+    )
+    assert "ohne Wirkung" in event_words("report", detail, "de")
+    assert event_words("report", {"report": 6, "report_kind": "autoreply"}) == (
+        "autoreply (report 6)"
+    )

@@ -62,7 +62,7 @@ def test_a_version_3_database_migrates_with_its_data(tmp_path: Path) -> None:
     db = open_database("sqlite:///relay.db", tmp_path)
     conn = sqlite3.connect(tmp_path / "relay.db")
     conn.row_factory = sqlite3.Row
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
     rows = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM recipients")}
     assert sorted(rows) == [7, 9, 12]  # ids kept: attempts and events still point at them
     assert rows[7]["state"] == "delivered" and rows[7]["last_code"] == 250
@@ -77,7 +77,7 @@ def test_a_version_3_database_migrates_with_its_data(tmp_path: Path) -> None:
     assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"recipients_due", "recipients_message", "recipients_address"} <= indexes
-    # Version 6: reports keep their rows (fingerprint unknown); AUTH failures are counted per
+    # Version 7: reports keep their rows (fingerprint unknown); AUTH failures are counted per
     # address and shop name from now on (the old per-address counts go: 15 minutes at most).
     report = dict(conn.execute("SELECT * FROM reports").fetchone())
     assert (report["id"], report["recipient"], report["fingerprint"]) == (3, 7, None)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     endless: bool = False  # stream the body again and again, never ending the response
+    delay: float = 0.0  # seconds to wait before answering (a slow receiver)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Receiver:
             self.received.append(received)
         self.arrived.set()
         answer = self.answers.pop(0) if self.answers else Answer()
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
         if answer.endless:
             return await _endless(request, answer)
         return web.Response(status=answer.status, headers=answer.headers, body=answer.body)
@@ -132,3 +136,77 @@ def blackhole() -> Iterator[int]:
 async def receivers(secret: str, count: int, **kwargs: Any) -> AsyncIterator[list[Receiver]]:
     async with contextlib.AsyncExitStack() as stack:
         yield [await stack.enter_async_context(Receiver(secret, **kwargs)) for _ in range(count)]
+
+
+class ReceiverThread:
+    """A Receiver in a thread of its own, for tests that drive the relay from plain code:
+    `with ReceiverThread(secret, port=...) as hook: hook.wait_for(3)`. `stop()` and `start()`
+    take it down and bring it back on the same port (an endpoint that is down for a while)."""
+
+    def __init__(self, secret: str, answers: list[Answer] | None = None, port: int = 0) -> None:
+        self.secret, self.answers, self.port = secret, list(answers or []), port
+        self.received: list[Received] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    @property
+    def count(self) -> int:
+        return len(self.received)
+
+    def start(self) -> ReceiverThread:
+        ready = threading.Event()
+
+        async def serve() -> None:
+            self._stop = asyncio.Event()
+            async with Receiver(self.secret, self.answers, port=self.port) as hook:
+                hook.received = self.received  # one list across restarts
+                self.port = hook.port
+                ready.set()
+                await self._stop.wait()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(serve())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the webhook receiver did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(10)
+            self._loop = self._thread = self._stop = None
+
+    def __enter__(self) -> ReceiverThread:
+        return self.start() if self._thread is None else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def payloads(self, event_type: str | None = None) -> list[Any]:
+        return [
+            r.payload
+            for r in list(self.received)
+            if r.payload is not None and (event_type is None or r.payload["type"] == event_type)
+        ]
+
+    def wait_for(
+        self, predicate: Any = None, timeout: float = 30.0, what: str = "webhook events"
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError(
+            f"timed out waiting for {what}; got {[p['type'] for p in self.payloads()]}"
+        )

@@ -44,6 +44,7 @@ class Relay:
 
     def __post_init__(self) -> None:
         self.port = free_port()
+        self.http_port = free_port()  # the HTTP listener (bench/webhooks calls the API)
         self.config = self.root / "relay.toml"
         self.log = self.root / "serve.log"
 
@@ -72,7 +73,7 @@ class Relay:
         }
         if self.signing_workers is not None:
             submission["signing_workers"] = self.signing_workers
-        http = free_port()
+        http = self.http_port
         sections: dict[str, dict[str, Any]] = {
             "relay": {"hostname": "relay.example.net", "data_dir": "var"},
             "submission": submission,

@@ -26,6 +26,7 @@ _COMMANDS = {
     "bounces": "bounces",
     "test-email": "test_email",
     "preview": "preview",
+    "problems": "problems",
 }
 
 

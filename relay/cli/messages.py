@@ -7,10 +7,10 @@ import click
 from config import parse_duration
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.cli.describe import attempt_line, event_line
-from relay.explain import explain
+from relay.history import body as message_body
+from relay.history import message as message_view
+from relay.history import rows as history
 from relay.model import State as RecipientState
-from relay.store.events import events_for_message
-from relay.store.messages import get_message, history
 from relay.store.shops import name_taken
 
 STATES = [str(s) for s in RecipientState]
@@ -59,10 +59,6 @@ def messages(
     while any(r["state"] in _UNSETTLED for r in rows) and time.monotonic() < deadline:
         time.sleep(0.2)
         rows = history(state.conn, shop=shop, order=order, to=to, status=status, limit=limit)
-    for row in rows:
-        row["status"] = row["state"]
-        row["explanation"] = explain(row)
-        row["recipient"] = row.pop("address")
     emit(
         rows,
         as_json,
@@ -108,16 +104,13 @@ def message() -> None:
 @pass_state
 def show(state: State, message_id: str, full: bool, as_json: bool) -> None:
     """Headers, recipients with every attempt and its reply, and every event."""
-    data = get_message(state.conn, message_id.upper())
-    if data is None:
+    view = message_view(state.conn, message_id.upper())
+    if view is None:
         raise click.ClickException(f"no message {message_id!r}; `relay messages` lists them")
-    body = data.pop("body") or b""
+    data = view.as_record()
+    body = message_body(state.conn, view.id)
     data["headers"] = body.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
     data["text"] = body.split(b"\r\n\r\n", 1)[-1].decode("utf-8", "replace")
-    for rcpt in data["recipients"]:
-        rcpt["signature"] = rcpt.pop("prefix").decode("ascii", "replace")
-        rcpt["explanation"] = explain({**rcpt, "identity": data["identity"]})
-    data["events"] = events_for_message(state.conn, data["id"])
     emit(data, as_json, lambda d: _render(d, full))
 
 

@@ -11,6 +11,8 @@ from relay.actions.errors import ActionError
 from relay.actions.shops import check_password, check_sender
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.cli.shop_edit import refuse
+from relay.cli.tokens import token
+from relay.cli.webhook import webhook
 from relay.keys import new_dkim_key, new_selector, public_key_b64
 from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
 from relay.model import Shop
@@ -23,7 +25,12 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 @click.group()
 def shop() -> None:
-    """Manage shops: identity, credentials, DKIM key, notification kinds, design, templates."""
+    """Manage shops: identity, credentials, DKIM key, notification kinds, design, templates, API
+    tokens, webhooks."""
+
+
+shop.add_command(token)
+shop.add_command(webhook)
 
 
 @shop.command("add")

@@ -1,12 +1,19 @@
 """`relay status`: queue health at a glance."""
 
+import time
+
 import click
 
+from relay.actions.problems import list_problems
 from relay.cli.common import State, emit, json_option, pass_state, when
 from relay.shop_health import describe_change, shop_health
+from relay.stats import shop_rates
 from relay.store import queue
 from relay.store.events import identity_changes
+from relay.store.outbox import backlog
 from relay.store.shops import list_shops
+from relay.store.sql import Conn
+from relay.store.webhooks import endpoints
 from relay.unsubscribe import public_url_warning
 
 
@@ -15,7 +22,8 @@ from relay.unsubscribe import public_url_warning
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Counts per state, oldest deferred, next retry, shops with warnings, recent failures,
-    quarantined rows and rows stuck in flight."""
+    quarantined rows, rows stuck in flight, undeliverable mandatory mail (problems), the
+    webhook backlog per shop, and each shop's bounce and complaint rates (7 days)."""
     conn = state.conn
     shops = [shop_health(conn, s).as_dict() for s in list_shops(conn)]
     data = {
@@ -28,8 +36,24 @@ def status(state: State, as_json: bool) -> None:
         "stuck": queue.stuck_inflight(conn),
         "identity_changes": identity_changes(conn, None, limit=10),
         "relay_warnings": relay_warnings(state),
+        **_shop_facing(conn),
     }
     emit(data, as_json, _render)
+
+
+def _shop_facing(conn: Conn) -> dict:
+    """Open problems, the webhook backlog per shop (with failures of the last day), rates."""
+    now = time.time()
+    return {
+        "problems": [p.as_dict() for p in list_problems(conn)],
+        "webhooks": [vars(b) for b in backlog(conn, now - 86400)],
+        "webhooks_disabled": [
+            {"shop": e.shop, "url": e.url, "why": e.disabled_why, "disabled_at": e.disabled_at}
+            for e in endpoints(conn).values()
+            if not e.active
+        ],
+        "rates": [r.as_dict() for r in shop_rates(conn, now)],
+    }
 
 
 def relay_warnings(state: State) -> list[str]:
@@ -65,6 +89,7 @@ def _render(data: dict) -> None:
             f" since {when(row['claimed_at'])}, lease until {when(row['lease_expires'])}"
             " (a result that could not be saved, or a worker that hangs; see its log)"
         )
+    _render_shop_facing(data)
     if data["recent_failures"]:
         click.echo("recent failures:")
         for row in data["recent_failures"]:
@@ -73,6 +98,48 @@ def _render(data: dict) -> None:
                 f"{row['state']} {row['reason'] or ''} {row['last_status'] or ''} "
                 f"{row['last_text'] or row['detail'] or ''}"
             )
+
+
+def _render_shop_facing(data: dict) -> None:
+    for problem in data["problems"]:
+        click.echo(
+            f"PROBLEM {problem['id']} {problem['shop']} order {problem['order'] or '-'}"
+            f" {problem['kind']} {problem['recipient']}: {problem['text']}; the shop must reach"
+            f" the customer another way (relay problems ack {problem['id']})"
+        )
+    for hooks in data["webhooks"]:
+        oldest = f", oldest from {when(hooks['oldest_at'])}" if hooks["oldest_at"] else ""
+        failed = f", {hooks['failed']} given up in 24 h" if hooks["failed"] else ""
+        error = f"; last error {when(hooks['last_error_at'])}: {hooks['last_error']}"
+        click.echo(
+            f"webhooks {hooks['shop']}: {hooks['pending']} waiting{oldest}{failed}"
+            + (error if hooks["last_error"] else "")
+        )
+    for off in data["webhooks_disabled"]:
+        click.echo(
+            f"WARNING shop {off['shop']}: webhook endpoint {off['url']} disabled: {off['why']}"
+            f" (relay shop webhook {off['shop']} --url URL enables it)"
+        )
+    for rates in data["rates"]:
+        for warning in rates["warnings"]:
+            click.echo(f"WARNING shop {rates['shop']}: {warning}")
+    if data["rates"]:
+        click.echo("rates, last 7 days:")
+        for rates in data["rates"]:
+            click.echo(f"  {rates['shop']}: {_rate_words(rates)}")
+
+
+def _rate_words(rates: dict) -> str:
+    parts = []
+    for name in ("bounce", "complaint"):
+        rate = rates[f"{name}_rate"]
+        shown = "-" if rate["rate"] is None else f"{rate['rate'] * 100:.2f} %"
+        parts.append(f"{name} {shown} ({rate['count']}/{rate['of']})")
+    week = rates["last_7_days"]
+    return (
+        ", ".join(parts) + f"; delivered {week['delivered']}, deferred {week['deferred']},"
+        f" opted out {week['opted_out']}"
+    )
 
 
 COMMANDS = [status]

@@ -1,4 +1,5 @@
-"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages and `/healthz`."""
+"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages, `/healthz` and the JSON API
+under `/api/v1/` (relay.http.api)."""
 
 import logging
 import re
@@ -7,6 +8,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from relay.actions.tokens import redact
+from relay.http.api import ApiDeps, api_app
+from relay.http.api.errors import ApiError
 from relay.http.optout import DEPS, Deps, not_found, resubscribe, show, show_resubscribe, submit
 from relay.store.db import Read, Write, ping
 
@@ -29,9 +33,12 @@ SECURITY_HEADERS = {
 _MAX_BODY = 64 * 1024  # a one-click or confirm POST is a few dozen bytes
 _SHUTDOWN_TIMEOUT = 5.0
 _TOKEN_PATH = re.compile(r"^/([ur])/[^/]*")
+API_PREFIX = "/api/v1"
 
 
-def make_app(read: Read, write: Write, secret: bytes) -> web.Application:
+def make_app(
+    read: Read, write: Write, secret: bytes, api: ApiDeps | None = None
+) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY, middlewares=[_not_found_page])
     app[DEPS] = Deps(read, write, secret)
     app.router.add_get("/u/{token}", show)
@@ -39,16 +46,25 @@ def make_app(read: Read, write: Write, secret: bytes) -> web.Application:
     app.router.add_get("/r/{token}", show_resubscribe)
     app.router.add_post("/r/{token}", resubscribe)
     app.router.add_get("/healthz", healthz)
+    if api is not None:
+        app.add_subapp(API_PREFIX, api_app(api))
     app.on_response_prepare.append(_add_security_headers)
     return app
 
 
 async def start_http(
-    host: str, port: int, read: Read, write: Write, secret: bytes, *, reuse_port: bool = False
+    host: str,
+    port: int,
+    read: Read,
+    write: Write,
+    secret: bytes,
+    *,
+    api: ApiDeps | None = None,
+    reuse_port: bool = False,
 ) -> web.AppRunner:
     """Listen on host:port; the caller stops it with `await runner.cleanup()`."""
     runner = web.AppRunner(
-        make_app(read, write, secret),
+        make_app(read, write, secret, api),
         access_log_class=RedactingAccessLogger,
         access_log=logging.getLogger("relay.http.access"),
         shutdown_timeout=_SHUTDOWN_TIMEOUT,
@@ -72,10 +88,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 @web.middleware
 async def _not_found_page(request: web.Request, handler: Handler) -> web.StreamResponse:
-    # Unknown paths, `/u/` without a token and extra segments look like any bad token.
+    # Unknown paths, `/u/` without a token and extra segments look like any bad token; under
+    # /api/ an unknown path is a problem+json like every other API answer.
     try:
         return await handler(request)
     except web.HTTPNotFound:
+        if request.path.startswith("/api/"):
+            return ApiError("not-found", "no such resource; see /api/v1/openapi.json").response()
         return not_found()
 
 
@@ -84,11 +103,13 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
-    """Access log without tokens: a token of the old form carries the customer's address, and
-    any token opts its customer out (or back in)."""
+    """Access log without tokens: an opt-out token of the old form carries the customer's
+    address, and any opt-out token opts its customer out (or back in); an API token is a
+    credential (one put in a path by mistake too). The query string and the headers
+    (Authorization) are never logged."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        path = _TOKEN_PATH.sub(r"/\1/<token>", request.path)
+        path = redact(_TOKEN_PATH.sub(r"/\1/<token>", request.path))
         self.logger.info(
             "%s %s %s %d %.3fs", request.remote, request.method, path, response.status, time
         )

@@ -166,10 +166,23 @@ class Service:
         assert self.writer is not None
         host, port = split_address(self.config.http.listen)
         from relay.http import start_http
+        from relay.http.api.deps import api_deps  # the API and webhooks: worker 0 only
 
-        runner = await start_http(host, port, self.reads, self.writer.run, self.settings.secret)
+        secret = self.settings.secret
+        api = api_deps(self.config, self.reads, self.writer.run, self.submitter, secret)
+        runner = await start_http(host, port, self.reads, self.writer.run, secret, api=api)
         self.background.append(runner.cleanup)
-        log.debug("http (unsubscribe, /healthz) listening on %s", self.config.http.listen)
+        log.debug("http (unsubscribe, API, /healthz) listening on %s", self.config.http.listen)
+        await self._start_webhooks()
+
+    async def _start_webhooks(self) -> None:
+        """The webhook outbox worker, one per relay (on PostgreSQL: under the periodic-work
+        lock of one node)."""
+        assert self.writer is not None
+        from relay.webhooks.running import start_outbox
+
+        stop = await start_outbox(self.config, self.reads, self.writer.run, self.settings.secret)
+        self.background.append(stop)
 
     async def _start_delivery(self) -> None:
         config = self.config

@@ -1,10 +1,15 @@
-"""The append-only event log: a closed set of kinds (relay.model.EventKind)."""
+"""The append-only event log: a closed set of kinds (relay.model.EventKind).
+
+`add_event` is the one place events are written: an outcome event brings its day counter,
+webhook outbox row and escalation with it, in the same transaction (relay.store.outcomes).
+"""
 
 import json
 import time
 from typing import Any
 
 from relay.model import EventKind
+from relay.store.outcomes import after_event
 from relay.store.sql import Conn, Tx, execute, marks, rows
 
 
@@ -19,16 +24,13 @@ def add_event(
     at: float | None = None,
     **detail: Any,
 ) -> None:
+    at = at or time.time()
     execute(
         tx,
         "INSERT INTO events (at, kind, shop, message, recipient, detail) VALUES (?,?,?,?,?,?)",
-        (at or time.time(), str(kind), shop, message, recipient, json.dumps(detail)),
+        (at, str(kind), shop, message, recipient, json.dumps(detail)),
     )
-
-
-def events_for_message(conn: Conn, message: str) -> list[dict[str, Any]]:
-    found = rows(conn, "SELECT * FROM events WHERE message = ? ORDER BY id", (message,))
-    return [_event_dict(r) for r in found]
+    after_event(tx, kind, shop, message, recipient, at, detail)
 
 
 def recent_events(conn: Conn, kinds: tuple[str, ...], limit: int = 10) -> list[dict[str, Any]]:

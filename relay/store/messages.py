@@ -159,22 +159,3 @@ def history(
 def _booleans(found: dict[str, Any]) -> dict[str, Any]:
     found["test"] = bool(found["test"])  # an INTEGER column in SQLite
     return found
-
-
-def get_message(conn: Conn, message_id: str) -> dict[str, Any] | None:
-    found = row(conn, "SELECT * FROM messages WHERE id = ?", (message_id,))
-    if found is None:
-        return None
-    message = _booleans(dict(found))
-    message["recipients"] = [
-        dict(r)
-        for r in rows(conn, "SELECT * FROM recipients WHERE message = ? ORDER BY id", (message_id,))
-    ]
-    for rcpt in message["recipients"]:
-        rcpt["attempts_log"] = [
-            dict(a)
-            for a in rows(
-                conn, "SELECT * FROM attempts WHERE recipient = ? ORDER BY id", (rcpt["id"],)
-            )
-        ]
-    return message

@@ -94,3 +94,19 @@ def mailto_target(conn: Conn, token: str) -> tuple[str, str, str] | None:
         conn, "SELECT shop, address, kind FROM unsubscribe_mailto WHERE token = ?", (token,)
     )
     return (found["shop"], found["address"], found["kind"]) if found else None
+
+
+def blocks_seen_by(
+    conn: Conn, shop: str, address: str | None = None, limit: int = 1000
+) -> list[Block]:
+    """Blocks of addresses this shop has sent to: the block list is one for all shops, and
+    a shop may learn why its own customers' mail is stopped, never who else is blocked."""
+    sql = (
+        "SELECT b.* FROM blocks b WHERE EXISTS (SELECT 1 FROM recipients r"
+        " JOIN messages m ON m.id = r.message WHERE r.address = b.address AND m.shop = ?)"
+    )
+    args: list[Any] = [shop]
+    if address:
+        sql, args = sql + " AND b.address = ?", [*args, address.lower()]
+    found = rows(conn, sql + " ORDER BY b.created_at LIMIT ?", (*args, limit))
+    return [Block(**dict(r)) for r in found]

@@ -1,6 +1,6 @@
 """Webhooks: the events a shop's software hears about, signed and POSTed (SPEC "API and
-webhooks"). This package does no database work; the outbox (written in the transaction of the
-event, claimed, retried) builds on it.
+webhooks"). The outbox rows are written by the store with each event (relay.store.outcomes);
+this package builds, signs and sends them.
 
 - events.py: `message_event(type, MessageFacts, at)`, `opt_out_event(...)`, `escalates(facts)`
   -> `Event`; `Event.body()` is the JSON that is signed and sent.
@@ -10,22 +10,49 @@ event, claimed, retried) builds on it.
 - session.py: the aiohttp session that re-checks every address it connects to.
 - sender.py: `Sender.send(Delivery) -> SendResult` (delivered / retry / gone / refused).
 - schedule.py: `next_attempt(attempts, first_at, now, ...)`, backoff with jitter to max_age.
+- outbox.py: `OutboxWorker`, which claims outbox rows, sends them and records the results.
+- vault.py: `Vault`, the signing secrets sealed for the database.
+- running.py: the worker and the API's webhook dependencies made from relay.toml.
 """
 
-from relay.webhooks.events import (
-    Dsn,
-    Event,
-    EventType,
-    MessageFacts,
-    SmtpReply,
-    escalates,
-    message_event,
-    opt_out_event,
-)
-from relay.webhooks.guard import UrlPolicy, UrlProblem, check_url, policy_from_config
-from relay.webhooks.schedule import next_attempt
-from relay.webhooks.sender import Delivery, Outcome, Sender, SenderSettings, SendResult
-from relay.webhooks.signing import new_secret, new_webhook_id, secret_problem, signed_headers
+import importlib
+from typing import Any
+
+# Where each public name lives. Imported on first use (PEP 562): the store writes outbox rows
+# with events.py on every delivery result, and must not pull aiohttp (sender.py) into every
+# CLI command and writer that only needs the pure parts.
+_HOMES = {
+    "Dsn": "events",
+    "Event": "events",
+    "EventType": "events",
+    "MessageFacts": "events",
+    "SmtpReply": "events",
+    "escalates": "events",
+    "message_event": "events",
+    "opt_out_event": "events",
+    "UrlPolicy": "guard",
+    "UrlProblem": "guard",
+    "check_url": "guard",
+    "policy_from_config": "guard",
+    "next_attempt": "schedule",
+    "Delivery": "sender",
+    "Outcome": "sender",
+    "Sender": "sender",
+    "SenderSettings": "sender",
+    "SendResult": "sender",
+    "new_secret": "signing",
+    "new_webhook_id": "signing",
+    "secret_problem": "signing",
+    "signed_headers": "signing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'relay.webhooks' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"relay.webhooks.{home}"), name)
+
 
 __all__ = [
     "Delivery",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from relay.explain import explain, kind_words
+from relay.explain import explain, kind_words, reach_otherwise
 
 MAX_TEXT = 1000  # characters kept of a remote server's words (Standard Webhooks: small bodies)
 
@@ -136,16 +136,8 @@ def _undeliverable(facts: MessageFacts, at: float) -> Event:
             f"suppressed for a block, not {facts.state} ({facts.reason}) of kind {facts.kind}"
         )
     data = _message_data(facts)
-    cause = "expired" if facts.reason == "expired" else facts.state
-    order = f" of order {facts.order}" if facts.order else ""
-    data["cause"] = cause
-    data["action"] = {
-        "code": REACH_OTHERWISE,
-        "text": (
-            f"The customer did not get this {facts.kind} message{order}."
-            " Reach them another way, by post or by phone."
-        ),
-    }
+    data["cause"] = "expired" if facts.reason == "expired" else facts.state
+    data["action"] = {"code": REACH_OTHERWISE, "text": reach_otherwise(facts.kind, facts.order)}
     data["text"] = f"{data['text']}; the shop must reach the customer another way (by post)"
     return Event(EventType.UNDELIVERABLE, at, data)
 
