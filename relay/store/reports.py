@@ -46,20 +46,44 @@ def report_status(conn: Conn, report_id: int) -> str | None:
 
 
 def finish_report(
-    tx: Tx, report_id: int, kind: str, status: str, recipient: int | None, parsed: dict
+    tx: Tx,
+    report_id: int,
+    kind: str,
+    status: str,
+    recipient: int | None,
+    parsed: dict,
+    fingerprint: str | None = None,
 ) -> None:
+    """What processing found. `status`: matched (verified, applied), unverified (it only
+    claims a recipient: nothing changed), duplicate (the same as an earlier report), opt-out,
+    unrecognized. `recipient`: the one proven, or claimed when unverified."""
     execute(
         tx,
-        "UPDATE reports SET kind = ?, status = ?, recipient = ?, parsed = ? WHERE id = ?",
-        (kind, status, recipient, json.dumps(parsed), report_id),
+        "UPDATE reports SET kind = ?, status = ?, recipient = ?, parsed = ?, fingerprint = ?"
+        " WHERE id = ?",
+        (kind, status, recipient, json.dumps(parsed), fingerprint, report_id),
     )
 
 
-def list_reports(conn: Conn, unrecognized: bool, limit: int = 100) -> list[dict[str, Any]]:
+def same_report(conn: Conn, recipient: int, fingerprint: str, status: str) -> int | None:
+    """The first report with this status that said the same about this recipient."""
+    found = row(
+        conn,
+        "SELECT min(id) AS id FROM reports WHERE recipient = ? AND fingerprint = ? AND status = ?",
+        (recipient, fingerprint, status),
+    )
+    return int(found["id"]) if found and found["id"] is not None else None
+
+
+def list_reports(
+    conn: Conn, unrecognized: bool, limit: int = 100, status: str | None = None
+) -> list[dict[str, Any]]:
     sql = "SELECT id, received_at, mail_from, rcpt_to, kind, status, recipient, parsed FROM reports"
-    if unrecognized:
-        sql += " WHERE status = 'unrecognized'"
-    found = rows(conn, sql + " ORDER BY id DESC LIMIT ?", (limit,))
+    wanted = "unrecognized" if unrecognized else status
+    args: tuple[Any, ...] = ()
+    if wanted:
+        sql, args = sql + " WHERE status = ?", (wanted,)
+    found = rows(conn, sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
     return [
         {**dict(r), "rcpt_to": json.loads(r["rcpt_to"]), "parsed": json.loads(r["parsed"])}
         for r in found
@@ -80,6 +104,22 @@ def find_recipient(conn: Conn, recipient: int) -> RecipientRef | None:
 def recipients_of_message_id(conn: Conn, message_id: str) -> list[RecipientRef]:
     """The recipients of the message(s) with this Message-ID header."""
     return [_ref(r) for r in rows(conn, _RECIPIENT + " WHERE m.message_id = ?", (message_id,))]
+
+
+def recipients_of_message(conn: Conn, queue_id: str) -> list[RecipientRef]:
+    """The recipients of the message with this queue id (messages.id)."""
+    return [_ref(r) for r in rows(conn, _RECIPIENT + " WHERE r.message = ?", (queue_id,))]
+
+
+def latest_recipient(conn: Conn, shop: str, address: str, kind: str) -> RecipientRef | None:
+    """The newest recipient row of this shop, address (any case) and kind."""
+    found = row(
+        conn,
+        _RECIPIENT + " WHERE m.shop = ? AND lower(r.address) = ? AND m.kind = ?"
+        " ORDER BY r.id DESC LIMIT 1",
+        (shop, address.lower(), kind),
+    )
+    return _ref(found) if found else None
 
 
 def _ref(found: Any) -> RecipientRef:
