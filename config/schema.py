@@ -44,6 +44,7 @@ class InboundSection:
 class HttpSection:
     listen: str = field(metadata=_kind("address"))
     public_url: str = field(metadata=_kind("str"))
+    metrics_allow: tuple[str, ...] = field(metadata=_kind("networks"))
 
 
 @dataclass(frozen=True)

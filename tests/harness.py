@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relay.store.db import Database, open_database
+from relay.store.sql import rows
 from tests.rig.tools import free_port, port_open, require, wait_for_port, wait_until
 
 RELAY = [sys.executable, "-m", "relay"]
@@ -28,6 +30,7 @@ class RelayProcess:
     nameserver: str
     mx_port: int
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    store_url: str | None = None  # None: the SQLite file of `relay init` (var/relay.db)
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -70,6 +73,8 @@ class RelayProcess:
             },
             "dns": {"spf_include": "_spf.relay.example.net"},
         }
+        if self.store_url:
+            sections["store"] = {"url": self.store_url}
         for name, values in self.extra.items():
             sections.setdefault(name, {}).update(values)
         lines = []
@@ -186,6 +191,18 @@ class RelayProcess:
                 f"{self.recipients(to=address)}\n{self.log_text()}"
             ) from None
         return rows
+
+    def open_db(self) -> Database:
+        """The relay's database, as a test reads it (close it after use)."""
+        return open_database(self.store_url or "sqlite:///var/relay.db", self.root)
+
+    def query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Rows of a query on the relay's database (either engine), as dicts."""
+        db = self.open_db()
+        try:
+            return [dict(r) for r in rows(db.read(), sql, args)]
+        finally:
+            db.close()
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""

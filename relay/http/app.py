@@ -1,4 +1,4 @@
-"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages and `/healthz`."""
+"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages, `/healthz`, `/metrics`."""
 
 import logging
 import re
@@ -7,6 +7,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
+from relay.http.metrics_page import MetricsSettings, add_metrics_route
 from relay.http.optout import DEPS, Deps, not_found, show, submit
 from relay.store.db import Read, Write, ping
 
@@ -30,22 +31,33 @@ _SHUTDOWN_TIMEOUT = 5.0
 _TOKEN_PATH = re.compile(r"^/u/[^/]*")
 
 
-def make_app(read: Read, write: Write, secret: bytes) -> web.Application:
+def make_app(
+    read: Read, write: Write, secret: bytes, metrics: MetricsSettings | None = None
+) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY, middlewares=[_not_found_page])
     app[DEPS] = Deps(read, write, secret)
     app.router.add_get("/u/{token}", show)
     app.router.add_post("/u/{token}", submit)
     app.router.add_get("/healthz", healthz)
+    if metrics is not None:
+        add_metrics_route(app, metrics)
     app.on_response_prepare.append(_add_security_headers)
     return app
 
 
 async def start_http(
-    host: str, port: int, read: Read, write: Write, secret: bytes, *, reuse_port: bool = False
+    host: str,
+    port: int,
+    read: Read,
+    write: Write,
+    secret: bytes,
+    *,
+    reuse_port: bool = False,
+    metrics: MetricsSettings | None = None,
 ) -> web.AppRunner:
     """Listen on host:port; the caller stops it with `await runner.cleanup()`."""
     runner = web.AppRunner(
-        make_app(read, write, secret),
+        make_app(read, write, secret, metrics),
         access_log_class=RedactingAccessLogger,
         access_log=logging.getLogger("relay.http.access"),
         shutdown_timeout=_SHUTDOWN_TIMEOUT,

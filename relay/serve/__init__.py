@@ -31,7 +31,14 @@ def run(config: Config, worker: int | None = None, ready_fd: int | None = None) 
     if worker is not None:
         asyncio.run(serve(config, WorkerRole(worker, count), ready_fd))
     elif count == 1:
-        asyncio.run(serve(config, WorkerRole(0, 1)))
+        from relay.serve.node import NodeRun
+
+        node = NodeRun(config, 1)
+        node.start()
+        try:
+            asyncio.run(serve(config, WorkerRole(0, 1)))
+        finally:
+            node.stop()
     else:
         from relay.serve.supervisor import Supervisor
 

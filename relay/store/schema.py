@@ -246,11 +246,32 @@ _V4_LEASES = f"""
     ALTER TABLE recipients ADD CONSTRAINT recipients_state CHECK ({_V4_CHECK})
     """
 
+# 5: several nodes (issue 10): the nodes that run `relay serve` on this database, with their
+# heartbeat (relay nodes); when a message's body was dropped after `store.retention` (the
+# proof of sending stays), and an index of the messages whose body is still kept, so the
+# retention job never scans the history it has already done.
+_V5_NODES = """
+    CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,              -- store.node, or the host name
+        pid INTEGER NOT NULL,               -- of relay serve (the supervisor)
+        version TEXT NOT NULL,              -- of the relay
+        workers INTEGER NOT NULL,
+        started_at $real NOT NULL,
+        heartbeat_at $real NOT NULL,         -- every few seconds while it runs
+        stopped_at $real,                    -- a clean stop; NULL while running or after a crash
+        periodic TEXT NOT NULL DEFAULT '[]', -- JSON: the periodic jobs it runs now
+        metrics TEXT NOT NULL DEFAULT ''    -- where it serves /metrics
+    );
+    ALTER TABLE messages ADD COLUMN body_dropped_at $real;
+    CREATE INDEX messages_body_kept ON messages(created_at) WHERE body IS NOT NULL
+    """
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_SPINE,
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
     _V3_AUTH_FAILURES,
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
+    _V5_NODES,
 )
 
 
