@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from relay.store.db import Database, open_database
-from relay.store.sql import rows
+from relay.store.sql import changed, rows
 from tests.rig.tools import free_port, port_open, require, wait_for_port, wait_until
 
 RELAY = [sys.executable, "-m", "relay"]
@@ -201,6 +201,15 @@ class RelayProcess:
         db = self.open_db()
         try:
             return [dict(r) for r in rows(db.read(), sql, args)]
+        finally:
+            db.close()
+
+    def execute(self, sql: str, *args: Any) -> int:
+        """Change the relay's database behind its back (a test's set-up); rows changed."""
+        db = self.open_db()
+        try:
+            with db.transaction() as tx:
+                return changed(tx, sql, args)
         finally:
             db.close()
 

@@ -23,6 +23,8 @@ _COMMANDS = {
     "dns": "dns",
     "bounces": "bounces",
     "test-email": "test_email",
+    "db": "db",
+    "nodes": "nodes",
 }
 
 

@@ -192,14 +192,20 @@ def sqlite_path(url: str, base: Path) -> Path | None:
 
 
 def open_database(
-    url: str, base: Path, *, create: bool = False, migrate: bool = True, name: str = "relay"
+    url: str,
+    base: Path,
+    *,
+    create: bool = False,
+    migrate: bool = True,
+    name: str = "relay",
+    hint: str = "store.url in relay.toml",
 ) -> Database:
     """The database of `url`, migrated unless `migrate` is False (relay db migrate reads the
     version first). `create`: make a SQLite file's directory too (`relay init`); otherwise a
     missing directory means the relay was never initialised here. `name` tells PostgreSQL who
-    connects (application_name: `relay/<node>`)."""
+    connects (application_name: `relay/<node>`); `hint`: where the URL came from, for errors."""
     if url.startswith(POSTGRESQL_PREFIXES):
-        db: Database = _open_postgresql(url, name)
+        db: Database = _open_postgresql(url, name, hint)
     else:
         db = _open_sqlite(url, base, create)
     if migrate:
@@ -224,7 +230,7 @@ def _open_sqlite(url: str, base: Path, create: bool) -> Database:
     return SqliteDatabase(path)
 
 
-def _open_postgresql(url: str, name: str) -> Database:
+def _open_postgresql(url: str, name: str, hint: str) -> Database:
     from relay.store.pgdb import PostgresDatabase  # psycopg only where PostgreSQL is used
 
     db = PostgresDatabase(url, name)
@@ -232,8 +238,8 @@ def _open_postgresql(url: str, name: str) -> Database:
         db.read()  # connect now: a wrong URL or a server that is down says so at once
     except StoreError as exc:
         raise SetupError(
-            f"cannot connect to the database {db.display_url}: {exc}; check store.url in"
-            " relay.toml and that the server is running"
+            f"cannot connect to the database {db.display_url}: {exc}; check {hint} and that"
+            " the server is running"
         ) from None
     return db
 

@@ -113,6 +113,14 @@ def pg_row(cursor: psycopg.Cursor[Any]) -> Any:
     return made
 
 
+def text_safe(args: Sequence[Any]) -> Sequence[Any]:
+    """PostgreSQL's text cannot hold NUL, which SQLite stores and hostile input can carry (a
+    remote server's reply, a header): NUL becomes U+FFFD instead of failing the write."""
+    if any(isinstance(a, str) and "\x00" in a for a in args):
+        return [a.replace("\x00", "\ufffd") if isinstance(a, str) else a for a in args]
+    return args
+
+
 class PgRaw:
     """What `relay.store.sql` needs of a raw connection, over a psycopg connection."""
 
@@ -122,11 +130,11 @@ class PgRaw:
         self.conn = conn
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
-        return self.conn.execute(pg_sql(sql), args)
+        return self.conn.execute(pg_sql(sql), text_safe(args))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cursor:
-            cursor.executemany(pg_sql(sql), seq)
+            cursor.executemany(pg_sql(sql), [text_safe(args) for args in seq])
 
     @property
     def usable(self) -> bool:
