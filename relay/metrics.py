@@ -41,6 +41,9 @@ OUTCOMES = {
 # Seconds from acceptance to the remote server's 250: from a fast local delivery to retries
 # that took a day.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400)
+# The classic text format every Prometheus reads (our names are plain ASCII, so the text is
+# the same in the newer 1.0.0 format that prometheus-client announces by default).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BacklogReader = Callable[[Conn], dict[str, int]]
 _backlog_readers: list[BacklogReader] = []
 
@@ -142,7 +145,7 @@ class StoreCollector:
 def exposition(read: Read, node: str, version: str) -> tuple[bytes, str]:
     """The text of one scrape and its content type: this run's counters (every worker's, in
     multiprocess mode) and what the store says now."""
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
 
     registry = CollectorRegistry()
@@ -153,7 +156,7 @@ def exposition(read: Read, node: str, version: str) -> tuple[bytes, str]:
         for collector in (*counters.values(), reports, latency):
             registry.register(collector)
     registry.register(StoreCollector(read, node, version))
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(registry), CONTENT_TYPE
 
 
 def relay_version() -> str:
