@@ -65,7 +65,7 @@ def _relay(
     shop: bool = True,
 ) -> RelayProcess:
     extra = dict(extra or {})
-    extra.setdefault("inbound", {})["port"] = postfix.bounce_relay_port
+    extra.setdefault("inbound", {}).setdefault("port", postfix.bounce_relay_port)
     relay = RelayProcess(root, nsd.nameserver, postfix.port, extra=extra, store_url=store_url)
     relay.init()
     if shop:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -101,6 +102,12 @@ class RelayProcess:
             "--password",
             SHOP_PASSWORD,
         )
+
+    def share_keys_of(self, other: RelayProcess) -> None:
+        """Use `other`'s HMAC secret and fallback DKIM key: nodes of one relay must share them
+        (bounce addresses and opt-out links signed by one node verify on every node)."""
+        for name in ("secret.key", "dkim/fallback.pem"):
+            shutil.copy2(other.root / "var" / name, self.root / "var" / name)
 
     # -- serve ----------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ Stop: the node says it stopped cleanly, and lets the lock go.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import os
 import signal
@@ -23,12 +25,20 @@ from collections.abc import Callable
 
 from config import Config
 from relay.errors import SetupError
+from relay.keys import load_secret
 from relay.metrics import prepare_run, relay_version
 from relay.runtime import open_store
 from relay.store.db import Database, Write
 from relay.store.errors import StoreError
 from relay.store.locks import FileNodeLock, NodeLock
-from relay.store.nodes import HEARTBEAT_EVERY, find_node, heartbeat, node_stopped, register_node
+from relay.store.nodes import (
+    HEARTBEAT_EVERY,
+    find_node,
+    heartbeat,
+    node_stopped,
+    others_with_other_keys,
+    register_node,
+)
 from relay.store.recipients import node_name, release_leases
 
 log = logging.getLogger("relay")
@@ -49,6 +59,8 @@ class NodeRun:
         db = open_store(self.config, name=f"relay/{self.node}")
         try:
             self.lock = take_node_lock(db, self.node)
+            keys = keys_fingerprint(self.config)
+            refuse_other_keys(db, self.node, keys)
             with db.transaction() as tx:
                 released = release_leases(tx, node=self.node)
                 register_node(
@@ -58,8 +70,9 @@ class NodeRun:
                     version=relay_version(),
                     workers=self.workers,
                     metrics=self.config.http.listen,
+                    keys=keys,
                 )
-        except (StoreError, SetupError) as exc:
+        except (StoreError, SetupError, FileNotFoundError) as exc:
             if self.lock is not None:
                 self.lock.release()
             db.close()
@@ -104,6 +117,26 @@ class NodeRun:
             )
             os.kill(os.getpid(), signal.SIGTERM)
             return
+
+
+def keys_fingerprint(config: Config) -> str:
+    """A fingerprint of the keys every node of one relay must share: the HMAC secret (bounce
+    addresses and opt-out links signed by one node are checked by another) and the fallback
+    DKIM key. An HMAC of a constant, so it tells nothing about the keys."""
+    fallback = config.data_dir / "dkim" / "fallback.pem"
+    material = load_secret(config.data_dir) + (fallback.read_bytes() if fallback.exists() else b"")
+    return hmac.new(material, b"relay node keys", hashlib.sha256).hexdigest()[:16]
+
+
+def refuse_other_keys(db: Database, node: str, keys: str) -> None:
+    others = others_with_other_keys(db.read(), node, keys)
+    if others:
+        data = "var/secret.key and var/dkim/fallback.pem"
+        raise SetupError(
+            f"node {others[0]} runs with other keys than this node: every node of one relay"
+            f" needs the same {data} (bounces and opt-out links signed by one node are checked"
+            f" by another); copy them from {others[0]}'s data directory to this one"
+        )
 
 
 def take_node_lock(db: Database, node: str) -> NodeLock:

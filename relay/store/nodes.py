@@ -19,18 +19,36 @@ GONE_AFTER = 4 * HEARTBEAT_EVERY  # four beats missed: not a slow moment, a node
 
 
 def register_node(
-    tx: Tx, name: str, *, pid: int, version: str, workers: int, metrics: str = ""
+    tx: Tx,
+    name: str,
+    *,
+    pid: int,
+    version: str,
+    workers: int,
+    metrics: str = "",
+    keys: str = "",
 ) -> None:
     now = time.time()
     execute(
         tx,
         "INSERT INTO nodes (name, pid, version, workers, started_at, heartbeat_at, stopped_at,"
-        " periodic, metrics) VALUES (?,?,?,?,?,?,NULL,'[]',?) ON CONFLICT (name) DO UPDATE SET"
-        " pid = excluded.pid, version = excluded.version, workers = excluded.workers,"
+        " periodic, metrics, keys) VALUES (?,?,?,?,?,?,NULL,'[]',?,?) ON CONFLICT (name) DO"
+        " UPDATE SET pid = excluded.pid, version = excluded.version, workers = excluded.workers,"
         " started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,"
-        " stopped_at = NULL, periodic = '[]', metrics = excluded.metrics",
-        (name, pid, version, workers, now, now, metrics),
+        " stopped_at = NULL, periodic = '[]', metrics = excluded.metrics, keys = excluded.keys",
+        (name, pid, version, workers, now, now, metrics, keys),
     )
+
+
+def others_with_other_keys(conn: Conn, name: str, keys: str) -> list[str]:
+    """Running nodes (not this one) whose keys differ from `keys`."""
+    found = rows(
+        conn,
+        "SELECT name FROM nodes WHERE name <> ? AND stopped_at IS NULL AND heartbeat_at > ?"
+        " AND keys <> '' AND keys <> ? ORDER BY name",
+        (name, time.time() - GONE_AFTER, keys),
+    )
+    return [r["name"] for r in found]
 
 
 def heartbeat(tx: Tx, name: str, periodic: list[str], now: float | None = None) -> bool:

@@ -247,9 +247,10 @@ _V4_LEASES = f"""
     """
 
 # 5: several nodes (issue 10): the nodes that run `relay serve` on this database, with their
-# heartbeat (relay nodes); when a message's body was dropped after `store.retention` (the
-# proof of sending stays), and an index of the messages whose body is still kept, so the
-# retention job never scans the history it has already done.
+# heartbeat (relay nodes) and a fingerprint of their keys (nodes must share them); when a
+# message's body was dropped after `store.retention` (the proof of sending stays), and an
+# index of the messages whose body is still kept, so the retention job never scans the
+# history it has already done.
 _V5_NODES = """
     CREATE TABLE nodes (
         name TEXT PRIMARY KEY,              -- store.node, or the host name
@@ -260,7 +261,8 @@ _V5_NODES = """
         heartbeat_at $real NOT NULL,         -- every few seconds while it runs
         stopped_at $real,                    -- a clean stop; NULL while running or after a crash
         periodic TEXT NOT NULL DEFAULT '[]', -- JSON: the periodic jobs it runs now
-        metrics TEXT NOT NULL DEFAULT ''    -- where it serves /metrics
+        metrics TEXT NOT NULL DEFAULT '',   -- where it serves /metrics
+        keys TEXT NOT NULL DEFAULT ''       -- fingerprint of its secret.key and fallback key
     );
     ALTER TABLE messages ADD COLUMN body_dropped_at $real;
     CREATE INDEX messages_body_kept ON messages(created_at) WHERE body IS NOT NULL
