@@ -177,3 +177,38 @@ def test_a_nul_in_text_is_stored_as_a_replacement_character(
     db = new_database(tmp_path, url=postgres_url)
     queue_message(db, "a@example.org", subject="bad\x00subject")
     assert table(db, "SELECT subject FROM messages") == [{"subject": "bad\ufffdsubject"}]
+
+
+def test_the_pool_writer_recovers_when_the_server_dropped_its_connections(
+    postgres_url: str,
+) -> None:
+    """A server restart drops every pooled connection: the jobs that meet a dead one fail
+    as StoreUnavailable (callers retry those), and the writer goes on with new connections."""
+    db = open_database(postgres_url, Path("."), name="relay/pool-test")
+    with db.transaction() as tx:
+        execute(tx, "CREATE TABLE t (x INTEGER NOT NULL)")
+    insert = lambda v: lambda tx: changed(tx, "INSERT INTO t VALUES (?)", (v,))  # noqa: E731
+
+    async def main() -> list[object]:
+        writer = db.writer()
+        writer.start()
+        await asyncio.gather(*(writer.run(insert(n)) for n in range(8)))  # every connection used
+        killed = value(
+            db.read(),
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'relay/pool-test' AND pid <> pg_backend_pid()",
+        )
+        assert killed >= 2
+        outcomes: list[object] = []
+        for n in range(100, 130):
+            try:
+                outcomes.append(await writer.run(insert(n)))
+            except StoreUnavailable as exc:
+                outcomes.append(exc)
+        writer.stop()
+        return outcomes
+
+    outcomes = asyncio.run(main())
+    assert all(o == 1 or isinstance(o, StoreUnavailable) for o in outcomes)
+    assert outcomes[-10:] == [1] * 10  # new connections: every job goes through again
+    assert len(table(db, "SELECT x FROM t WHERE x >= 100")) == outcomes.count(1)

@@ -18,10 +18,14 @@ def durable_server(parent: Path | None = None) -> PostgresServer:
     return PostgresServer(root=root, durable=True).start()
 
 
+def postmaster_pid(server: PostgresServer) -> int:
+    return int((server.data / "postmaster.pid").read_text().split()[0])
+
+
 def server_cpu(server: PostgresServer) -> float:
     """CPU seconds of the postmaster and its processes, those running and those that ended
     (a process's children's times count once they are reaped)."""
-    pid = int((server.data / "postmaster.pid").read_text().split()[0])
+    pid = postmaster_pid(server)
     total = _cpu(pid, children=True)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

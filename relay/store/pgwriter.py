@@ -55,7 +55,8 @@ class PoolWriter:
             min_size=min(2, self._size),
             max_size=self._size,
             kwargs={"row_factory": pg_row, "autocommit": False},
-            check=ConnectionPool.check_connection,  # a connection lost meanwhile is replaced
+            # No check on every checkout (a round trip per job): a connection lost while idle
+            # fails its next job as StoreUnavailable (callers retry) and is then replaced.
             timeout=30.0,  # waiting longer for a connection is an outage: StoreUnavailable
             name="relay-writer",
             open=False,
