@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bounces import addresses, detectors, mime
+from bounces import addresses, detectors, mime, notice
 from bounces.classify import classify
 from bounces.context import Detection, Finding, Mail
 from bounces.report import RecipientResult, Report
@@ -40,7 +40,7 @@ def _parse(raw: bytes, errors: list[str], strict: bool) -> Report:
     detection = detectors.run(mail, errors, strict)
     report = Report(kind="other", format="none")
     if detection is not None:
-        report = _from_detection(detection)
+        report = _from_detection(detection, mail)
     report.message_id = _message_id(mail)
     report.token = _token(mail)
     if detection is None or detection.returned_headers is None:
@@ -50,10 +50,12 @@ def _parse(raw: bytes, errors: list[str], strict: bool) -> Report:
     return report
 
 
-def _from_detection(detection: Detection) -> Report:
+def _from_detection(detection: Detection, mail: Mail) -> Report:
     findings = detection.findings[:MAX_RECIPIENTS]
-    recipients = _unique([_recipient(f, detection.reporter) for f in findings])
-    kind = detection.kind or _kind_of(findings, recipients)
+    # Only a notice that says nothing per recipient needs its words read as a whole.
+    retrying = any(not f.action for f in findings) and notice.still_retrying(mail)
+    recipients = _unique([_recipient(f, detection.reporter, retrying) for f in findings])
+    kind = detection.kind or _kind_of(recipients)
     return Report(
         kind=kind,
         recipients=recipients,
@@ -63,7 +65,7 @@ def _from_detection(detection: Detection) -> Report:
     )
 
 
-def _recipient(finding: Finding, reporter: str) -> RecipientResult:
+def _recipient(finding: Finding, reporter: str, retrying: bool) -> RecipientResult:
     code = int(finding.reply) if finding.reply.isascii() and finding.reply.isdigit() else None
     remote = finding.remote_mta or _remote_named(finding.diagnostic, reporter)
     verdict = classify(
@@ -84,7 +86,7 @@ def _recipient(finding: Finding, reporter: str) -> RecipientResult:
     reply = code or _reply_in(finding.diagnostic, status)
     return RecipientResult(
         address=finding.address,
-        action=_action(finding, verdict.reason, status),
+        action=_action(finding, verdict.reason, status, retrying),
         status=status,
         reason=verdict.reason,
         diagnostic=_concise(finding.diagnostic, finding.address),
@@ -122,26 +124,28 @@ def _reply_in(text: str, status: str | None) -> int | None:
     return int(found) if found else None
 
 
-def _action(finding: Finding, reason: str, status: str | None) -> str:
-    """RFC 3464 §2.3.3: what the report says was done; "failed" for a give-up."""
+def _action(finding: Finding, reason: str, status: str | None, retrying: bool) -> str:
+    """RFC 3464 §2.3.3: what the report says was done; "failed" for a give-up.
+
+    Without the report's word for it, a delay warning's recipients are "delayed"
+    (notice.py), any other failure is "failed": an expiry too, since a notice that
+    the message expired is the sender's give-up."""
     if reason in ("vacation", "feedback"):
         return ""
     if finding.action:
         return finding.action
     if reason == "delivered":
         return "delivered"
-    if reason == "expired":
-        return "delayed"  # a text notice about a late message that does not say it gave up
+    if retrying:
+        return "delayed"
     return "failed" if status and status[0] in "45" else ""
 
 
-def _kind_of(findings: list[Finding], recipients: list[RecipientResult]) -> str:
+def _kind_of(recipients: list[RecipientResult]) -> str:
     if not recipients:
         return "other"
-    actions = {f.action for f in findings}
-    if actions and actions <= set(_SUCCESS):
-        return "delivered"
-    if all(r.reason == "delivered" for r in recipients):
+    actions = {r.action for r in recipients}
+    if actions <= set(_SUCCESS) or all(r.reason == "delivered" for r in recipients):
         return "delivered"
     if actions == {"delayed"}:
         return "delay"

@@ -54,7 +54,9 @@ def build_config(user: dict[str, Any], path: Path) -> Config:
         # the default data_dir that is the default url, sqlite:///var/relay.db).
         url = SQLITE_URL + str(sections["relay"].data_dir / "relay.db")
         sections["store"] = replace(sections["store"], url=url)
-    return Config(**sections, path=path)
+    config = Config(**sections, path=path)
+    _check_together(config)
+    return config
 
 
 def _build_section(name: str, cls: type, defaults: dict, given: dict, base: Path) -> Any:
@@ -67,11 +69,67 @@ def _build_section(name: str, cls: type, defaults: dict, given: dict, base: Path
         raw = given.get(key, defaults[key])
         try:
             values[key] = _convert(spec.metadata["kind"], raw, base)
+            _check_range(spec.metadata, raw, values[key])
         except ValueFormatError as exc:
             detail = str(exc)
             sep = "" if detail.startswith("[") else ": "
             raise ConfigError(f"{name}.{key}{sep}{detail}") from None
     return cls(**values)
+
+
+def _check_range(metadata: dict[str, Any], raw: Any, value: Any) -> None:
+    bounds = metadata.get("range")
+    if bounds is None:
+        return
+    low, high, why = bounds
+    if (low is None or value >= low) and (high is None or value <= high):
+        return
+    show = _SHOW[metadata["kind"]]
+    if high is None:
+        allowed = f"at least {show(low)}"
+    elif low is None:
+        allowed = f"at most {show(high)}"
+    else:
+        allowed = f"{show(low)} to {show(high)}"
+    raise ValueFormatError(f"{raw!r} is out of range ({allowed}{'; ' + why if why else ''})")
+
+
+def _show_size(size: float) -> str:
+    for unit, factor in (("MB", 1000**2), ("KB", 1000)):
+        if size >= factor and size % factor == 0:
+            return f"'{int(size // factor)}{unit}'"
+    return f"{int(size)}"
+
+
+def _show_duration(seconds: float) -> str:
+    for unit, factor in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= factor and seconds % factor == 0:
+            return f"'{int(seconds // factor)}{unit}'"
+    return f"'{int(seconds * 1000)}ms'"
+
+
+_SHOW = {"int": str, "size": _show_size, "duration": _show_duration}
+
+
+def _check_together(config: Config) -> None:
+    """Keys that are fine alone but leave a useless relay together (named like the others)."""
+    sub = config.submission
+    if not sub.listen and not sub.listen_tls:
+        raise ConfigError(
+            "submission.listen and submission.listen_tls are both empty: shops could not submit;"
+            " give at least one address"
+        )
+    if sub.max_unauthenticated >= sub.max_sessions:
+        raise ConfigError(
+            f"submission.max_unauthenticated: {sub.max_unauthenticated} must be below"
+            f" submission.max_sessions ({sub.max_sessions}): the difference is the room kept for"
+            " authenticated shops (0: half of max_sessions)"
+        )
+    if not re.match(r"https?://[^/\s]+", config.http.public_url):
+        raise ConfigError(
+            f"http.public_url: {config.http.public_url!r} is not an http:// or https:// URL;"
+            " the unsubscribe links in messages start with it"
+        )
 
 
 def _convert(kind: str, raw: Any, base: Path) -> Any:
@@ -133,7 +191,13 @@ def _duration(raw: Any, _base: Path) -> float:
 
 
 def _schedule(raw: Any, _base: Path) -> tuple[float, ...]:
-    return parse_schedule(_expect(raw, str, "a schedule such as '5m, 10m, 4h*30'"))
+    text = _expect(raw, str, "a schedule such as '5m, 10m, 4h*30'")
+    delays = parse_schedule(text)
+    for index, item in enumerate(text.split(",")):
+        # A zero wait would retry a deferred recipient in a tight loop.
+        if parse_duration(item.partition("*")[0]) <= 0:
+            raise ValueFormatError(f"[{index}]: {item.strip()!r} must be longer than 0s")
+    return delays
 
 
 def _size(raw: Any, _base: Path) -> int:

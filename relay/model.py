@@ -93,6 +93,9 @@ class EventKind(StrEnum):
     OPTOUT_REMOVED = "optout-removed"
     IDENTITY = "identity"  # a shop domain changed between verified and unverified
     REPORT = "report"  # a bounce/complaint report was received
+    RESUBSCRIBED = "resubscribed"  # the customer undid an opt-out (its link, within 30 days)
+    SHOP_CHANGED = "shop-changed"  # identity, credentials, design or templates (field names)
+    SHOP_REMOVED = "shop-removed"
 
 
 def ascii_domain(domain: str) -> str:
@@ -259,6 +262,12 @@ class MessageToStore(Protocol):
 
     @property
     def mailto_tokens(self) -> Sequence[tuple[str, StoredTarget]]: ...
+
+    @property
+    def template(self) -> str | None: ...  # the template that rendered it, or None
+
+    @property
+    def test(self) -> bool: ...  # sent by `relay test-email` (or a test send of the API)
 
     @property
     def created_at(self) -> float: ...

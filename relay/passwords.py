@@ -3,6 +3,9 @@
 Verification result cache: a shop's software authenticates on every connection and scrypt is
 deliberately slow (~50 ms of CPU), so a successful (hash, password) pair is remembered as an
 HMAC under a per-process key. The cache never holds a password and dies with the process.
+The stored hash is part of what it remembers, so a password changed or a shop removed (`relay
+shop set --password`, `relay shop remove`: a new or an unusable hash) matches nothing it holds:
+no process has to be told to forget.
 """
 
 import base64

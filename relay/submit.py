@@ -1,22 +1,37 @@
 """The one way a message enters the queue: SMTP, the API, the CLI and the console submit here.
 
 `Submitter.submit` runs the same steps for every way in: the shop's current record (cached until
-a shop or DNS verdict changes), `prepare()` (X-Relay-* headers, From, identity, recipients),
-DKIM signatures, then one transaction for the message, its recipients and their events. It
-returns once that transaction is committed, so the caller may answer "queued" (SMTP 250, API
-202); a refusal raises `Rejection` with the SMTP reply, and nothing is stored.
+a shop or DNS verdict changes), `prepare()` (X-Relay-Template / X-Relay-Layout rendered in the
+shop's design, X-Relay-* headers, From, identity, recipients), DKIM signatures, then one
+transaction for the message, its recipients and their events. It returns once that transaction
+is committed, so the caller may answer "queued" (SMTP 250, API 202); a refusal raises
+`Rejection` with the SMTP reply, and nothing is stored.
+
+`submit_now` is the same path for a process without a running relay (`relay test-email`): it
+shares `prepare_submission` and the store's `insert_message`, signs in its own process and
+commits in one transaction; a running `relay serve` delivers the message within seconds.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from relay import logs
+from relay.compose import StoredAssets
 from relay.model import Shop
-from relay.prepare.pipeline import Prepared, Rejection, Settings, apply_signatures, prepare
+from relay.prepare.headers import Source
+from relay.prepare.pipeline import (
+    Prepared,
+    Rejection,
+    Settings,
+    apply_signatures,
+    prepare,
+    sign_job,
+)
 from relay.prepare.recipients import Lookups
 from relay.signing import Signer
 from relay.store import shops as shop_store
 from relay.store import suppression
-from relay.store.db import Read, Write
+from relay.store.db import Database, Read, Write
 from relay.store.messages import insert_message
 from relay.store.sql import Conn
 
@@ -61,9 +76,15 @@ class Submitter:
         self.shops = ShopCache()
 
     async def submit(
-        self, shop_name: str, mail_from: str, recipients: list[str], data: bytes, client: str
+        self,
+        shop_name: str,
+        mail_from: str,
+        recipients: list[str],
+        data: bytes | Source,
+        client: str,
     ) -> Prepared:
-        """Queue `data` (an RFC 5322 message, CRLF line endings) for `recipients`.
+        """Queue `data` (an RFC 5322 message with CRLF line endings, as bytes or as the spool of
+        relay.smtp.data) for `recipients`.
 
         Raises Rejection (nothing stored) or ShopGone. Pass `data` without keeping a reference
         of your own: it is dropped as soon as the prepared copy exists (large messages)."""
@@ -71,20 +92,58 @@ class Submitter:
         shop, verified = self.shops.get(conn, shop_name)
         if shop is None:
             raise ShopGone(shop_name)
-        lookups = self._lookups(conn)
-        prepared = prepare(data, recipients, shop, verified, lookups, self.deps.settings)
+        deps = self.deps
+        prepared = prepare_submission(
+            conn, shop, verified, data, recipients, deps.settings, deps.typo
+        )
         del data  # the prepared copy is what is signed and stored
-        apply_signatures(prepared, await self.deps.signer.sign(prepared))
-        await self.deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))
-        self.deps.on_queued()
+        apply_signatures(prepared, await deps.signer.sign(prepared))
+        await deps.write(lambda tx: insert_message(tx, prepared, mail_from, client))
+        deps.on_queued()
+        logs.accepted(prepared, client)  # issue 14: one line per accepted message
         return prepared
 
-    def _lookups(self, conn: Conn) -> Lookups:
-        return Lookups(
-            block=lambda address: suppression.find_block(conn, address),
-            optout=lambda shop, address, kind: suppression.find_optout(conn, shop, address, kind),
-            typo=self.deps.typo,
-        )
+
+def prepare_submission(
+    conn: Conn,
+    shop: Shop,
+    verified: set[str],
+    data: bytes,
+    recipients: list[str],
+    settings: Settings,
+    typo: Callable[[str], str | None],
+) -> Prepared:
+    """`prepare()` with the store's lookups (blocks, opt-outs, the shop's design and templates)."""
+    lookups = Lookups(
+        block=lambda address: suppression.find_block(conn, address),
+        optout=lambda name, address, kind: suppression.find_optout(conn, name, address, kind),
+        typo=typo,
+    )
+    return prepare(data, recipients, shop, verified, lookups, settings, assets=StoredAssets(conn))
 
 
-__all__ = ["Rejection", "ShopGone", "SubmissionDeps", "Submitter"]
+def submit_now(
+    db: Database,
+    shop_name: str,
+    mail_from: str,
+    recipients: list[str],
+    data: bytes,
+    client: str,
+    settings: Settings,
+    typo: Callable[[str], str | None] = lambda domain: None,
+) -> Prepared:
+    """The submission path without a running relay: signed here, stored in one transaction.
+    Raises Rejection (nothing stored) or ShopGone."""
+    conn = db.read()
+    shop = shop_store.get_shop(conn, shop_name)
+    if shop is None:
+        raise ShopGone(shop_name)
+    verified = shop_store.verified_domains(conn).get(shop.name, set())
+    prepared = prepare_submission(conn, shop, verified, data, recipients, settings, typo)
+    apply_signatures(prepared, [sign_job(job, prepared.body) for job in prepared.sign_jobs])
+    with db.transaction() as tx:
+        insert_message(tx, prepared, mail_from, client)
+    return prepared
+
+
+__all__ = ["Rejection", "ShopGone", "SubmissionDeps", "Submitter", "submit_now"]

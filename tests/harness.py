@@ -111,14 +111,15 @@ class RelayProcess:
 
     # -- serve ----------------------------------------------------------------------------
 
-    def start(self) -> RelayProcess:
+    def start(self, *serve_args: str, verbose: bool = False) -> RelayProcess:
         """Start `relay serve` and return once it says every worker is ready: an open port
         alone is not proof (with several workers, the first one open answers)."""
         env = {**os.environ, "RELAY_CONFIG": str(self.config)}
         offset = self.log.stat().st_size if self.log.exists() else 0
+        command = [*RELAY, *(["-v"] if verbose else []), "serve", *serve_args]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [*RELAY, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
             )
 
         def ready() -> bool:

@@ -56,6 +56,9 @@ class HeldMx:
 class LoopbackRouter:
     """Every domain's MX is the held server on 127.0.0.1."""
 
+    def destination(self, domain: str) -> str:
+        return domain
+
     async def route(self, domain: str) -> list[MxHost]:
         return [MxHost(f"mx.{domain}", 10, ("127.0.0.1",))]
 

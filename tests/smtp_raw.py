@@ -9,8 +9,15 @@ import ssl
 
 
 class RawSMTP:
-    def __init__(self, port: int, host: str = "127.0.0.1", implicit_tls: bool = False) -> None:
-        sock = socket.create_connection((host, port), timeout=20)
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        implicit_tls: bool = False,
+        source: str | None = None,  # a loopback source address other than 127.0.0.1
+    ) -> None:
+        bind = (source, 0) if source else None
+        sock = socket.create_connection((host, port), timeout=20, source_address=bind)
         self.sock: socket.socket | ssl.SSLSocket = (
             _client_tls().wrap_socket(sock) if implicit_tls else sock
         )

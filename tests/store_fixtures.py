@@ -60,6 +60,8 @@ class Message:
     identity: Identity = field(default_factory=Identity)
     message_id: str = "<test@relay.example.net>"
     mailto_tokens: list = field(default_factory=list)
+    template: str | None = None
+    test: bool = False
     created_at: float = field(default_factory=time.time)
 
 

@@ -16,8 +16,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from relay.model import Shop
 from relay.passwords import hash_password
+from relay.smtp.admission import Admission, Limits
 from relay.smtp.auth import ShopAuthenticator
-from relay.smtp.protocol import HandlerBase, RelaySMTP, SessionLimiter
+from relay.smtp.data import DataPolicy
+from relay.smtp.mechanisms import ShopMechanisms
+from relay.smtp.protocol import HandlerBase, RelaySMTP
 from relay.store.db import open_database
 from relay.store.shops import insert_shop
 
@@ -72,12 +75,19 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-async def serve(authenticator: object) -> asyncio.base_events.Server:
+class Handler(HandlerBase, ShopMechanisms):
+    def __init__(self, authenticator: HeldAuthenticator) -> None:
+        self.authenticator = authenticator
+
+
+async def serve(authenticator: HeldAuthenticator) -> asyncio.base_events.Server:
+    admission = Admission(Limits(10, 9, 9, auth_timeout=30))
+
     def factory() -> RelaySMTP:
         return RelaySMTP(
-            HandlerBase(),
-            limiter=SessionLimiter(10),
-            authenticator=authenticator,
+            Handler(authenticator),
+            admission=admission,
+            data=DataPolicy(None, None, True, None),
             auth_require_tls=False,  # loopback only, no certificate needed for this test
             auth_required=True,
         )

@@ -6,6 +6,7 @@ address; it reaches the relay's listener because the rig routes the bounce domai
 
 from __future__ import annotations
 
+import email
 import smtplib
 
 import pytest
@@ -33,7 +34,8 @@ def _send(relay: RelayProcess, to: str, order: str = "B-1", body: str = "Hallo")
 def test_postfix_dsn_after_acceptance_bounces_the_recipient(
     relay: RelayProcess, address: str, reason: str, status: str, blocked: bool
 ) -> None:
-    _send(relay, address, body="x" * 3000)  # over the rig's 1 KiB limit for toobig@
+    # Over the rig's 1 KiB limit for toobig@, in lines of 70 (longer ones are refused).
+    _send(relay, address, body="\n".join(["x" * 70] * 45))
     row = relay.wait_state(address, {"bounced"}, timeout=40)[0]
     assert (row["reason"], row["last_status"]) == (reason, status), row
     blocks = {b["address"]: b for b in relay.json("blocks", "list")}
@@ -99,3 +101,49 @@ def test_forged_bounce_address_is_refused_at_rcpt(relay: RelayProcess) -> None:
             code, text = smtp.rcpt(address)
             assert (code, text[:5]) == (550, b"5.1.1"), address
     assert relay.query("SELECT count(*) AS n FROM reports") == [{"n": 0}]
+
+
+def _text_notice(to: str, subject: str, notice: str, returned: bytes) -> bytes:
+    """A plain-text report with no delivery-status part, the returned message's headers
+    quoted after the notice (as qmail and many appliances write them)."""
+    headers = returned.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode()
+    text = (
+        f"From: MAILER-DAEMON@mx.{names.CUSTOMER_DOMAIN}\nTo: {to}\nSubject: {subject}\n"
+        f"MIME-Version: 1.0\nContent-Type: text/plain\n\n{notice}\n"
+        f"--- Below this line is a copy of the message.\n\n{headers}\n"
+    )
+    return text.replace("\n", "\r\n").encode()
+
+
+def test_text_warning_leaves_the_recipient_and_text_give_up_bounces_it(
+    relay: RelayProcess, postfix: PostfixRig
+) -> None:
+    """A notice without RFC 3464 fields: its words tell a warning (the remote still
+    retries: nothing changes) from a give-up (the recipient is bounced, reason expired)."""
+    address = f"forwarded-on@{names.CUSTOMER_DOMAIN}"
+    _send(relay, address, order="T-1")
+    relay.wait_state(address, {"delivered"})
+    delivered = postfix.wait_for_messages(address)[0]
+    bounce_to = email.message_from_bytes(delivered)["Return-Path"].strip("<> ")
+    warning = (
+        "This is just a warning, you do not need to take any action.\n\n"
+        f"Your message to:\n  {address}\nhas not yet been delivered because the recipient "
+        "server did not respond. We will continue to attempt delivery for 5 days.\n"
+    )
+    give_up = (
+        "Your message could not be delivered for 5 days to the following recipient\n"
+        f"and has been returned:\n\n  <{address}>\n\nThe destination server did not respond.\n"
+    )
+    with smtplib.SMTP("127.0.0.1", relay.inbound_port, timeout=30) as smtp:
+        smtp.sendmail(
+            "", [bounce_to], _text_notice(bounce_to, "Mail Delivery Warning", warning, delivered)
+        )
+    wait(lambda: len(relay.json("bounces", "list")) == 1, 20, "the warning to be processed")
+    assert relay.json("bounces", "list")[0]["kind"] == "delay"
+    assert relay.recipients(to=address)[0]["status"] == "delivered"
+    with smtplib.SMTP("127.0.0.1", relay.inbound_port, timeout=30) as smtp:
+        smtp.sendmail(
+            "", [bounce_to], _text_notice(bounce_to, "Delivery failure", give_up, delivered)
+        )
+    row = relay.wait_state(address, {"bounced"}, timeout=20)[0]
+    assert row["reason"] == "expired", row

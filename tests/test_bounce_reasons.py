@@ -146,6 +146,18 @@ def test_ratelimited_is_produced() -> None:
     assert classify(451, "4.7.1", "Please try again slower").reason == "ratelimited"
 
 
+def test_one_word_overquota_is_a_full_mailbox() -> None:
+    assert classify(550, None, "550 anna@example.net...User account is overquota").reason == (
+        "mailboxfull"
+    )
+
+
+def test_maximum_delivery_attempts_is_a_give_up_in_reports_only() -> None:
+    text = "Reason: Exceeded Maximum Delivery Attempts"
+    assert classify(None, None, text, action="failed", report=True).reason == "expired"
+    assert classify(421, None, f"421 {text}").reason != "expired"
+
+
 _POWERMTA_DSN = (
     "From: mailer-daemon@mta.example.com\nTo: b-dG9rZW4x@bounces.relay.example.net\n"
     "Subject: Delivery report\nMIME-Version: 1.0\n"

@@ -53,6 +53,66 @@ def test_config_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> 
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[relay]\nworkers = -3\n", "relay.workers: -3 is out of range (0 to 64"),
+        ("[relay]\nworkers = 100\n", "relay.workers: 100 is out of range (0 to 64"),
+        (
+            "[delivery]\nsmtp_port = 99999\n",
+            "delivery.smtp_port: 99999 is out of range (1 to 65535",
+        ),
+        ("[delivery]\nsmtp_port = 0\n", "delivery.smtp_port: 0 is out of range"),
+        ("[submission]\nmax_sessions = 0\n", "submission.max_sessions: 0 is out of range"),
+        (
+            "[submission]\nmax_message_size = '0KB'\n",
+            "submission.max_message_size: '0KB' is out of range ('1KB' to '512MB')",
+        ),
+        ("[inbound]\nmax_message_size = '2GB'\n", "inbound.max_message_size: '2GB' is out"),
+        ("[delivery]\nconnect_timeout = '0s'\n", "delivery.connect_timeout: '0s' is out of range"),
+        ("[delivery]\nmax_connections = 0\n", "delivery.max_connections: 0 is out of range"),
+        ("[delivery]\nretry_schedule = '5m, 0s'\n", "delivery.retry_schedule[1]: '0s' must be"),
+        (
+            "[dns]\nrecheck_every = '5s'\n",
+            "dns.recheck_every: '5s' is out of range (at least '1m')",
+        ),
+        ("[submission]\nauth_timeout = '0s'\n", "submission.auth_timeout: '0s' is out of range"),
+        ("[submission]\nsigning_workers = -1\n", "submission.signing_workers: -1 is out of range"),
+        (
+            "[submission]\nmax_sessions = 10\nmax_unauthenticated = 10\n",
+            "submission.max_unauthenticated: 10 must be below submission.max_sessions (10)",
+        ),
+        (
+            "[submission]\nlisten = []\nlisten_tls = []\n",
+            "submission.listen and submission.listen_tls are both empty",
+        ),
+        ("[http]\npublic_url = 'relay.example.net'\n", "http.public_url: 'relay.example.net' is"),
+    ],
+)
+def test_values_that_leave_a_useless_relay_are_refused(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    """Issue 9 item 12: `workers = -3` used to log "relay ready (-3 workers)" and listen on
+    nothing; out-of-range values now stop every command with the key named."""
+    path = tmp_path / "relay.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path)
+    done = subprocess.run(
+        [*RELAY, "--config", str(path), "serve"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_shipped_relay_toml_is_the_embedded_default_and_loads() -> None:
+    root = Path(__file__).resolve().parents[1]
+    shipped = (root / "relay.toml").read_text()
+    assert shipped == (root / "config" / "relay.toml").read_text()
+    config = load_config(root / "relay.toml")
+    assert config.unauthenticated_limit == config.submission.max_sessions // 2
+
+
 def test_durations_and_schedules() -> None:
     assert parse_duration("1h20m") == 4800 and parse_duration("90s") == 90
     assert parse_schedule("5m, 4h*3") == (300, 14400, 14400, 14400)

@@ -13,10 +13,11 @@ from pathlib import Path
 from bounces.verp import bounce_address
 from relay.keys import load_secret
 from relay.store.schema import MIGRATIONS
-from tests.harness import RelayProcess, submit
+from tests.harness import RELAY, RelayProcess, submit
 from tests.rig import names
 from tests.rig.postfix import PostfixRig
 from tests.rig.postgres import PostgresServer
+from tests.test_bounce_import import _on_terminal
 from tests.test_store_schema import version_3
 
 SAMPLE_DSN = Path(__file__).parent / "data" / "bounces" / "relay-token-dsn.eml"
@@ -104,6 +105,10 @@ def test_force_empties_the_target_first_and_ids_stay(
     assert done["ok"]
     shops = {t["table"]: t for t in done["tables"]}["shops"]
     assert (shops["source"], shops["target"]) == (3, 3)  # replaced, not added to
+    # On a terminal: a progress bar, then the summary.
+    command = [*RELAY, "--config", str(relay.config), "db", "copy", "--to", target, "--force"]
+    shown = _on_terminal(command)
+    assert "copying" in shown and "every table matches" in shown
 
 
 def test_migrate_prints_the_version_before_and_after(

@@ -169,7 +169,7 @@ def add_shop(relay: RelayProcess, shop: str, domain: str) -> None:
         "--sender-name",
         "X",
         "--password",
-        "pw",
+        "golden-case-password",  # `shop add` takes 12 characters or more
     )
     conn = sqlite3.connect(relay.root / "var" / "relay.db", timeout=30)  # checks run in parallel
     with conn:

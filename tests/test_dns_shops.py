@@ -32,7 +32,9 @@ def relay(tmp_path: Path, nsd: NsdServer) -> RelayProcess:
 
 def add_shop(relay: RelayProcess, name: str, domain: str, sender: str | None = None) -> Any:
     args = ["shop", "add", name, "--domain", domain, "--sender", sender or f"info@{domain}"]
-    return relay.run(*args, "--sender-name", "Shop", "--password", "pw", check=False)
+    return relay.run(
+        *args, "--sender-name", "Shop", "--password", "a-long-enough-password", check=False
+    )
 
 
 # --- item 9: public mailbox domains ---------------------------------------------------------

@@ -90,3 +90,54 @@ def test_large_message_is_signed_off_the_event_loop_and_verifies(
     sent = stored_message(relay, qid, names.CUSTOMER)
     assert len(sent) > 300_000
     assert verify_dkim(sent, nsd.nameserver)[0].startswith("pass d=relay.example.net")
+
+
+def test_fallback_from_always_carries_the_shops_own_name(relay: RelayProcess) -> None:
+    """Issue 9 item 3: `From: "Shop B" <info@shop-a...>` must not go out as the very header
+    genuine Shop B mail carries; in fallback mode the name is the shop's configured one."""
+    qid = submit(
+        relay,
+        names.CUSTOMER,
+        "X-Relay-Kind: payment-info",
+        header_from=f'"Anderer Shop" <{FROM}>',
+    )
+    headers = email.message_from_bytes(stored_message(relay, qid, names.CUSTOMER))
+    assert headers["From"] == "Mein Shop <shops@relay.example.net>"
+    assert headers["Reply-To"] == f"Mein Shop <{FROM}>"
+
+
+def test_a_sender_header_of_another_shop_is_refused_like_a_foreign_from(
+    relay: RelayProcess,
+) -> None:
+    from tests.harness import shop_mail
+
+    for sender in ("info@other-shop.example.com", "Mein Shop <info@gmail.com>"):
+        done = shop_mail(relay, names.CUSTOMER, f"Sender: {sender}")
+        assert "550 5.7.1 Sender" in done.stdout, done.stdout
+        assert "does not belong to shop mein-shop" in done.stdout
+    two = shop_mail(relay, names.CUSTOMER, f"Sender: {FROM}", f"Sender: {FROM}")
+    assert "550 5.6.0 Sender must be one field" in two.stdout, two.stdout
+    own = shop_mail(relay, names.CUSTOMER, "Sender: Versand <versand@shop.example.com>")
+    assert "queued as" in own.stdout, own.stdout
+    assert (
+        sqlite3.connect(relay.root / "var" / "relay.db")
+        .execute("SELECT count(*) FROM messages")
+        .fetchone()[0]
+        == 1
+    )
+
+
+def test_signing_processes_sign_the_header_block_with_the_body_hash_made_here(
+    relay_factory, nsd: NsdServer, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """submission.signing_workers > 0: only the header block and the body hash go to the
+    signing process; the signature must still verify, for a small and a spooled message."""
+    relay = relay_factory({"relay": {"workers": 1}, "submission": {"signing_workers": 1}}).start()
+    publish_keys(nsd, relay)
+    small = _submit(relay)
+    body = tmp_path / "body.txt"
+    body.write_text("Zeile  eins\t \n" * 150_000)  # 2 MB: spooled, hashed in a thread
+    large = submit(relay, names.CUSTOMER, "X-Relay-Kind: refund", body=f"@{body}")
+    for qid in (small, large):
+        sent = stored_message(relay, qid, names.CUSTOMER)
+        assert verify_dkim(sent, nsd.nameserver)[0].startswith("pass d=relay.example.net")

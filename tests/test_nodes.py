@@ -16,7 +16,7 @@ from relay.store.db import open_database
 from relay.store.sql import value
 from tests.harness import RelayProcess
 from tests.held_mx import until
-from tests.rig.tools import wait_until
+from tests.rig.tools import free_port, wait_until
 
 PERIODIC = ["dns-recheck", "reports", "retention"]
 
@@ -45,7 +45,8 @@ def test_relay_nodes_shows_the_node_its_heartbeat_and_work_then_that_it_stopped(
 def test_a_second_relay_serve_under_a_running_nodes_name_is_refused(relay_factory) -> None:  # type: ignore[no-untyped-def]
     first: RelayProcess = relay_factory({"store": {"node": "same"}}, name="first").start()
     url = first.store_url or f"sqlite:///{first.root}/var/relay.db"  # one database
-    second: RelayProcess = relay_factory({"store": {"node": "same"}}, name="second", shop=False)
+    other_ports = {"store": {"node": "same"}, "inbound": {"port": free_port()}}
+    second: RelayProcess = relay_factory(other_ports, name="second", shop=False)
     second.store_url = url
     second.config.write_text(second._toml())
     with pytest.raises(AssertionError, match="relay serve exited at start-up"):

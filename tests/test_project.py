@@ -168,8 +168,13 @@ def test_leaf_packages_do_no_io(leaf: str) -> None:
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    # list_commands/get_command, not `group.commands`: the top group loads its commands lazily
+    # (relay.cli.LazyGroup), so its `commands` dict is empty and would check nothing.
     found = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         path = f"{prefix} {name}".strip()
         found.append((path, command))
         if isinstance(command, click.Group):
@@ -179,7 +184,9 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
 
 def test_every_command_has_help_and_a_readme_entry() -> None:
     readme = (ROOT / "README.md").read_text()
-    for path, command in _commands(main):
+    commands = _commands(main)
+    assert len(commands) > 20, commands  # every command and subcommand was looked at
+    for path, command in commands:
         assert command.help or command.short_help, f"relay {path} has no help"
         top = path.split()[0]
         assert f"relay {top}" in readme, f"README does not mention relay {top}"

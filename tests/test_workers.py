@@ -60,9 +60,9 @@ def test_a_worker_that_cannot_start_stops_the_relay_with_its_error(relay_factory
         assert relay.proc is not None
         assert relay.proc.wait(timeout=10) == 1
     log = relay.log_text()
-    assert f"('127.0.0.1', {relay.http_port}): address already in use" in log
-    assert "worker 0 exited with 1 before it was ready" in log
-    assert "restarting" not in log
+    # Found before any worker starts (relay/serve/ports.py), naming the holder: this process.
+    assert f"127.0.0.1:{relay.http_port} is in use by pid {os.getpid()} (" in log, log
+    assert "restarting" not in log and "ready" not in log
 
 
 def test_a_missing_certificate_stops_the_relay_naming_the_file_and_the_setting(

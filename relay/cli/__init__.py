@@ -1,11 +1,11 @@
 """The `relay` command line. Every read command takes --json."""
 
 import importlib
-import logging
 import warnings
 
 import click
 
+from relay import logs
 from relay.cli.common import State
 
 # Command modules are imported when their command runs: `relay serve`'s supervisor and quick
@@ -13,6 +13,8 @@ from relay.cli.common import State
 _COMMANDS = {
     "init": "init",
     "serve": "serve",
+    "stop": "serve",
+    "sink": "sink",
     "shop": "shops",
     "messages": "messages",
     "message": "messages",
@@ -23,6 +25,7 @@ _COMMANDS = {
     "dns": "dns",
     "bounces": "bounces",
     "test-email": "test_email",
+    "preview": "preview",
     "db": "db",
     "nodes": "nodes",
 }
@@ -51,13 +54,8 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """Self-hosted mail relay for online shops: submission, DKIM, delivery, bounces."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # aiosmtpd logs every command at INFO ("mail.log"): a sixth of a session's CPU. Its
-    # warnings repeat per connection ("AUTH without TLS" on the implicit-TLS port, where the
-    # whole session is TLS), so only errors unless --verbose.
-    logging.getLogger("mail.log").setLevel(logging.DEBUG if verbose else logging.ERROR)
+    logs.setup(verbose=verbose)  # `relay serve` sets it again with its format and worker
+    # aiosmtpd warns per connection ("AUTH without TLS" on the implicit-TLS port, where the
+    # whole session is TLS).
     warnings.filterwarnings("ignore", module="aiosmtpd")
-    ctx.obj = State(config_path)
+    ctx.obj = State(config_path, verbose)

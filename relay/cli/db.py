@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from relay.cli.common import State, emit, json_option, pass_state, table
+from relay.cli.progress import progress
 from relay.errors import SetupError
 from relay.store.copy import CopyRefused, TableResult, copy_database
 from relay.store.db import Database, open_database
@@ -77,16 +78,25 @@ def copy(state: State, target_url: str, force: bool, sample: int, as_json: bool)
         stack.callback(target.close)
         _refuse_running_nodes(target, "target")
         started = time.monotonic()
-        bar = _ProgressBar(stack, quiet=not sys.stderr.isatty())
+        advance: list[Callable[[int], None]] = []
+
+        def sized(totals: dict[str, int]) -> None:  # a bar on a terminal (relay.cli.progress)
+            bar = progress(sum(totals.values()), "copying", quiet=as_json)
+            advance.append(stack.enter_context(bar))
+
         try:
             results = copy_database(
-                source, target, force=force, sample=sample, progress=bar.update, before=bar.start
+                source,
+                target,
+                force=force,
+                sample=sample,
+                progress=lambda _table, n: advance[0](n),
+                before=sized,
             )
         except CopyRefused as exc:
             raise click.ClickException(str(exc)) from None
         except StoreError as exc:
             raise click.ClickException(f"the copy failed and wrote nothing: {exc}") from None
-        bar.finish()
         data = _summary(source, target, results, time.monotonic() - started)
     emit(data, as_json, _render_copy)
     if not data["ok"]:
@@ -154,27 +164,6 @@ class _NoLock:
 
     def release(self) -> None:
         pass
-
-
-class _ProgressBar:
-    """click's progress bar on a terminal (stderr, so --json stays clean), nothing else."""
-
-    def __init__(self, stack: contextlib.ExitStack, quiet: bool) -> None:
-        self.stack, self.quiet = stack, quiet
-        self.bar: Any = None
-
-    def start(self, totals: dict[str, int]) -> None:
-        if not self.quiet:
-            bar = click.progressbar(length=sum(totals.values()), label="copying", file=sys.stderr)
-            self.bar = self.stack.enter_context(bar)
-
-    def update(self, _table: str, count: int) -> None:
-        if self.bar is not None:
-            self.bar.update(count)
-
-    def finish(self) -> None:
-        if self.bar is not None:
-            self.bar.render_finish()
 
 
 def _summary(

@@ -21,18 +21,28 @@ from relay.store.db import open_database
     type=click.Path(file_okay=False),
     help="Where to write relay.toml and the data directory (default: here).",
 )
-def init(directory: str) -> None:
+@click.option(
+    "--relayhost",
+    metavar="HOST:PORT",
+    help="Write [delivery] relayhost: all mail goes through this server (e.g. `relay sink`).",
+)
+def init(directory: str, relayhost: str | None) -> None:
     """Write a commented relay.toml, keys, a dev certificate and the database."""
     base = Path(directory).resolve()
     base.mkdir(parents=True, exist_ok=True)
     config_file = base / "relay.toml"
     wrote = []
     if not config_file.exists():
-        config_file.write_text(default_toml(), encoding="utf-8")
+        config_file.write_text(_with_relayhost(default_toml(), relayhost), encoding="utf-8")
         wrote.append(str(config_file))
     import tomllib
 
     config = build_config(tomllib.loads(config_file.read_text()), config_file)
+    if relayhost and config.delivery.relayhost != relayhost:
+        raise click.ClickException(
+            f"{config_file} exists already with another relayhost: set"
+            f' `relayhost = "{relayhost}"` under [delivery] there'
+        )
     data = config.data_dir
     data.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     if write_private(data / "secret.key", secrets.token_hex(32).encode()):
@@ -66,6 +76,22 @@ def init(directory: str) -> None:
         f"\nPublish the relay's own DKIM key:\n  {selector}._domainkey.{domain} TXT "
         f'"v=DKIM1; k=rsa; p={pub}"'
     )
+
+
+def _with_relayhost(text: str, relayhost: str | None) -> str:
+    """The default relay.toml with `relayhost` set (issue 14: the quick start's sink)."""
+    if not relayhost:
+        return text
+    from relay.delivery.relayhost import parse_host_port
+    from relay.errors import SetupError
+
+    try:
+        parse_host_port(relayhost)
+    except SetupError as exc:
+        raise click.BadParameter(str(exc), param_hint="--relayhost") from None
+    line = 'relayhost = ""'
+    assert line in text, "config/relay.toml lost its relayhost line"
+    return text.replace(line, f'relayhost = "{relayhost}"', 1)
 
 
 COMMANDS = [init]

@@ -1,14 +1,30 @@
 """`relay messages` (history, one row per recipient) and `relay message show ID`."""
 
+import time
+
 import click
 
+from config import parse_duration
 from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.cli.describe import attempt_line, event_line
 from relay.explain import explain
 from relay.model import State as RecipientState
 from relay.store.events import events_for_message
 from relay.store.messages import get_message, history
+from relay.store.shops import name_taken
 
 STATES = [str(s) for s in RecipientState]
+
+_UNSETTLED = ("queued", "inflight")  # still to be sent: what --wait waits for
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.command()
@@ -17,6 +33,12 @@ STATES = [str(s) for s in RecipientState]
 @click.option("--to", "to", help="Only this recipient address.")
 @click.option("--status", type=click.Choice(STATES), help="Only recipients in this state.")
 @click.option("--limit", default=200, show_default=True, help="At most this many rows.")
+@click.option(
+    "--wait",
+    metavar="DURATION",
+    callback=_duration,
+    help="First wait (e.g. 30s) until no listed recipient is still waiting to be sent.",
+)
 @json_option
 @pass_state
 def messages(
@@ -26,10 +48,17 @@ def messages(
     to: str | None,
     status: str | None,
     limit: int,
+    wait: float | None,
     as_json: bool,
 ) -> None:
     """Message history, one row per recipient, newest first, with what happened."""
+    if shop and not name_taken(state.conn, shop):  # a removed shop's history stays readable
+        raise click.ClickException(f"no shop {shop!r}; `relay shop list` shows the shops")
     rows = history(state.conn, shop=shop, order=order, to=to, status=status, limit=limit)
+    deadline = time.monotonic() + (wait or 0)
+    while any(r["state"] in _UNSETTLED for r in rows) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        rows = history(state.conn, shop=shop, order=order, to=to, status=status, limit=limit)
     for row in rows:
         row["status"] = row["state"]
         row["explanation"] = explain(row)
@@ -104,14 +133,11 @@ def _render(data: dict, full: bool) -> None:
     for rcpt in data["recipients"]:
         click.echo(f"to {rcpt['address']}: {rcpt['state']} - {rcpt['explanation']}")
         for att in rcpt["attempts_log"]:
-            click.echo(
-                f"    {when(att['at'])} {att['mx_host'] or '-'} tls={bool(att['tls'])} "
-                f"{att['code'] or ''} {att['status'] or ''} {att['text'] or ''} "
-                f"({att['duration_ms']} ms)"
-            )
+            click.echo(f"    {attempt_line(att)}")
     click.echo("\nevents:")
+    addresses = {r["id"]: r["address"] for r in data["recipients"]}
     for event in data["events"]:
-        click.echo(f"  {when(event['at'])} {event['kind']} {event['detail']}")
+        click.echo(f"  {event_line(event, addresses)}")
     text = data["text"] if full else data["text"][:4000]
     click.echo("\n" + text + ("" if text == data["text"] else "\n[... --full shows the rest]"))
 

@@ -1,4 +1,5 @@
-"""`relay shop add/list/show/kinds`."""
+"""`relay shop add/list/show/kinds`; `set`/`remove` (relay.cli.shop_edit) and `design`/`template`
+(relay.cli.shop_design) are added to the group at the end."""
 
 import re
 import time
@@ -6,7 +7,10 @@ import time
 import click
 
 from dns_checks import InvalidDomain, public_mailbox_reason, to_ascii_domain
+from relay.actions.errors import ActionError
+from relay.actions.shops import check_password, check_sender
 from relay.cli.common import State, emit, json_option, pass_state, table, when
+from relay.cli.shop_edit import refuse
 from relay.keys import new_dkim_key, new_selector, public_key_b64
 from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
 from relay.model import Shop
@@ -19,7 +23,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 @click.group()
 def shop() -> None:
-    """Manage shops: identity, credentials, DKIM key, notification kinds."""
+    """Manage shops: identity, credentials, DKIM key, notification kinds, design, templates."""
 
 
 @shop.command("add")
@@ -45,8 +49,17 @@ def add(
     ascii_domains = tuple(_a_label(d) for d in domains)
     if "@" not in sender:
         raise click.BadParameter(f"{sender!r} is not an e-mail address", param_hint="--sender")
-    if store.get_shop(state.conn, name):
-        raise click.ClickException(f"shop {name!r} exists already; see `relay shop show {name}`")
+    try:  # the checks `shop set` makes too (relay.actions.shops)
+        sender = check_sender(sender, ascii_domains)
+        if password is not None:
+            check_password(password)
+    except ActionError as error:
+        refuse(error)
+    if store.name_taken(state.conn, name):
+        raise click.ClickException(
+            f"shop {name!r} exists already, or existed (a removed shop's history keeps its name);"
+            f" see `relay shop show {name}`, or choose another name"
+        )
     secret = password or generate_password()
     key = new_dkim_key()
     record = Shop(
@@ -66,10 +79,10 @@ def add(
         f"shop {name} created\n\nSMTP credentials (shown once):\n"
         f"  username: {name}\n  password: {secret}\n"
     )
-    _print_records(state, record)
+    print_records(state, record)
 
 
-def _print_records(state: State, record: Shop) -> None:
+def print_records(state: State, record: Shop) -> None:
     from dns_checks.records import dkim_record, dmarc_suggestion, return_path_record
     from relay.dns import relay_setup
 
@@ -159,7 +172,13 @@ def _summary(state: State, record: Shop) -> dict:
             d: {"verified": v.verified, "checked_at": v.checked_at, "stale_since": v.stale_since}
             for d, v in verdicts.items()
         },
-        **health.as_dict(),
+        # The health record names the shop again ("shop", also in each change): `name`
+        # says it once here.
+        "verified_domains": health.verified_domains,
+        "warnings": health.warnings,
+        "identity_changes": [
+            {k: v for k, v in change.items() if k != "shop"} for change in health.identity_changes
+        ],
     }
 
 
@@ -250,4 +269,13 @@ def kinds(
     )
 
 
+def _add_commands() -> None:
+    from relay.cli.shop_design import COMMANDS as DESIGN_COMMANDS
+    from relay.cli.shop_edit import COMMANDS as EDIT_COMMANDS
+
+    for command in (*EDIT_COMMANDS, *DESIGN_COMMANDS):
+        shop.add_command(command)
+
+
+_add_commands()
 COMMANDS = [shop]

@@ -7,6 +7,7 @@ from relay.shop_health import describe_change, shop_health
 from relay.store import queue
 from relay.store.events import identity_changes
 from relay.store.shops import list_shops
+from relay.unsubscribe import public_url_warning
 
 
 @click.command()
@@ -26,8 +27,15 @@ def status(state: State, as_json: bool) -> None:
         "quarantined": queue.quarantined(conn),
         "stuck": queue.stuck_inflight(conn),
         "identity_changes": identity_changes(conn, None, limit=10),
+        "relay_warnings": relay_warnings(state),
     }
     emit(data, as_json, _render)
+
+
+def relay_warnings(state: State) -> list[str]:
+    """What is wrong with the relay's own settings (not with one shop)."""
+    warning = public_url_warning(state.config.http.public_url)
+    return [warning] if warning else []
 
 
 def _render(data: dict) -> None:
@@ -39,6 +47,8 @@ def _render(data: dict) -> None:
             f"{when(oldest['created_at'])}): {oldest['last_text']}"
         )
     click.echo(f"next retry: {when(data['next_retry_at'])}")
+    for warning in data["relay_warnings"]:
+        click.echo(f"WARNING relay: {warning}")
     for shop in data["shops_with_warnings"]:
         for warning in shop["warnings"]:
             click.echo(f"WARNING shop {shop['shop']}: {warning}")

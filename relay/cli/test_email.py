@@ -1,63 +1,49 @@
-"""`relay test-email --shop S --to ADDR`: a test message through the normal path.
+"""`relay test-email --shop S --to ADDR [--kind K]`: a rendered sample through the normal path.
 
-The message goes through the same preparation, identity choice, DKIM signing and store as a
-submitted one (not over SMTP: the CLI does not know the shop's password); a running
-`relay serve` delivers it within seconds. Useful with a mail-tester address to check SPF,
-DKIM and DMARC from the outside.
+The message is a sample of the kind (default: payment-reminder) in the shop's design and
+language, rendered as the API renders it and submitted through the same preparation, identity
+choice, DKIM signing and store as any message (relay.submit.submit_now: not over SMTP, the CLI
+does not know the shop's password). Its history row says it was a test. A running `relay serve`
+delivers it within seconds. Useful with a mail-tester address to check SPF, DKIM and DMARC from
+the outside.
 """
-
-import email.utils
 
 import click
 
+from relay.actions.errors import ActionError
+from relay.actions.test_email import DEFAULT_KIND, send_now
 from relay.cli.common import State, pass_state
-from relay.prepare.pipeline import Rejection, apply_signatures, prepare, sign_job
-from relay.prepare.recipients import Lookups
+from relay.cli.shop_design import refused
+from relay.prepare.recipients import syntax_error
+from relay.render import RenderError
 from relay.runtime import settings_from
-from relay.store import suppression
-from relay.store.messages import insert_message
-from relay.store.shops import get_shop, verified_domains
+from relay.submit import Rejection
 
 
 @click.command("test-email")
 @click.option("--shop", "shop_name", required=True, help="Send as this shop.")
 @click.option("--to", "to", required=True, help="Recipient address.")
+@click.option("--kind", default=DEFAULT_KIND, show_default=True, help="Kind of the sample.")
+@click.option("--language", type=click.Choice(["de", "en"]), help="Default: the design's language.")
 @pass_state
-def test_email(state: State, shop_name: str, to: str) -> None:
-    """Queue a test message from a shop, signed and stored like a submitted one."""
-    conn = state.conn
-    shop = get_shop(conn, shop_name)
-    if shop is None:
-        raise click.ClickException(f"no shop {shop_name!r}; `relay shop list` shows the shops")
-    sender = email.utils.formataddr((shop.sender_name, shop.sender))
-    data = (
-        f"From: {sender}\r\nTo: <{to}>\r\nSubject: Test message from {shop.sender_name}\r\n"
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-        "This is a test message sent by `relay test-email`.\r\n"
-    ).encode()
-    lookups = Lookups(
-        block=lambda address: suppression.find_block(conn, address),
-        optout=lambda s, address, kind: suppression.find_optout(conn, s, address, kind),
-        typo=lambda domain: None,
-    )
+def test_email(state: State, shop_name: str, to: str, kind: str, language: str | None) -> None:
+    """Queue a rendered sample of a kind from a shop, signed and stored like a submitted one."""
+    why = syntax_error(to)
+    if why is not None:  # a usage error (exit 2), as the submission's 553 5.1.3 at RCPT
+        raise click.BadParameter(f"{to!r} is not a valid address: {why}", param_hint="--to")
     try:
-        prepared = prepare(
-            data,
-            [to],
-            shop,
-            verified_domains(conn).get(shop.name, set()),
-            lookups,
-            settings_from(state.config),
-        )
+        settings = settings_from(state.config)
+        prepared = send_now(state.db, shop_name, to, settings, kind, language)
+    except (ActionError, RenderError) as error:
+        refused(error, {"kind": "--kind", "language": "--language", "to": "--to"})
     except Rejection as rejection:
         raise click.ClickException(rejection.reply) from None
-    apply_signatures(prepared, [sign_job(job, prepared.body) for job in prepared.sign_jobs])
-    with state.transaction() as tx:
-        insert_message(tx, prepared, shop.sender, "relay test-email")
+    except FileNotFoundError as error:
+        raise click.ClickException(str(error)) from None
     rcpt = prepared.recipients[0]
     click.echo(
         f"queued as {prepared.id} ({rcpt.address}: {rcpt.state}"
-        f"{', ' + rcpt.detail if rcpt.detail else ''}); "
+        f"{', ' + rcpt.detail if rcpt.detail else ''}; subject {prepared.subject!r}); "
         f"`relay message show {prepared.id}` follows it"
     )
 

@@ -29,6 +29,10 @@ class Reply:
         return cls(code, status, text, synthetic=True)
 
     def __str__(self) -> str:
+        # The relay's own finding (DNS, a refused connection) is said in its own words: a
+        # basic code before it would read like a remote server's reply (issue 14).
+        if self.synthetic:
+            return self.text
         return " ".join(p for p in (str(self.code), self.status or "", self.text) if p)
 
 

@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass
 
 from dns_checks import DnsNotFound, DnsTemporary
+from relay.delivery.relayhost import Relayhost
 from relay.dns import AsyncResolver
 
 
@@ -31,12 +32,22 @@ class MxHost:
 class Router:
     """resolver: the relay's AsyncResolver (relay.dns), with its typed errors and its cache."""
 
-    def __init__(self, resolver: AsyncResolver, allow_private: bool) -> None:
+    def __init__(
+        self, resolver: AsyncResolver, allow_private: bool, relayhost: Relayhost | None = None
+    ) -> None:
         self.resolver = resolver
         self.allow_private = allow_private
+        self.relayhost = relayhost
+
+    def destination(self, domain: str) -> str:
+        """The lane a recipient domain's mail takes: its own, or the relayhost's for all
+        (so max_per_destination caps the connections to the relayhost, as in Postfix)."""
+        return f"relayhost {self.relayhost}" if self.relayhost else domain
 
     async def route(self, domain: str) -> list[MxHost]:
         """MX hosts with addresses, best first; raises RouteError."""
+        if self.relayhost is not None:  # relayhost: no MX lookup
+            return [await self._relayhost(self.relayhost)]
         records = await self._mx(domain)
         if records is None:  # no MX at all: the domain itself is the implicit MX (5.1)
             records = [(0, domain)]
@@ -57,10 +68,31 @@ class Router:
         try:
             answer = await self.resolver.mx(domain)
         except DnsNotFound:
-            raise RouteError(True, "5.1.2", f"the domain {domain} does not exist") from None
+            # The relay's own finding, not a server's reply: say so (issue 14).
+            raise RouteError(
+                True, "5.1.2", f"the relay's DNS lookup found no domain {domain} (NXDOMAIN)"
+            ) from None
         except DnsTemporary as exc:  # timeout, SERVFAIL, odd answers: temporary
-            raise RouteError(False, "4.4.3", f"DNS lookup of {domain} failed: {exc}") from None
+            raise RouteError(
+                False, "4.4.3", f"the relay's DNS lookup of {domain} failed: {exc}"
+            ) from None
         return sorted((pref, host.lower()) for pref, host in answer) or None
+
+    async def _relayhost(self, relayhost: Relayhost) -> MxHost:
+        """The relayhost's own A/AAAA (or the address it is), private ones included: the
+        operator chose it. None found is temporary: the mail waits."""
+        if relayhost.is_address:
+            return MxHost(relayhost.host, 0, (relayhost.host,))
+        found: list[str] = []
+        for lookup in (self.resolver.a, self.resolver.aaaa):
+            try:
+                found += await lookup(relayhost.host)
+            except (DnsNotFound, DnsTemporary):
+                continue
+        if not found:
+            found_none = f"the relay's DNS lookup found no address of the relayhost {relayhost}"
+            raise RouteError(False, "4.4.4", found_none)
+        return MxHost(relayhost.host, 0, tuple(found))
 
     async def _addresses(self, name: str) -> tuple[str, ...]:
         found: list[str] = []

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bounces.verp import bounce_address
-from relay import metrics
+from relay import logs, metrics
 from relay.delivery.client import ClientSettings, Envelope, deliver_batch
 from relay.delivery.decide import decide
 from relay.delivery.outcome import Attempt, Reply
@@ -132,7 +132,7 @@ class Scheduler:
                     await self._wait_for_wake(STORE_ERROR_PAUSE)
                     continue
                 for row in rows:
-                    self._lanes[row["domain"]].append(row)
+                    self._lanes[self.router.destination(row["domain"])].append(row)
                 self._dispatch()
             await self._sleep_until_due()
 
@@ -251,6 +251,7 @@ class Scheduler:
         applied = await self._save(
             lambda tx: record_attempt(tx, result, self.me), f"the result for {row['id']}"
         )
+        logs.attempt(row, attempt, decision)  # issue 14: one line per attempt
         if applied:
             metrics.observe(result.state, result.shop, row.get("kind", ""), since=row["created_at"])
         else:  # a DSN bounced it meanwhile, or our lease was taken over

@@ -8,15 +8,16 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
 from relay.http.metrics_page import MetricsSettings, add_metrics_route
-from relay.http.optout import DEPS, Deps, not_found, show, submit
+from relay.http.optout import DEPS, Deps, not_found, resubscribe, show, show_resubscribe, submit
 from relay.store.db import Read, Write, ping
 
 log = logging.getLogger("relay.http")
 
-# style-src 'unsafe-inline' for the inline <style>; nothing else may load, run or frame us.
+# style-src 'unsafe-inline' for the inline <style>, img-src data: for the shop's header image
+# (inline in the opt-out pages); nothing else may load, run or frame us.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
@@ -28,7 +29,7 @@ SECURITY_HEADERS = {
 
 _MAX_BODY = 64 * 1024  # a one-click or confirm POST is a few dozen bytes
 _SHUTDOWN_TIMEOUT = 5.0
-_TOKEN_PATH = re.compile(r"^/u/[^/]*")
+_TOKEN_PATH = re.compile(r"^/([ur])/[^/]*")
 
 
 def make_app(
@@ -38,6 +39,8 @@ def make_app(
     app[DEPS] = Deps(read, write, secret)
     app.router.add_get("/u/{token}", show)
     app.router.add_post("/u/{token}", submit)
+    app.router.add_get("/r/{token}", show_resubscribe)
+    app.router.add_post("/r/{token}", resubscribe)
     app.router.add_get("/healthz", healthz)
     if metrics is not None:
         add_metrics_route(app, metrics)
@@ -93,10 +96,11 @@ async def _add_security_headers(request: web.Request, response: web.StreamRespon
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
-    """Access log without tokens: a token carries the customer's address (base64, not secret)."""
+    """Access log without tokens: a token of the old form carries the customer's address, and
+    any token opts its customer out (or back in)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        path = _TOKEN_PATH.sub("/u/<token>", request.path)
+        path = _TOKEN_PATH.sub(r"/\1/<token>", request.path)
         self.logger.info(
             "%s %s %s %d %.3fs", request.remote, request.method, path, response.status, time
         )

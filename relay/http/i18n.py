@@ -1,10 +1,17 @@
 """Texts of the opt-out pages, in the shop's language (SPEC "Shops": `de` or `en`).
 
-Each text is an HTML fragment with `{shop}`, `{label}` and `{address}` placeholders; the values
-are escaped by `relay.http.pages` before they are put in, the fragments themselves are trusted.
+Each text is an HTML fragment with `{shop}`, `{label}`, `{address}` and `{date}` placeholders;
+the values are escaped by `relay.http.pages` before they are put in, the fragments themselves
+are trusted. Dates are written as the CLDR locale of the language writes them (Babel), as in
+the rendered mail.
 """
 
+import datetime
 from dataclasses import dataclass
+
+from babel.dates import format_date
+
+LOCALES = {"de": "de_DE", "en": "en_GB"}
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,15 @@ class Texts:
     already_text: str
     still_get: str
     address_label: str
+    undo_lead: str
+    undo_button: str
+    resubscribe_title: str
+    resubscribe_text: str
+    resubscribe_button: str
+    resubscribed_title: str
+    resubscribed_text: str
+    expired_title: str
+    expired_text: str
 
 
 GERMAN = Texts(
@@ -37,6 +53,18 @@ GERMAN = Texts(
         " erhalten Sie weiterhin."
     ),
     address_label="E-Mail-Adresse",
+    undo_lead="Versehentlich abgemeldet? Bis zum {date} können Sie das rückgängig machen.",
+    undo_button="Abmeldung rückgängig machen",
+    resubscribe_title="Wieder anmelden",
+    resubscribe_text="Sie erhalten dann wieder {label} von {shop}.",
+    resubscribe_button="Wieder anmelden",
+    resubscribed_title="Wieder angemeldet",
+    resubscribed_text="Ihre Abmeldung ist aufgehoben: Sie erhalten wieder {label} von {shop}.",
+    expired_title="Link abgelaufen",
+    expired_text=(
+        "Eine Abmeldung lässt sich über diesen Link nur 30 Tage lang rückgängig machen. Wenn Sie"
+        " wieder {label} erhalten möchten, wenden Sie sich bitte an {shop}."
+    ),
 )
 
 ENGLISH = Texts(
@@ -54,6 +82,18 @@ ENGLISH = Texts(
         " information and payment reminders."
     ),
     address_label="Email address",
+    undo_lead="Unsubscribed by mistake? You can undo it until {date}.",
+    undo_button="Undo unsubscribe",
+    resubscribe_title="Subscribe again",
+    resubscribe_text="You will then receive {label} from {shop} again.",
+    resubscribe_button="Subscribe again",
+    resubscribed_title="Subscribed again",
+    resubscribed_text="Your unsubscribe is undone: you will receive {label} from {shop} again.",
+    expired_title="Link expired",
+    expired_text=(
+        "An unsubscribe can be undone with this link for 30 days only. If you would like to"
+        " receive {label} again, please contact {shop}."
+    ),
 )
 
 _BY_LANGUAGE = {"de": GERMAN, "en": ENGLISH}
@@ -77,3 +117,9 @@ NOT_FOUND_PARAGRAPHS = (
 def texts_for(language: str) -> Texts:
     """The texts for a shop's language; English for anything the relay does not know."""
     return _BY_LANGUAGE.get(language, ENGLISH)
+
+
+def long_date(timestamp: float, language: str) -> str:
+    """'15. Juli 2025' / '15 July 2025' (UTC)."""
+    day = datetime.datetime.fromtimestamp(timestamp, datetime.UTC).date()
+    return format_date(day, format="long", locale=LOCALES.get(language, "en_GB"))

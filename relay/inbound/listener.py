@@ -10,9 +10,10 @@ import logging
 from dataclasses import dataclass
 
 from bounces.verp import decode_token, token_of
+from relay import logs
 from relay.inbound import reports
 from relay.smtp import replies
-from relay.smtp.protocol import HandlerBase
+from relay.smtp.protocol import NoAuthHandler
 from relay.store.db import Read, Write
 from relay.store.reports import load_raw, store_raw, unprocessed
 from relay.store.suppression import mailto_target
@@ -29,7 +30,7 @@ class InboundDeps:
     complaint_address: str
 
 
-class InboundHandler(HandlerBase):
+class InboundHandler(NoAuthHandler):
     def __init__(self, deps: InboundDeps) -> None:
         self.deps = deps
         self._tasks: set[asyncio.Task] = set()
@@ -84,7 +85,7 @@ class InboundHandler(HandlerBase):
                 tx, report_id, parsed, rcpts, deps.secret, deps.bounce_domain
             )
         )
-        log.info("report %d: %s %s (%s)", report_id, outcome.kind, outcome.status, outcome.effect)
+        logs.report(outcome)  # issue 14: one line per report
         return outcome
 
     async def recover(self) -> None:

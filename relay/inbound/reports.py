@@ -1,5 +1,6 @@
 """Stored reports: the raw bytes first (never dropped), then what parsing and matching found."""
 
+import dataclasses
 from dataclasses import dataclass
 
 from bounces import Report, parse_report, report_to_dict
@@ -17,6 +18,8 @@ class Outcome:
     kind: str
     status: str  # matched | unrecognized | opt-out
     effect: str
+    message: str | None = None  # the matched message and recipient address (for the log)
+    address: str | None = None
 
 
 def apply_parsed(
@@ -39,7 +42,8 @@ def apply_parsed(
     if match is None:
         return _finish(tx, report_id, report, "unrecognized", None, "kept for review")
     effect = apply_report(tx, report_id, report, match)
-    return _finish(tx, report_id, report, "matched", match.recipient, effect)
+    outcome = _finish(tx, report_id, report, "matched", match.recipient, effect)
+    return dataclasses.replace(outcome, message=match.message, address=match.address)
 
 
 def _finish(

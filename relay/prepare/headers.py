@@ -1,35 +1,80 @@
-"""A header block as raw fields, edited without re-encoding what the shop wrote.
+"""A header section as raw fields, edited without re-encoding what the shop wrote.
 
 The message is signed and sent as these exact bytes, so we never round-trip it through the
-`email` package: fields we do not touch stay byte for byte as submitted.
+`email` package: fields we do not touch stay byte for byte as submitted. Parsing checks what
+would otherwise break later (a field without a colon, a bad field name, NUL and other control
+characters, bytes that are not UTF-8) and says what is wrong and on which line; the body is
+never parsed and stays where it is (in memory or in the spool file) until the message is built.
 """
 
+import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
+from typing import Protocol
+
+from relay.smtp.replies import quote
+
+# Postfix refuses nothing but cuts a header at 100 KB (header_size_limit); we refuse a header
+# section larger than this, so a message's headers are always small enough to parse in memory.
+MAX_HEADER_SECTION = 256 * 1024
+_FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")  # RFC 5322 2.2 ftext
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # RFC 5322 3.2.2: only WSP among controls
+
+
+class MalformedMessage(ValueError):
+    """The message cannot be relayed as it is; the text says what is wrong and where."""
+
+
+class Source(Protocol):
+    """Where a message's bytes are: in memory, or in the spool file of relay.smtp.data."""
+
+    size: int
+
+    def head(self, limit: int) -> bytes: ...
+
+    def read_into(self, offset: int, target: memoryview) -> None: ...
+
+
+class InMemory:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+
+    def head(self, limit: int) -> bytes:
+        return self.data[:limit]
+
+    def read_into(self, offset: int, target: memoryview) -> None:
+        target[:] = memoryview(self.data)[offset : offset + len(target)]
 
 
 @dataclass
 class RawMessage:
     fields: list[tuple[str, bytes]] = field(default_factory=list)  # (lower name, raw field+CRLF)
-    body: bytes = b""
+    source: Source = field(default_factory=lambda: InMemory(b""))
+    body_offset: int = 0  # where the body starts in `source`
 
     @classmethod
-    def parse(cls, data: bytes) -> "RawMessage":
+    def parse(cls, data: "bytes | Source") -> "RawMessage":
         """Split CRLF data into header fields and body (RFC 5322 2.1: the first empty line)."""
-        if data.startswith(b"\r\n"):
-            return cls([], data[2:])
-        head, sep, body = data.partition(b"\r\n\r\n")
-        if not sep and head.endswith(b"\r\n"):
-            head = head[:-2]  # headers only, no body: the last CRLF ends the last field
-        message = cls([], body if sep else b"")
-        for line in (head + b"\r\n").split(b"\r\n")[:-1]:
-            if line[:1] in (b" ", b"\t") and message.fields:
-                name, raw = message.fields[-1]
-                message.fields[-1] = (name, raw + line + b"\r\n")
-            else:
-                name = line.split(b":", 1)[0].strip().lower().decode("ascii", "replace")
-                message.fields.append((name, line + b"\r\n"))
-        return message
+        source = InMemory(data) if isinstance(data, bytes | bytearray) else data
+        head = source.head(MAX_HEADER_SECTION + 4)
+        if head.startswith(b"\r\n"):
+            return cls([], source, 2)
+        end = head.find(b"\r\n\r\n")
+        if (end < 0 and source.size > len(head)) or end > MAX_HEADER_SECTION:
+            raise MalformedMessage(
+                f"the header section is larger than {MAX_HEADER_SECTION // 1024} KB; an empty"
+                " line must end it (RFC 5322 2.1)"
+            )
+        if end < 0:  # headers only, no body (RFC 5322 3.5): the last CRLF ends the last field
+            block, offset = head[:-2] if head.endswith(b"\r\n") else head, source.size
+        else:
+            block, offset = head[:end], end + 4
+        return cls(_parse_fields(block), source, offset)
+
+    @property
+    def body_size(self) -> int:
+        return self.source.size - self.body_offset
 
     def get(self, name: str) -> str | None:
         """The first field's unfolded value as text, or None."""
@@ -63,8 +108,73 @@ class RawMessage:
         self.remove(name.lower())
         self.add(name, value)
 
-    def to_bytes(self) -> bytes:
-        return b"".join(raw for _, raw in self.fields) + b"\r\n" + self.body
+    def header_block(self) -> bytes:
+        """The header fields, each ending in CRLF, without the empty line after them."""
+        return b"".join(raw for _, raw in self.fields)
+
+    def to_bytes(self) -> bytes | bytearray:
+        """The whole message: one allocation of its final size, the body copied in once."""
+        head = self.header_block() + b"\r\n"
+        source = self.source
+        if isinstance(source, InMemory):
+            return b"".join([head, memoryview(source.data)[self.body_offset :]])
+        message = bytearray(len(head) + self.body_size)
+        message[: len(head)] = head
+        source.read_into(self.body_offset, memoryview(message)[len(head) :])
+        return message
+
+
+def _parse_fields(block: bytes) -> list[tuple[str, bytes]]:
+    fields: list[tuple[str, bytes]] = []
+    for number, line in enumerate(block.split(b"\r\n"), start=1):
+        if line[:1] in (b" ", b"\t"):
+            if not fields:
+                raise MalformedMessage(
+                    "line 1 starts with white space, but no header field is above it to"
+                    " continue (RFC 5322 2.2.3)"
+                )
+            name, raw = fields[-1]
+            _check_value(line, name, number, 0)
+            fields[-1] = (name, raw + line + b"\r\n")
+            continue
+        raw_name, colon, value = line.partition(b":")
+        if not colon:
+            raise MalformedMessage(
+                f"header line {number} has no colon: {quote(line, 40)}; a field is 'Name: value',"
+                " and an empty line must separate the header section from the body (RFC 5322 2.2)"
+            )
+        if not raw_name:
+            raise MalformedMessage(f"header line {number} has an empty field name (RFC 5322 2.2)")
+        if not _FIELD_NAME.fullmatch(raw_name):
+            raise MalformedMessage(
+                f"header line {number}: the field name {quote(raw_name, 40)} may only hold"
+                " printable ASCII characters without spaces (RFC 5322 2.2)"
+            )
+        name = raw_name.decode("ascii").lower()
+        _check_value(value, name, number, len(raw_name) + 1)
+        fields.append((name, line + b"\r\n"))
+    return fields
+
+
+def _check_value(value: bytes, name: str, number: int, column: int) -> None:
+    where = f"header {name} (line {number})"
+    control = _CONTROL.search(value)
+    if control is not None:
+        byte = value[control.start()]
+        raise MalformedMessage(
+            f"{where} holds the control character 0x{byte:02X} at column"
+            f" {column + control.start() + 1} (RFC 5322 3.2.2)"
+        )
+    if value.isascii():
+        return
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedMessage(
+            f"{where} is not UTF-8: byte 0x{value[error.start]:02X} at column"
+            f" {column + error.start + 1}; write non-ASCII text as RFC 2047 encoded-words"
+            " (=?utf-8?q?...?=) or in UTF-8 (RFC 6532)"
+        ) from None
 
 
 def unfold(raw: bytes) -> str:

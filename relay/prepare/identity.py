@@ -1,8 +1,10 @@
 """Whose name the message goes out in (SPEC "Sender identity").
 
 Verified shop domain: From kept, signed d= shop domain. Otherwise From becomes the relay's
-fallback address with the shop's display name, the shop's address goes into Reply-To, the
-message is signed d= the fallback domain, and the shop carries a warning.
+fallback address with the shop's configured sender name (never the display name the shop wrote:
+"Shop B" <info@shop-a...> must not go out as Shop B <shops@relay...>, the very header genuine
+Shop B mail carries), the shop's address goes into Reply-To, the message is signed d= the
+fallback domain, and the shop carries a warning.
 """
 
 import functools
@@ -33,9 +35,15 @@ class Fallback:
 
 def from_address(message: RawMessage) -> tuple[str, str] | None:
     """(display name, address) of the single From mailbox, or None (RFC 5322 3.6.2)."""
-    if message.count("from") != 1:
+    return single_mailbox(message, "from")
+
+
+def single_mailbox(message: RawMessage, name: str) -> tuple[str, str] | None:
+    """(display name, address) when the message has exactly one `name` field holding exactly
+    one mailbox (From, Sender: RFC 5322 3.6.2), else None."""
+    if message.count(name) != 1:
         return None
-    return _parse_from(message.get("from") or "")
+    return _parse_from(message.get(name) or "")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -56,11 +64,11 @@ def choose_identity(
     verified: set[str],
     fallback: Fallback,
 ) -> Identity:
-    display, address = from_address(message) or ("", "")
+    _display, address = from_address(message) or ("", "")
     domain = ascii_domain(address.rpartition("@")[2])
     if domain in verified:
         return Identity("shop", domain, shop_selector, shop_key, address, None)
-    name = display or shop_sender_name
+    name = shop_sender_name
     message.replace("From", formataddr((name, fallback.address)))
     if message.get("reply-to") is None:
         message.add("Reply-To", formataddr((name, address)))

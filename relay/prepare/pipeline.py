@@ -2,22 +2,45 @@
 
 Each step is a short guard (Postal's outgoing processor reads the same way). The DKIM signature
 is computed last, over the exact CRLF bytes that will be sent, by the caller (it may run in a
-process pool): `prepare()` returns the messages to sign.
+process pool): `prepare()` returns the messages to sign. Malformed input is refused with a
+permanent reply that says what is wrong and where, never left to fail later as an internal
+error.
 """
 
 import email.utils
 import functools
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from relay.kinds import IMPLICIT_KIND, Kind
 from relay.model import Shop
-from relay.prepare.headers import RawMessage, decoded
-from relay.prepare.identity import Fallback, Identity, choose_identity, from_address
+from relay.prepare.headers import MalformedMessage, RawMessage, Source, decoded
+from relay.prepare.identity import (
+    Fallback,
+    Identity,
+    choose_identity,
+    from_address,
+    single_mailbox,
+)
 from relay.prepare.recipients import Lookups, RecipientPlan, plan_recipient
+from relay.smtp import replies
+from relay.smtp.replies import quote as shown
 from relay.unsubscribe import OptOutTarget, link_token, mailto_token
+
+MAX_ORDER = 100  # characters of X-Relay-Order: an order number, not a document
+MAX_KIND = 64
+
+if TYPE_CHECKING:
+    from relay.prepare.templated import Assets
+
+MAX_REPLY = 512  # octets of a reply line with its CRLF (RFC 5321 4.5.3.1.5)
+RENDER_REFUSED = "550 5.6.0 Not rendered: "
+RENDER_HEADERS = ("x-relay-template", "x-relay-layout")  # relay.prepare.templated
+RENDERED_HEADER = "x-relay-rendered"  # the template that rendered it (relay.render.mime)
 
 
 class Rejection(Exception):
@@ -57,10 +80,13 @@ class Prepared:
     subject: str
     identity: Identity
     message_id: str
-    body: bytes
+    body: bytes | bytearray  # the message as sent; bytearray when built from a spool file
     recipients: list[RecipientPlan]
+    head_size: int = 0  # bytes of body[] that are the header fields (before the empty line)
     sign_jobs: list[SignJob] = field(default_factory=list)
     mailto_tokens: list[tuple[str, OptOutTarget]] = field(default_factory=list)
+    template: str | None = None  # what rendered it ('payment-reminder/de default 3f2a9c0b1d4e')
+    test: bool = False  # X-Relay-Test: a test message (relay test-email)
     created_at: float = field(default_factory=time.time)
 
 
@@ -70,17 +96,21 @@ def new_queue_id() -> str:
 
 
 def prepare(
-    data: bytes,
+    data: bytes | Source,
     rcpt_tos: list[str],
     shop: Shop,
     verified: set[str],
     lookups: Lookups,
     settings: Settings,
+    assets: "Assets | None" = None,
 ) -> Prepared:
-    message = RawMessage.parse(data)
+    """`data`: the message as received (bytes, or the spool of relay.smtp.data)."""
+    message = _rendered(_parse(data), rcpt_tos, shop, assets)
     relay_headers = message.pop_prefixed("x-relay-")
     kind = _kind_of(relay_headers, shop)
+    order_ref = _order_of(relay_headers)
     _check_from(message, shop)
+    _check_sender(message, shop)
     queue_id = new_queue_id()
     message_id = _ensure_message_id(message, queue_id, settings.hostname)
     _ensure_date(message)
@@ -97,15 +127,61 @@ def prepare(
         id=queue_id,
         shop=shop.name,
         kind=kind,
-        order_ref=relay_headers.get("x-relay-order") or None,
+        order_ref=order_ref,
         subject=decoded(message.get("subject")),
         identity=identity,
         message_id=message_id,
         body=message.to_bytes(),
         recipients=plans,
+        head_size=len(message.header_block()),
+        template=relay_headers.get(RENDERED_HEADER) or None,
+        test=relay_headers.get("x-relay-test", "").strip().lower() in ("yes", "true", "1"),
     )
     _plan_signing(prepared, settings)
     return prepared
+
+
+def _parse(data: bytes | Source) -> RawMessage:
+    try:
+        return RawMessage.parse(data)
+    except MalformedMessage as problem:
+        raise Rejection(replies.MALFORMED.format(detail=problem)) from None
+
+
+def _rendered(
+    message: RawMessage, rcpt_tos: list[str], shop: Shop, assets: "Assets | None"
+) -> RawMessage:
+    """X-Relay-Template / X-Relay-Layout: the message the relay renders in the shop's design
+    takes the submitted one's place (relay.prepare.templated); a refusal is 550 5.6.0."""
+    if all(message.get(name) is None for name in RENDER_HEADERS):
+        return message
+    # Imported here: rendering loads Jinja2, mrml, Pillow and Babel (~0.1 s), which the CLI,
+    # the signing processes and mail without these headers never need.
+    from relay.prepare import templated
+    from relay.render import RenderError
+
+    try:
+        request = templated.read_request(message)
+        if request is None:
+            return message
+        _kind_of({"x-relay-kind": request.kind}, shop)  # an unknown kind: 550 5.7.1 as ever
+        if assets is None:
+            raise RenderError("this way in does not render templates")
+        return templated.render_request(request, message, rcpt_tos, shop, assets)
+    except RenderError as error:
+        raise Rejection(render_refusal(error)) from None
+
+
+def render_refusal(error: Exception) -> str:
+    """`550 5.6.0` and the refusal's one line, ASCII (RFC 5321 4.2: replies are US-ASCII
+    without SMTPUTF8; 'ä' becomes 'a'), within the 512 octets of a reply line."""
+    letters = unicodedata.normalize("NFKD", str(error))
+    plain = "".join(c for c in letters if not unicodedata.combining(c))
+    text = plain.encode("ascii", "replace").decode()
+    room = MAX_REPLY - 2 - len(RENDER_REFUSED)
+    if len(text) > room:
+        text = text[: room - 3] + "..."
+    return RENDER_REFUSED + text
 
 
 def _kind_of(relay_headers: dict[str, str], shop: Shop) -> Kind:
@@ -113,8 +189,24 @@ def _kind_of(relay_headers: dict[str, str], shop: Shop) -> Kind:
     kinds = shop.kinds
     if name not in kinds:
         known = ", ".join(sorted(k for k in kinds if k != IMPLICIT_KIND))
-        raise Rejection(f"550 5.7.1 Unknown X-Relay-Kind {name!r}; this shop knows: {known}")
+        raise Rejection(
+            f"550 5.7.1 Unknown X-Relay-Kind {shown(name, MAX_KIND)}; this shop knows: {known}"
+        )
     return kinds[name]
+
+
+def _order_of(relay_headers: dict[str, str]) -> str | None:
+    """X-Relay-Order, shown in every history view: printable text of reasonable length only
+    (a control character would reach the admin's terminal)."""
+    order = relay_headers.get("x-relay-order", "")
+    if not order:
+        return None
+    if len(order) > MAX_ORDER or not order.isprintable():
+        raise Rejection(
+            f"550 5.6.0 X-Relay-Order {shown(order, 40)} ({len(order)} characters) must be at"
+            f" most {MAX_ORDER} printable characters"
+        )
+    return order
 
 
 def _check_from(message: RawMessage, shop: Shop) -> None:
@@ -122,10 +214,26 @@ def _check_from(message: RawMessage, shop: Shop) -> None:
     if sender is None:
         raise Rejection("550 5.6.0 The message needs exactly one From address (RFC 5322 3.6.2)")
     if not shop.owns_address(sender[1]):
-        raise Rejection(
-            f"550 5.7.1 From {sender[1]} does not belong to shop {shop.name}; use"
-            f" {shop.sender} or an address at {', '.join(shop.domains)}"
-        )
+        raise Rejection(_foreign("From", sender[1], shop))
+
+
+def _check_sender(message: RawMessage, shop: Shop) -> None:
+    """Sender names who sent the message (RFC 5322 3.6.2) and is shown by mail clients: like
+    From, it may only be the shop's own."""
+    if not message.count("sender"):
+        return
+    sender = single_mailbox(message, "sender")
+    if sender is None:
+        raise Rejection("550 5.6.0 Sender must be one field with one address (RFC 5322 3.6.2)")
+    if not shop.owns_address(sender[1]):
+        raise Rejection(_foreign("Sender", sender[1], shop))
+
+
+def _foreign(header: str, address: str, shop: Shop) -> str:
+    return (
+        f"550 5.7.1 {header} {shown(address)} does not belong to shop {shop.name}; use"
+        f" {shop.sender} or an address at {', '.join(shop.domains)}"
+    )
 
 
 def _ensure_message_id(message: RawMessage, queue_id: str, hostname: str) -> str:
@@ -188,8 +296,26 @@ def apply_signatures(prepared: Prepared, signatures: list[bytes]) -> None:
             prepared.recipients[index].prefix = signature + job.extra_headers
 
 
-def sign_job(job: SignJob, body: bytes) -> bytes:
-    """Run in the signing pool: the DKIM-Signature over the exact bytes that will be sent."""
+def sign_job(job: SignJob, message: bytes) -> bytes:
+    """The DKIM-Signature of one job over a whole message (signs its body hash once)."""
     from relay import dkim_sign
 
-    return dkim_sign.sign(job.extra_headers + body, job.domain, job.selector, job.key_pem)
+    return dkim_sign.sign(job.extra_headers + message, job.domain, job.selector, job.key_pem)
+
+
+def header_and_body(prepared: Prepared) -> tuple[bytes, memoryview]:
+    """The header fields of the message as sent, and a view of its body (no copy)."""
+    body = memoryview(prepared.body)[prepared.head_size + 2 :]
+    return bytes(prepared.body[: prepared.head_size]), body
+
+
+def sign_headers(jobs: list[SignJob], head: bytes, body_hash: bytes) -> list[bytes]:
+    """Every job's DKIM-Signature for one body hash (run in the signing pool, if any)."""
+    from relay import dkim_sign
+
+    return [
+        dkim_sign.sign_headers(
+            job.extra_headers + head, body_hash, job.domain, job.selector, job.key_pem
+        )
+        for job in jobs
+    ]

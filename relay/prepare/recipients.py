@@ -37,6 +37,18 @@ def _checked(address: str) -> tuple[str, str, str | None]:
     return valid.ascii_email.rpartition("@")[0] + "@" + domain, domain, None
 
 
+@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=8192)
+def syntax_error(address: str) -> str | None:
+    """Why `address` is no mail address at all, or None: syntax only, no DNS. Submission
+    refuses such a recipient at RCPT (553 5.1.3, issue 14), before any data is sent."""
+    try:
+        email_validator.validate_email(address, check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
 def plan_recipient(
     raw: str, shop: str, kind: Kind, disabled: frozenset[str], lookups: Lookups
 ) -> RecipientPlan:

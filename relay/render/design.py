@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from relay.render.colours import parse_hex, require_contrast
 from relay.render.errors import RenderError
@@ -149,6 +149,8 @@ def read_header_image(data: bytes) -> HeaderImage:
             with Image.open(io.BytesIO(data), mode="r", formats=list(IMAGE_TYPES)) as image:
                 kind, size = image.format, image.size
                 image.load()  # decode it all: a truncated or corrupt file fails here
+    except UnidentifiedImageError:  # its text names an in-memory object, which says nothing
+        raise _image_error("the header image is not a readable PNG or JPEG file") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombWarning) as error:
         raise _image_error(
             f"the header image is not a readable PNG or JPEG file ({error})"

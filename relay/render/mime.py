@@ -49,6 +49,7 @@ class Envelope:
     recipient_name: str | None = None
     date: datetime.datetime | None = None  # Date header; None: now
     message_id: str | None = None  # None: the pipeline adds one, as for submitted mail
+    also_to: tuple[str, ...] = ()  # more addresses in To, after `recipient`
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,11 @@ def _headers(parts: Parts, envelope: Envelope, kind: str, template: str) -> byte
                      addr_spec=ascii_address(envelope.sender, "sender"))  # fmt: skip
     recipient = Address(_one_line(envelope.recipient_name or "", "recipient_name"),
                         addr_spec=ascii_address(envelope.recipient, "recipient"))  # fmt: skip
+    to = [str(recipient)] + [ascii_address(a, "recipient") for a in envelope.also_to]
     date = envelope.date or datetime.datetime.now(datetime.UTC)
     lines = [
         _fold("From", str(sender)),
-        _fold("To", str(recipient)),
+        _fold("To", ", ".join(to)),
         _fold("Subject", parts.subject),
         # RFC 5322 3.3: numeric zone; UTC is written +0000.
         _fold("Date", format_datetime(date.astimezone(datetime.UTC))),

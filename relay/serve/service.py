@@ -12,11 +12,13 @@ import logging
 import os
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 from config import Config
 from dns_checks.typos import likely_typo
 from relay import metrics
 from relay.delivery.client import ClientSettings
+from relay.delivery.relayhost import relayhost_from
 from relay.delivery.routing import Router
 from relay.delivery.scheduler import Policy, Scheduler
 from relay.dns import delivery_resolver
@@ -28,8 +30,10 @@ from relay.serve.periodic import enforce_retention, recover_reports
 from relay.serve.role import WorkerRole
 from relay.serve.singleton import Singletons
 from relay.signing import Signer
+from relay.smtp.admission import Admission, Gate, Limits, MemoryGate
 from relay.smtp.auth import ShopAuthenticator
-from relay.smtp.protocol import RelaySMTP, SessionLimiter
+from relay.smtp.data import DataPolicy
+from relay.smtp.protocol import RelaySMTP
 from relay.smtp.submission import SubmissionHandler
 from relay.store.db import Database, GroupWriter
 from relay.store.hooks import add_observer
@@ -37,11 +41,22 @@ from relay.store.recipients import Lease, lease_owner, node_name
 from relay.submit import SubmissionDeps, Submitter
 
 log = logging.getLogger("relay")
+# Spooled messages being prepared, signed and stored at once, per worker, by size (see
+# MemoryGate): 64 MB lets two 25 MB messages through together; each needs about twice its size.
+_MEMORY_BUDGET = 64 * 1000 * 1000
 
 
 def split_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host.strip("[]"), int(port)
+
+
+def spool_directory(config: Config) -> Path:
+    """Where DATA beyond the memory threshold goes while it arrives: private to the relay."""
+    path = config.data_dir / "spool"
+    path.mkdir(mode=0o700, exist_ok=True)
+    path.chmod(0o700)
+    return path
 
 
 def parse_trusted(entries: tuple[str, ...]) -> dict[str, str]:
@@ -87,6 +102,8 @@ class Service:
         self.signer = Signer(config.submission.signing_workers)
         self.settings = settings_from(config)
         self.singletons = Singletons(self.db, first_worker=self.role.first)
+        self.spool_dir = spool_directory(config)
+        self.memory = MemoryGate(_MEMORY_BUDGET)
         await self._start_delivery()
         self._make_submitter()
         if self.role.first:
@@ -117,24 +134,33 @@ class Service:
                 complaint_address=config.inbound.complaint_address,
             )
         )
-        limiter = SessionLimiter(self.role.share(config.submission.max_sessions))
-        tls = self.tls
+        sessions = self.role.share(config.submission.max_sessions)
+        per_address = self.role.share(config.submission.max_unauthenticated_per_address)
+        admission = Admission(Limits(sessions, sessions, per_address, auth_timeout=None))
+        # Reports are stored as they come: bare line endings, NUL and long lines are taken
+        # (losing a report is worse than a sloppy MTA's bytes; nothing is relayed from here).
+        data = DataPolicy(config.inbound.max_message_size, None, False, self.spool_dir)
+        tls, memory = self.tls, self.memory
+        session = lambda: RelaySMTP(  # noqa: E731
+            handler,
+            admission=admission,
+            data=data,
+            memory=memory,
+            offers_auth=False,
+            content_as_bytes=True,
+            tls_context=tls,
+            hostname=config.relay.hostname,
+            ident="relay",
+            decode_data=False,
+            data_size_limit=config.inbound.max_message_size,
+            auth_required=False,
+            auth_require_tls=True,
+            auth_exclude_mechanism=("PLAIN", "LOGIN"),
+            enable_SMTPUTF8=True,
+        )
         for address in config.inbound.listen:
-            factory = lambda: RelaySMTP(  # noqa: E731
-                handler,
-                limiter=limiter,
-                refuse_bare_line_endings=False,
-                tls_context=tls,
-                hostname=config.relay.hostname,
-                ident="relay",
-                decode_data=False,
-                data_size_limit=config.inbound.max_message_size,
-                auth_required=False,
-                auth_require_tls=True,
-                enable_SMTPUTF8=True,
-            )
-            await self._listen(factory, address)
-            log.info("bounce listener listening on %s", address)
+            await self._listen(lambda: Gate(admission, {}, session), address)
+            log.debug("bounce listener listening on %s", address)
         self.inbound = handler
         self.background.append(handler.drain)
 
@@ -168,13 +194,16 @@ class Service:
             host, port, self.reads, self.writer.run, self.settings.secret, metrics=scrape
         )
         self.background.append(runner.cleanup)
-        log.info("http (unsubscribe, /healthz, /metrics) listening on %s", self.config.http.listen)
+        log.debug("http (unsubscribe, /healthz, /metrics) listening on %s", self.config.http.listen)
 
     async def _start_delivery(self) -> None:
         config = self.config
         assert self.writer is not None
         delivery = config.delivery
-        router = Router(delivery_resolver(config), delivery.allow_private_mx)
+        relayhost = relayhost_from(  # issue 14: a smarthost, as Postfix's relayhost
+            delivery.relayhost, delivery.relayhost_auth, delivery.relayhost_tls, config.path.parent
+        )
+        router = Router(delivery_resolver(config), delivery.allow_private_mx, relayhost)
         client = ClientSettings(
             helo_name=config.relay.hostname,
             port=delivery.smtp_port,
@@ -182,6 +211,7 @@ class Service:
             command_timeout=delivery.command_timeout,
             data_timeout=delivery.data_timeout,
             require_tls=delivery.require_tls,
+            relayhost=relayhost,
         )
         policy = Policy(
             schedule=delivery.retry_schedule,
@@ -225,29 +255,44 @@ class Service:
         authenticator = ShopAuthenticator(
             self.reads, self.writer.run, config.submission.auth_failure_delay
         )
-        trusted = parse_trusted(config.submission.trusted_clients)
-        handler = SubmissionHandler(self.submitter, authenticator, trusted)
-        limiter = SessionLimiter(self.role.share(config.submission.max_sessions))
-        tls = self.tls
+        handler = SubmissionHandler(self.submitter, authenticator)
+        tls, trusted = self.tls, parse_trusted(config.submission.trusted_clients)
+        admission = Admission(self._submission_limits())
         common = {
             "hostname": config.relay.hostname,
             "ident": "relay",
             "decode_data": False,
             "data_size_limit": config.submission.max_message_size,
             "auth_required": True,
-            "authenticator": authenticator,
-            "limiter": limiter,
+            "admission": admission,
+            "data": DataPolicy(
+                config.submission.max_message_size,
+                RelaySMTP.line_length_limit - 1,  # aiosmtpd counts the transparency dot
+                True,
+                self.spool_dir,
+            ),
+            "memory": self.memory,
+            "trusted": trusted,
             "enable_SMTPUTF8": True,
         }
+        starttls = lambda: RelaySMTP(handler, tls_context=tls, auth_require_tls=True, **common)  # noqa: E731
+        # Implicit TLS (RFC 8314 3.3): the whole session is encrypted, so AUTH is allowed.
+        implicit = lambda: RelaySMTP(handler, auth_require_tls=False, **common)  # noqa: E731
         for address in config.submission.listen:
-            factory = lambda: RelaySMTP(handler, tls_context=tls, auth_require_tls=True, **common)  # noqa: E731
-            await self._listen(factory, address)
-            log.info("submission (STARTTLS) listening on %s", address)
+            await self._listen(lambda: Gate(admission, trusted, starttls), address)
+            log.debug("submission (STARTTLS) listening on %s", address)
         for address in config.submission.listen_tls:
-            # Implicit TLS (RFC 8314 3.3): the whole session is encrypted, so AUTH is allowed.
-            factory = lambda: RelaySMTP(handler, auth_require_tls=False, **common)  # noqa: E731
-            await self._listen(factory, address, ssl=tls)
-            log.info("submission (implicit TLS) listening on %s", address)
+            await self._listen(lambda: Gate(admission, trusted, implicit), address, ssl=tls)
+            log.debug("submission (implicit TLS) listening on %s", address)
+
+    def _submission_limits(self) -> Limits:
+        """This worker's share of the relay-wide session limits (SO_REUSEPORT spreads the
+        connections, one client address's too, evenly enough over the workers)."""
+        sub, share = self.config.submission, self.role.share
+        sessions = share(sub.max_sessions)
+        unauthenticated = max(1, min(share(self.config.unauthenticated_limit), sessions - 1))
+        per_address = share(sub.max_unauthenticated_per_address)
+        return Limits(sessions, unauthenticated, per_address, sub.auth_timeout)
 
     def wake_delivery(self) -> None:
         """Replaced by the delivery scheduler's wake-up once it runs."""

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from config import Config
@@ -51,19 +52,24 @@ class Worker:
 
 
 class Supervisor:
-    def __init__(self, config: Config, count: int) -> None:
+    def __init__(self, config: Config, count: int, worker_args: tuple[str, ...] = ()) -> None:
         self.config, self.count = config, count
+        self.worker_args = worker_args  # passed on to each worker's `relay serve` (log format)
         self.workers: dict[int, Worker] = {}
         self.stopping = False
         self.announced = False
         self.node = node_name(config.store.node)
         self.db: Database
+        self.on_ready: Callable[[], None] = lambda: None
 
-    def run(self) -> None:
+    def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run until SIGTERM/SIGINT; raises StartupFailed when a worker cannot start, and
         SetupError when the store cannot be opened, other users can read it, or another
         process runs as this node (relay.serve.node: it also gives back this node's dead
-        leases before any worker starts)."""
+        leases before any worker starts). `on_ready` runs once, when every worker serves (the
+        start-up lines, the pid file)."""
+        if on_ready is not None:
+            self.on_ready = on_ready
         self.run_state = NodeRun(self.config, self.count)
         self.db = self.run_state.start()
         signal.signal(signal.SIGTERM, self._stop)
@@ -80,8 +86,10 @@ class Supervisor:
 
     def _spawn(self, index: int) -> None:
         read_end, write_end = os.pipe()
-        command = [sys.executable, "-m", "relay", "--config", str(self.config.path), "serve"]
-        command += ["--worker", str(index), "--ready-fd", str(write_end)]
+        command = [sys.executable, "-m", "relay", "--config", str(self.config.path)]
+        command += ["-v"] if log.isEnabledFor(logging.DEBUG) else []
+        command += ["serve", *self.worker_args, "--worker", str(index)]
+        command += ["--ready-fd", str(write_end)]
         try:
             proc = subprocess.Popen(command, preexec_fn=die_with_parent, pass_fds=(write_end,))
         finally:
@@ -98,7 +106,7 @@ class Supervisor:
             worker.close_pipe()
         if not self.announced and all(w.ready for w in self.workers.values()):
             self.announced = True
-            log.info("relay ready (%d workers)", self.count)
+            self.on_ready()
 
     def _reap(self) -> None:
         for index, worker in list(self.workers.items()):
@@ -127,9 +135,13 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         """SIGTERM every worker still running (each finishes work in flight), then wait."""
+        if self.announced:
+            log.info("stopping: finishing work in flight")
         for worker in self.workers.values():
             if worker.proc.poll() is None:
                 worker.proc.send_signal(signal.SIGTERM)
         for worker in self.workers.values():
             worker.proc.wait()
             worker.close_pipe()
+        if self.announced:
+            log.info("stopped")

@@ -1,162 +1,178 @@
-"""aiosmtpd's SMTP with our DATA reader, session cap and error replies.
+"""aiosmtpd's SMTP with our admission, DATA reader and replies.
 
-aiosmtpd reads DATA one line at a time (one readuntil per line dominates for 50 KB messages)
-and lets bare CR/LF through into the content. Our reader takes the data in large pieces, only
-ever ends it at CRLF.CRLF (RFC 5321 4.1.1.4), and smtp_DATA refuses bare CR or LF, which
-defeats SMTP smuggling ("\\n.\\n", "\\r\\n.\\r", "\\n.\\r\\n" are never an end of data).
+Public aiosmtpd API where it has one: handler hooks, handler-level `auth_*` mechanisms
+(relay/smtp/mechanisms.py), `push`, `challenge_auth`, the `smtp_<VERB>` command methods a
+subclass may override, and asyncio's protocol methods (`connection_made`, `connection_lost`);
+admission happens before the session exists (relay/smtp/admission.py, Gate).
+Two private paths remain, pinned (pyproject.toml) and checked at import (`_PINNED`):
+`smtp_DATA` reads `self._reader`, because aiosmtpd reads DATA one line at a time into memory
+and we spool it (relay/smtp/data.py), checking line length, bare line endings and the end of
+data ourselves; and `_getaddr` parses the everyday "<local@domain>" path without the `email`
+header parser (a tenth of a session's CPU). bench/README.md has what each saves.
 """
 
 import asyncio
 import inspect
 import logging
 import re
-import types
+from typing import Any
 
-import aiosmtpd.smtp
-from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+import aiosmtpd
+from aiosmtpd.smtp import SMTP, Envelope
 
 from relay.smtp import replies
+from relay.smtp.admission import Admission, MemoryGate
+from relay.smtp.data import DataPolicy, Spool, receive
 
 log = logging.getLogger(__name__)
-_DOT_CRLF = b".\r\n"
+
+# aiosmtpd internals the fast path relies on: the version tested, and what each name must be.
+# A newer aiosmtpd fails here, at import, instead of silently changing how DATA is read
+# (tests/test_smtp_internals.py checks the same and that our reader is the one that runs).
+AIOSMTPD_VERSION = "1.4.6"
+_PINNED = {
+    "smtp_DATA": "(self, arg: str) -> None",
+    "check_helo_needed": "(self, helo: str = 'HELO') -> bool",
+    "check_auth_needed": "(self, caller_method: str) -> bool",
+    "smtp_AUTH": "(self, arg: str) -> None",
+    "push": "(self, status: ~AnyStr)",
+    "connection_made": "(self, transport: asyncio.transports.BaseTransport) -> None",
+    "connection_lost": "(self, error: Optional[Exception]) -> None",
+    "_cb_client_connected": (
+        "(self, reader: asyncio.streams.StreamReader, writer: asyncio.streams.StreamWriter)"
+    ),
+    "_getaddr": "(self, arg: str) -> Tuple[Optional[str], Optional[str]]",
+}
 # RFC 5321 4.1.2 Path in its everyday form, "<local@domain>" or "<>", followed by parameters.
 _SIMPLE_PATH = re.compile(r"\s*<((?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+)?)>(.*)")
-_DATA_READ_LIMIT = 1 << 20
-_CLASS_DIR: dict[type, list[str]] = {}
 
 
-class _AuthMemberCache:
-    """aiosmtpd builds its AUTH mechanism table with `inspect.getmembers()` of the protocol
-    and the handler for every connection, which reads every attribute (properties included):
-    a sixth of a worker's CPU with one connection per message. It keeps only names starting
-    with "auth_", so for our classes we return exactly those, looked up once per class."""
-
-    def __init__(self, real: types.ModuleType, owners: tuple[type, ...]) -> None:
-        self._real, self._owners = real, owners
-        self._names: dict[type, list[str]] = {}
-
-    def getmembers(self, obj: object, predicate: object = None) -> list[tuple[str, object]]:
-        if predicate is not None or not isinstance(obj, self._owners):
-            return self._real.getmembers(obj, predicate)  # type: ignore[arg-type]
-        names = self._names.get(type(obj))
-        if names is None:
-            names = self._names[type(obj)] = [n for n in dir(type(obj)) if n.startswith("auth_")]
-        return [(name, getattr(obj, name)) for name in names]
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._real, name)
+def check_pinned() -> None:
+    """Raise ImportError unless aiosmtpd is the version whose internals we use."""
+    if aiosmtpd.__version__ != AIOSMTPD_VERSION:
+        raise ImportError(
+            f"relay needs aiosmtpd {AIOSMTPD_VERSION} (its DATA reader relies on aiosmtpd's"
+            f" internals); found {aiosmtpd.__version__}"
+        )
+    for name, expected in _PINNED.items():
+        found = str(inspect.signature(getattr(SMTP, name)))
+        if found != expected:
+            raise ImportError(f"aiosmtpd SMTP.{name}{found}: expected {expected}")
+    if "self._reader = reader" not in inspect.getsource(SMTP._cb_client_connected):
+        raise ImportError("aiosmtpd no longer keeps its stream reader in SMTP._reader")
 
 
-class _Deferred:
-    """Credentials aiosmtpd decoded, waiting for the asynchronous check (see RelaySMTP)."""
-
-    def __init__(self, credentials: LoginPassword) -> None:
-        self.credentials = credentials
+check_pinned()
 
 
-class SessionLimiter:
-    """A cap on concurrent sessions over the listeners that share it (aiosmtpd holds
-    messages in memory): the submission listeners share one, the bounce listeners another,
-    so a flood on port 25 cannot take the shops' sessions."""
+_NAMES: dict[tuple[type, tuple[str, ...]], list[str]] = {}
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.active = 0
 
-    def acquire(self) -> bool:
-        if self.active >= self.limit:
-            return False
-        self.active += 1
-        return True
-
-    def release(self) -> None:
-        self.active -= 1
+def _names(cls: type, prefixes: tuple[str, ...]) -> list[str]:
+    key = (cls, prefixes)
+    if key not in _NAMES:
+        _NAMES[key] = [name for name in dir(cls) if name.startswith(prefixes)]
+    return _NAMES[key]
 
 
 class RelaySMTP(SMTP):
+    def __dir__(self) -> list[str]:
+        # aiosmtpd builds its command and AUTH tables for every connection from dir(self) and
+        # inspect.getmembers(self), which reads every attribute: three quarters of a
+        # session's set-up. They look only at smtp_* and auth_* names; those are what we list.
+        return _names(type(self), ("smtp_", "auth_"))
+
     def __init__(
         self,
         handler: object,
         *,
-        limiter: SessionLimiter,
-        refuse_bare_line_endings: bool = True,
-        **kwargs: object,
+        admission: Admission,
+        data: DataPolicy,
+        memory: MemoryGate | None = None,
+        trusted: dict[str, str] | None = None,
+        offers_auth: bool = True,
+        content_as_bytes: bool = False,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(handler, **kwargs)  # type: ignore[arg-type]
-        self._limiter = limiter
-        # Submission refuses bare CR/LF (it signs and relays the data); the bounce listener
-        # takes them, since losing a report from a sloppy MTA is worse than a stray LF.
-        self._refuse_bare = refuse_bare_line_endings
+        super().__init__(handler, **kwargs)
+        self._admission = admission
+        self._data = data
+        self._memory = memory
+        self._trusted = trusted or {}
+        self._offers_auth = offers_auth
+        # The bounce listener's handler stores the raw bytes; submission prepares from the spool.
+        self._content_as_bytes = content_as_bytes
+        self._deadline: asyncio.TimerHandle | None = None
 
-    def __dir__(self) -> list[str]:
-        # aiosmtpd's __init__ builds its command table from dir(self) on every connection; the
-        # smtp_* methods it looks for are the class's, so list the class's names once.
-        names = _CLASS_DIR.get(type(self))
-        if names is None:
-            names = _CLASS_DIR[type(self)] = sorted(set(dir(type(self))))
-        return names
-
-    async def _handle_client(self) -> None:
-        if not self._limiter.acquire():
-            await self.push(replies.TOO_MANY_SESSIONS)
-            self.transport.close()  # type: ignore[union-attr]
-            return
-        try:
-            await super()._handle_client()
-        finally:
-            self._limiter.release()
+    # -- admission (relay.smtp.admission.Gate admitted us): trust, pre-AUTH deadline ----------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # aiosmtpd starts a new session here, at connect and again after STARTTLS (RFC 3207
-        # 4.2): the handler's session_started hook (trusted clients) runs for both.
+        # Called by the Gate at connect, and again by aiosmtpd once STARTTLS is done (a new
+        # session, RFC 3207 4.2): trust holds for both, the deadline runs from the connect.
+        first = self.transport is None and self._deadline is None
         super().connection_made(transport)
-        hook = getattr(self.event_handler, "session_started", None)
-        if hook is not None:
-            hook(self)
+        assert self.session is not None
+        peer = self.session.peer
+        shop = self._trusted.get(peer[0] if isinstance(peer, tuple) else str(peer))
+        if shop is not None:
+            self.session.authenticated = True
+            self.session.auth_data = shop
+        elif first and self._admission.limits.auth_timeout:
+            timeout = self._admission.limits.auth_timeout
+            self._deadline = self.loop.call_later(timeout, self._auth_expired, timeout)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self._admission.release(self)
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(error)
+
+    def close_with(self, reply: str) -> None:
+        """End the session now with a 421 (RFC 5321 3.8: the server may close with 421)."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(reply.encode() + b"\r\n")  # type: ignore[attr-defined]
+            transport.close()
+
+    def _auth_expired(self, timeout: float) -> None:
+        if self.session is None or not self.session.authenticated:
+            log.debug("closing %r: no AUTH within %gs", self.session and self.session.peer, timeout)
+            self._admission.release(self)
+            self.close_with(replies.AUTH_TIMEOUT.format(seconds=timeout))
 
     async def smtp_AUTH(self, arg: str) -> None:
+        if not self._offers_auth:
+            await self.push(replies.NO_AUTH_HERE)
+            return
         throttle = getattr(self.event_handler, "before_auth", None)
         if throttle is not None:
             await throttle(self)
         await super().smtp_AUTH(arg)
-
-    # aiosmtpd's auth_PLAIN and auth_LOGIN decode the credentials (challenges included) and
-    # then call the authenticator synchronously, inside the event loop. An authenticator with
-    # an `authenticate` coroutine (ours: scrypt in a thread) gets them afterwards instead:
-    # _authenticate hands them back unchecked, and the wrappers below await the check.
-
-    def _authenticate(self, mechanism: str, auth_data: object) -> AuthResult:
-        if hasattr(self._authenticator, "authenticate") and isinstance(auth_data, LoginPassword):
-            return AuthResult(success=False, handled=False, auth_data=_Deferred(auth_data))
-        return super()._authenticate(mechanism, auth_data)
-
-    async def auth_PLAIN(self, _: object, args: list[str]) -> AuthResult:
-        return await self._finish_auth(await super().auth_PLAIN(_, args))
-
-    async def auth_LOGIN(self, _: object, args: list[str]) -> AuthResult:
-        return await self._finish_auth(await super().auth_LOGIN(_, args))
-
-    async def _finish_auth(self, result: AuthResult) -> AuthResult:
-        if not isinstance(result.auth_data, _Deferred):
-            return result  # a decoding error, already answered, or a cancelled exchange
-        assert self.session is not None
-        check = self._authenticator.authenticate  # type: ignore[union-attr]
-        return await check(self.session.peer, result.auth_data.credentials)
+        if self.session is not None and self.session.authenticated:
+            self._admission.authenticated(self)
+            if self._deadline is not None:
+                self._deadline.cancel()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
-        """aiosmtpd parses MAIL/RCPT paths with the `email` header parser (a large share of a
-        session's CPU); the everyday form is matched directly, anything else goes to it."""
+        """MAIL/RCPT paths: the everyday form matched directly, anything else to aiosmtpd's
+        parser. The same results as aiosmtpd's, quirks included: the null path is "<>" and
+        keeps the space before its parameters; an address's parameters are left-stripped."""
         match = _SIMPLE_PATH.fullmatch(arg)
         if match is None:
             return super()._getaddr(arg)
-        # The same results as aiosmtpd's parser, quirks included: the null path is "<>" and
-        # keeps the space before its parameters; an address's parameters are left-stripped.
         if not match.group(1):
             return "<>", match.group(2)
         address, rest = match.group(1), match.group(2).lstrip()
         if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
             return None, None
         return address, rest
+
+    async def push(self, status: str | bytes) -> None:
+        if isinstance(status, str):
+            status = replies.fit(status)
+        await super().push(status)
+
+    # -- DATA ---------------------------------------------------------------------------------
 
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
@@ -169,79 +185,46 @@ class RelaySMTP(SMTP):
             await self.push(replies.DATA_SYNTAX)
             return
         await self.push(replies.START_DATA)
-        data, too_big = await self._read_data()
-        if too_big:
-            await self.push(replies.TOO_BIG.format(limit=self.data_size_limit))
-        elif self._refuse_bare and has_bare_line_ending(data):
-            await self.push(replies.BARE_LINE_ENDING)
-        else:
-            self.envelope.content = self.envelope.original_content = data
-            del data  # the handler drops the envelope's copies early (large messages, memory)
-            try:
-                status = await self._call_handler_hook("DATA")
-            except Exception as error:  # answered 451, never aiosmtpd's 500 with the text
-                status = await self.handle_exception(error)
-            self._set_post_data_state()
-            await self.push(status)
-            return
-        self._set_post_data_state()
-
-    async def _read_data(self) -> tuple[bytes, bool]:
-        # aiosmtpd's reader limit is one command line (~1 KB): searching the data for its end
-        # would then stop with LimitOverrunError every KB. Raise it for the data only.
-        reader = self._reader
-        saved = getattr(reader, "_limit", None)
-        if saved is not None:
-            reader._limit = max(saved, _DATA_READ_LIMIT)
+        spool, problem = await receive(self._reader, self._data)  # type: ignore[attr-defined]
         try:
-            return await read_data(reader, self.data_size_limit)
+            status = problem or await self._hand_over(spool)
         finally:
-            if saved is not None:
-                reader._limit = saved
+            spool.close()
+            self.envelope = Envelope()  # RFC 5321 4.1.1.4: the transaction is over either way
+        await self.push(status)
+
+    async def _hand_over(self, spool: Spool) -> str:
+        if self._memory is None or not spool.on_disk:
+            return await self._call_data_hook(spool)
+        # Read back from disk: wait until the other big messages leave room in memory.
+        async with self._memory.hold(spool.size):
+            return await self._call_data_hook(spool)
+
+    async def _call_data_hook(self, spool: Spool) -> str:
+        assert self.envelope is not None
+        content: bytes | Spool = spool.to_bytes() if self._content_as_bytes else spool
+        self.envelope.content = self.envelope.original_content = content  # type: ignore[assignment]
+        del content
+        try:
+            return await self.event_handler.handle_DATA(self, self.session, self.envelope)
+        except Exception as error:  # answered 451, never aiosmtpd's 500 with the text
+            return await self.handle_exception(error)
 
 
 class HandlerBase:
-    """Marker for our aiosmtpd handlers (see _AuthMemberCache)."""
+    """Base of our aiosmtpd handlers."""
+
+    def __dir__(self) -> list[str]:
+        # As RelaySMTP.__dir__: aiosmtpd reads handle_* hooks and auth_* mechanisms only.
+        return _names(type(self), ("handle_", "auth_"))
 
 
-# Patched once, for our protocol and handler classes only; anything else sees `inspect`.
-aiosmtpd.smtp.inspect = _AuthMemberCache(inspect, (RelaySMTP, HandlerBase))  # type: ignore[assignment]
+class NoAuthHandler(HandlerBase):
+    """Base of a handler whose listener has no accounts (the bounce listener): EHLO offers no
+    AUTH, before or after STARTTLS (RelaySMTP(offers_auth=False) answers AUTH with 502)."""
 
-
-async def read_data(reader: asyncio.StreamReader, limit: int | None) -> tuple[bytes, bool]:
-    """Read up to the CRLF.CRLF end of data; return (unstuffed data, exceeded the limit).
-
-    Searches for ".\\r\\n" and checks that a CRLF (or the start of the data) comes before it,
-    so the preceding CRLF is always already in our buffer and never missed across reads.
-    """
-    buf = bytearray()
-    too_big = False
-    while True:
-        try:
-            piece = await reader.readuntil(_DOT_CRLF)
-        except asyncio.LimitOverrunError as exc:
-            piece = await reader.readexactly(exc.consumed)
-            buf += piece
-        else:
-            buf += piece
-            dot = len(buf) - 3  # where the "." of ".\r\n" sits
-            if dot == 0 or buf[dot - 2 : dot] == b"\r\n":
-                del buf[dot:]
-                break
-        if limit and len(buf) > limit + 5:
-            too_big = True
-            del buf[:-2]  # keep the last CRLF so the end of data is still recognised
-    if too_big:
-        return b"", True
-    # RFC 5321 4.5.2: remove the leading period that transparency added to a line. In place
-    # where possible: a 25 MB message must not exist three times over.
-    if buf.startswith(b"."):
-        del buf[0]
-    data = bytes(buf.replace(b"\r\n.", b"\r\n")) if b"\r\n." in buf else bytes(buf)
-    del buf[:]
-    return data, bool(limit and len(data) > limit)
-
-
-def has_bare_line_ending(data: bytes) -> bool:
-    crlf = data.count(b"\r\n")
-    return crlf != data.count(b"\r") or crlf != data.count(b"\n")
+    async def handle_EHLO(
+        self, server: SMTP, session: Any, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves this to a handler's EHLO hook
+        return [line for line in responses if not line[4:].startswith("AUTH")]

@@ -5,8 +5,11 @@ The message itself goes through `relay.submit.Submitter`, the path every way in 
 
 import logging
 
+from relay.prepare.headers import Source
+from relay.prepare.recipients import syntax_error
 from relay.smtp import replies
 from relay.smtp.auth import ShopAuthenticator
+from relay.smtp.mechanisms import ShopMechanisms
 from relay.smtp.protocol import HandlerBase
 from relay.submit import Rejection, ShopGone, Submitter
 
@@ -14,21 +17,10 @@ log = logging.getLogger(__name__)
 MAX_RECIPIENTS = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted
 
 
-class SubmissionHandler(HandlerBase):
-    def __init__(
-        self, submitter: Submitter, authenticator: ShopAuthenticator, trusted: dict[str, str]
-    ) -> None:
+class SubmissionHandler(HandlerBase, ShopMechanisms):
+    def __init__(self, submitter: Submitter, authenticator: ShopAuthenticator) -> None:
         self.submitter = submitter
         self.authenticator = authenticator
-        self.trusted = trusted  # client IP -> shop (no AUTH needed)
-
-    def session_started(self, server) -> None:  # type: ignore[no-untyped-def]
-        """Trusted clients (benchmarks, a shop host on this machine) skip AUTH."""
-        peer = server.session.peer
-        shop = self.trusted.get(peer[0] if isinstance(peer, tuple) else "")
-        if shop:
-            server.session.authenticated = True
-            server.session.auth_data = shop
 
     async def before_auth(self, server) -> None:  # type: ignore[no-untyped-def]
         await self.authenticator.before_auth(server)
@@ -36,6 +28,9 @@ class SubmissionHandler(HandlerBase):
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return replies.TOO_MANY_RECIPIENTS
+        why = syntax_error(address)
+        if why is not None:  # issue 14: refused now, not accepted and failed later
+            return replies.BAD_RECIPIENT.format(address=_shown(address, 100), why=_shown(why, 200))
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RCPT_OK
@@ -61,8 +56,14 @@ class SubmissionHandler(HandlerBase):
         return replies.INTERNAL_ERROR
 
 
-def _take_content(envelope) -> bytes:  # type: ignore[no-untyped-def]
-    """The DATA bytes, leaving no other reference to them (the submitter drops its own as soon
-    as the prepared copy exists: a large message must not be held twice)."""
+def _take_content(envelope) -> bytes | Source:  # type: ignore[no-untyped-def]
+    """The DATA (bytes, or the spool of relay.smtp.data), leaving no other reference to it: the
+    submitter drops its own as soon as the prepared copy exists (a large message must not be
+    held twice)."""
     content, envelope.content, envelope.original_content = envelope.content, None, None
     return content
+
+
+def _shown(text: str, limit: int) -> str:
+    """Client input echoed in a reply: printable only, and short (RFC 5321 4.5.3.1.5)."""
+    return "".join(c if c.isprintable() else "?" for c in text[:limit])

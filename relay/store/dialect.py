@@ -18,6 +18,7 @@ RETURNING` and `SAVEPOINT` mean the same in SQLite (3.35+) and PostgreSQL. The h
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from string import Template
+from typing import Any
 
 from relay.store.errors import StoreError
 
@@ -46,6 +47,9 @@ class Dialect:
     returning_ids: bool
     driver_error: type[Exception]
     translate: Callable[[Exception], StoreError]
+    # Writes a large value into a row in pieces instead of binding it (see
+    # relay.store.sql.insert_large); None: the engine binds large values without keeping them.
+    write_blob: Callable[[Any, str, str, int, bytes], None] | None = None
     row_lock: str = ""
 
     def ddl(self, template: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 from relay.model import INITIAL, EventKind, MessageToStore, RecipientPlan, State
 from relay.store import hooks
 from relay.store.events import add_event
-from relay.store.sql import Conn, Tx, execute, insert, row, rows, run_many
+from relay.store.sql import Conn, Tx, insert, insert_large, row, rows, run_many
 
 _STATE_EVENT = {State.SUPPRESSED: EventKind.SUPPRESSED, State.FAILED: EventKind.FAILED}
 
@@ -14,12 +14,12 @@ _STATE_EVENT = {State.SUPPRESSED: EventKind.SUPPRESSED, State.FAILED: EventKind.
 def insert_message(tx: Tx, p: MessageToStore, mail_from: str, client: str) -> None:
     """The message, one row per recipient and the first events: one transaction (the caller's).
     The hot path of submission: one statement per row, nothing read back."""
-    execute(
+    insert_large(
         tx,
         "INSERT INTO messages (id, shop, order_ref, kind, subject, header_from, message_id,"
-        " identity, dkim_domain, mail_from, client, size, body, body_sha256, created_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
+        " identity, dkim_domain, mail_from, client, size, body, body_sha256, template, test,"
+        " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{blob},?,?,?,?)",
+        [
             p.id,
             p.shop,
             p.order_ref,
@@ -34,8 +34,13 @@ def insert_message(tx: Tx, p: MessageToStore, mail_from: str, client: str) -> No
             len(p.body),
             p.body,
             hashlib.sha256(p.body).hexdigest(),
+            p.template,
+            int(p.test),
             p.created_at,
-        ),
+        ],
+        12,
+        "messages",
+        "body",
     )
     add_event(
         tx,
@@ -130,7 +135,8 @@ def load_prefix(conn: Conn, recipient: int) -> bytes:
 HISTORY_SQL = """
 SELECT r.id AS recipient_id, r.address, r.state, r.reason, r.detail, r.attempts,
        r.next_attempt_at, r.last_code, r.last_status, r.last_text, r.updated_at,
-       m.id AS message, m.shop, m.order_ref, m.kind, m.subject, m.identity, m.created_at
+       m.id AS message, m.shop, m.order_ref, m.kind, m.subject, m.identity, m.template,
+       m.test, m.created_at
 FROM recipients r JOIN messages m ON m.id = r.message
 """
 
@@ -153,14 +159,19 @@ def history(
         args.append(to.lower())
     sql = HISTORY_SQL + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY m.created_at DESC, r.id LIMIT ?"
-    return [dict(r) for r in rows(conn, sql, (*args, limit))]
+    return [_booleans(dict(r)) for r in rows(conn, sql, (*args, limit))]
+
+
+def _booleans(found: dict[str, Any]) -> dict[str, Any]:
+    found["test"] = bool(found["test"])  # an INTEGER column in SQLite
+    return found
 
 
 def get_message(conn: Conn, message_id: str) -> dict[str, Any] | None:
     found = row(conn, "SELECT * FROM messages WHERE id = ?", (message_id,))
     if found is None:
         return None
-    message = dict(found)
+    message = _booleans(dict(found))
     message["recipients"] = [
         dict(r)
         for r in rows(conn, "SELECT * FROM recipients WHERE message = ? ORDER BY id", (message_id,))

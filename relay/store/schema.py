@@ -246,12 +246,38 @@ _V4_LEASES = f"""
     ALTER TABLE recipients ADD CONSTRAINT recipients_state CHECK ({_V4_CHECK})
     """
 
-# 5: several nodes (issue 10): the nodes that run `relay serve` on this database, with their
+# 5: the shop's design and its own templates (SPEC "Design and templates"); which template
+# rendered a message and whether it was a test; shops are removed by a mark (their history
+# refers to them until retention). The `design` column of version 1 was never used: the design
+# has its own table, so that reading a shop (every AUTH) never reads a header image.
+_V5_DESIGN = """
+    CREATE TABLE shop_designs (
+        shop TEXT PRIMARY KEY REFERENCES shops(name),
+        fields TEXT NOT NULL,               -- JSON: colours, font, footer, language
+        header_image $blob,                  -- PNG or JPEG, at most 200 KB; NULL: none
+        digest TEXT NOT NULL,               -- SHA-256 of fields and image: this version
+        updated_at $real NOT NULL
+    );
+    CREATE TABLE shop_templates (
+        shop TEXT NOT NULL REFERENCES shops(name),
+        kind TEXT NOT NULL,
+        language TEXT NOT NULL,
+        source TEXT NOT NULL,               -- the template file: subject, html, text parts
+        updated_at $real NOT NULL,
+        PRIMARY KEY (shop, kind, language)
+    );
+    ALTER TABLE messages ADD COLUMN template TEXT;   -- 'payment-reminder/de default 3f2a...'
+    ALTER TABLE messages ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE shops ADD COLUMN removed_at $real;    -- set by `relay shop remove`
+    ALTER TABLE shops DROP COLUMN design
+    """
+
+# 6: several nodes (issue 10): the nodes that run `relay serve` on this database, with their
 # heartbeat (relay nodes) and a fingerprint of their keys (nodes must share them); when a
 # message's body was dropped after `store.retention` (the proof of sending stays), and an
 # index of the messages whose body is still kept, so the retention job never scans the
 # history it has already done.
-_V5_NODES = """
+_V6_NODES = """
     CREATE TABLE nodes (
         name TEXT PRIMARY KEY,              -- store.node, or the host name
         pid INTEGER NOT NULL,               -- of relay serve (the supervisor)
@@ -273,7 +299,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
     _V3_AUTH_FAILURES,
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
-    _V5_NODES,
+    _V5_DESIGN,
+    _V6_NODES,
 )
 
 

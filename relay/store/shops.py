@@ -1,8 +1,12 @@
 """Shops (identity, hashed credentials, DKIM key, kinds) and their stored DNS verdicts.
 
 Every change to a shop or a verdict bumps `meta.shops_version` in the same transaction, so the
-submission path can cache both and still see `relay shop kinds` or `relay dns check` on the
-next message (relay.submit.ShopCache).
+submission path can cache both and still see `relay shop kinds`, `relay shop set` or `relay dns
+check` on the next message (relay.submit.ShopCache).
+
+A removed shop keeps its row (its messages refer to it until retention drops them) with
+`removed_at` set, an unusable password hash and no DKIM key; `get_shop` and `list_shops` no
+longer see it, so its credentials fail at the next AUTH and its open sessions at the next DATA.
 """
 
 import json
@@ -11,7 +15,8 @@ from typing import Any
 
 from relay.model import EventKind, Shop, Verdict
 from relay.store.events import add_event
-from relay.store.sql import Conn, Tx, execute, row, rows, value
+from relay.store.sql import Conn, Tx, execute, marks, row, rows, value
+from relay.store.sql import changed as changed_rows
 
 
 def _row_to_shop(found: Any) -> Shop:
@@ -35,8 +40,13 @@ def shops_version(conn: Conn) -> int:
     return int(value(conn, "SELECT value FROM meta WHERE key = 'shops_version'"))
 
 
-def _bump_version(tx: Tx) -> None:
+def bump_shops_version(tx: Tx) -> None:
+    """Tell every cache of shops (relay.submit.ShopCache) to read them again."""
     execute(tx, "UPDATE meta SET value = value + 1 WHERE key = 'shops_version'")
+
+
+_bump_version = bump_shops_version
+REMOVED_PASSWORD = "!removed"  # matches no password: relay.passwords reads only scrypt hashes
 
 
 def insert_shop(tx: Tx, shop: Shop) -> None:
@@ -63,12 +73,66 @@ def insert_shop(tx: Tx, shop: Shop) -> None:
 
 
 def get_shop(conn: Conn, name: str) -> Shop | None:
-    found = row(conn, "SELECT * FROM shops WHERE name = ?", (name,))
+    """The shop, or None when there is none by that name or it was removed."""
+    found = row(conn, "SELECT * FROM shops WHERE name = ? AND removed_at IS NULL", (name,))
     return _row_to_shop(found) if found else None
 
 
 def list_shops(conn: Conn) -> list[Shop]:
-    return [_row_to_shop(r) for r in rows(conn, "SELECT * FROM shops ORDER BY name")]
+    found = rows(conn, "SELECT * FROM shops WHERE removed_at IS NULL ORDER BY name")
+    return [_row_to_shop(r) for r in found]
+
+
+def name_taken(conn: Conn, name: str) -> bool:
+    """Whether a shop has this name, or had it and was removed (its history keeps it)."""
+    return row(conn, "SELECT 1 FROM shops WHERE name = ?", (name,)) is not None
+
+
+def update_shop(tx: Tx, shop: Shop, changed: tuple[str, ...], now: float) -> bool:
+    """Store the identity and credentials of `shop` (by name); `changed` names the fields for
+    the event (never their values: a password hash stays out of the log). False when the shop
+    is gone."""
+    done = changed_rows(
+        tx,
+        "UPDATE shops SET domains = ?, sender = ?, sender_name = ?, language = ?,"
+        " password_hash = ? WHERE name = ? AND removed_at IS NULL",
+        (
+            json.dumps(list(shop.domains)),
+            shop.sender,
+            shop.sender_name,
+            shop.language,
+            shop.password_hash,
+            shop.name,
+        ),
+    )
+    if not done:
+        return False
+    execute(
+        tx,
+        f"DELETE FROM dns_verdicts WHERE shop = ? AND domain NOT IN ({marks(len(shop.domains))})",
+        (shop.name, *shop.domains),
+    )
+    add_event(tx, EventKind.SHOP_CHANGED, shop=shop.name, at=now, fields=list(changed))
+    _bump_version(tx)
+    return True
+
+
+def remove_shop(tx: Tx, name: str, now: float) -> bool:
+    """Mark the shop removed: credentials and DKIM key gone, design, templates and DNS verdicts
+    deleted, history kept. False when there was no such shop."""
+    done = changed_rows(
+        tx,
+        "UPDATE shops SET removed_at = ?, password_hash = ?, dkim_private_key = ''"
+        " WHERE name = ? AND removed_at IS NULL",
+        (now, REMOVED_PASSWORD, name),
+    )
+    if not done:
+        return False
+    for table in ("dns_verdicts", "shop_designs", "shop_templates"):
+        execute(tx, f"DELETE FROM {table} WHERE shop = ?", (name,))
+    add_event(tx, EventKind.SHOP_REMOVED, shop=name, at=now)
+    _bump_version(tx)
+    return True
 
 
 def set_kinds(tx: Tx, name: str, disabled: frozenset[str], custom: dict[str, bool]) -> None:

@@ -132,3 +132,23 @@ def marks(count: int) -> str:
 def quoted(values: Iterable[str]) -> str:
     """`'a','b'` for an IN list of constants we own (state names), never for user data."""
     return ",".join(f"'{v}'" for v in values)
+
+
+LARGE_VALUE = 1 << 20  # above this a value is written in place (Dialect.write_blob)
+
+
+def insert_large(c: Tx, sql: str, args: list[Any], blob_at: int, table: str, column: str) -> None:
+    """An INSERT whose `args[blob_at]` may be large: where the engine keeps bound values
+    (SQLite), the statement gets `zeroblob(?)` with the size at `{blob}` and the value is written
+    in place afterwards; elsewhere it is bound as usual. `sql` has one `{blob}` placeholder."""
+    data = args[blob_at]
+    write = c._dialect.write_blob
+    if write is None or len(data) <= LARGE_VALUE:
+        execute(c, sql.format(blob="?"), args)
+        return
+    args = [*args[:blob_at], len(data), *args[blob_at + 1 :]]
+    cursor = execute(c, sql.format(blob="zeroblob(?)"), args)
+    try:
+        write(c._raw, table, column, cursor.lastrowid, data)
+    except c._dialect.driver_error as exc:
+        raise c._dialect.translate(exc) from exc

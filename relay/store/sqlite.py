@@ -33,6 +33,18 @@ def translate(exc: Exception) -> StoreError:
     return StoreError(f"{exc} ({name})" if name else str(exc))
 
 
+_BLOB_PIECE = 1 << 20
+
+
+def write_blob(raw: sqlite3.Connection, table: str, column: str, rowid: int, data: bytes) -> None:
+    """Fill a zeroblob() in place, a piece at a time: a bound BLOB is copied by SQLite, and the
+    copy stays with the cached statement until its next use (25 MB per writer, for good)."""
+    view = memoryview(data)
+    with raw.blobopen(table, column, rowid) as blob:
+        for start in range(0, len(view), _BLOB_PIECE):
+            blob.write(view[start : start + _BLOB_PIECE])
+
+
 SQLITE = Dialect(
     name="sqlite",
     ddl_types=SQLITE_TYPES,
@@ -40,6 +52,7 @@ SQLITE = Dialect(
     returning_ids=False,
     driver_error=sqlite3.Error,
     translate=translate,
+    write_blob=write_blob,
 )
 
 

@@ -145,6 +145,9 @@ class GroupWriter(ABC):
                 for _job, future, loop in batch:
                     with contextlib.suppress(RuntimeError):  # that caller's loop has closed
                         loop.call_soon_threadsafe(_settle, future, False, exc)
+            # Let go of the jobs before waiting for the next: they hold what they stored (a
+            # 25 MB message), which would otherwise stay in memory until the next write.
+            first = item = batch = None  # type: ignore[assignment]
 
     def _commit_batch(self, batch: list[Any]) -> None:
         outcomes: list[tuple[bool, Any]] = []

@@ -31,6 +31,9 @@ DEBIAN_PACKAGE = {
     "nsd-checkzone": "nsd",
     "dkimproxy-verify": "libmail-dkim-perl",
     "dkimproxy-sign": "libmail-dkim-perl",
+    "saslpasswd2": "sasl2-bin",
+    "unshare": "util-linux",
+    "ip": "iproute2",
 }
 
 

@@ -1,0 +1,62 @@
+"""A test e-mail (SPEC "Design and templates"): a rendered sample of a kind in the shop's
+design and language, through the normal submission path, marked as a test in the history.
+
+The sample data are the realistic ones previews use (relay.render.sample_data); the subject is
+the template's, RFC 2047-encoded where it is not ASCII (a shop named "Möbel Müller").
+"""
+
+from __future__ import annotations
+
+from relay.actions.errors import ActionError
+from relay.actions.templates import check_kind, language_for
+from relay.compose import TemplateRequest, compose
+from relay.model import Shop
+from relay.prepare.pipeline import Prepared, Settings
+from relay.render import RenderError, sample_data, sample_envelope
+from relay.store.db import Database
+from relay.store.shops import get_shop
+from relay.store.sql import Conn
+from relay.submit import ShopGone, submit_now
+
+DEFAULT_KIND = "payment-reminder"
+CLIENT = "relay test-email"  # the history's client column
+
+
+def sample_request(
+    conn: Conn, shop: Shop, to: str, kind: str = DEFAULT_KIND, language: str | None = None
+) -> TemplateRequest:
+    check_kind(shop, kind)
+    chosen = language_for(conn, shop, language)
+    try:
+        data = sample_data(kind, chosen)
+    except RenderError:
+        raise ActionError(
+            f"there is no sample data for the shop's own kind {kind!r}; send a test of a"
+            " built-in kind",
+            "kind",
+        ) from None
+    order = sample_envelope(chosen).order
+    return TemplateRequest(kind, (to,), data, language=chosen, order=order, test=True)
+
+
+def send_now(
+    db: Database,
+    shop_name: str,
+    to: str,
+    settings: Settings,
+    kind: str = DEFAULT_KIND,
+    language: str | None = None,
+) -> Prepared:
+    """Render the sample and queue it without a running relay (the CLI; the console composes
+    the same request and hands it to its Submitter). Raises ActionError, RenderError or
+    relay.submit.Rejection (nothing stored)."""
+    conn = db.read()
+    shop = get_shop(conn, shop_name)
+    if shop is None:
+        raise ActionError(f"no shop {shop_name!r}; `relay shop list` shows the shops", "shop")
+    request = sample_request(conn, shop, to, kind, language)
+    message = compose(conn, shop, request)
+    try:
+        return submit_now(db, shop.name, shop.sender, [to], message, CLIENT, settings)
+    except ShopGone:
+        raise ActionError(f"shop {shop_name!r} was removed meanwhile", "shop") from None

@@ -1,0 +1,87 @@
+"""`relay preview`: what the customer will see, as an HTML file or a PNG from headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from relay.actions import templates as template_actions
+from relay.actions.errors import ActionError
+from relay.cli.common import State, pass_state
+from relay.cli.shop_design import existing_shop, refused
+from relay.compose import StoredAssets
+
+
+@click.command()
+@click.option("--shop", "shop_name", required=True, help="The shop whose design and templates.")
+@click.option("--kind", required=True, help="The notification kind, e.g. payment-reminder.")
+@click.option("--language", type=click.Choice(["de", "en"]), help="Default: the design's language.")
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON data (as the API's `data`); default: the kind's sample data.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FILE.html, or FILE.png (drawn by headless Chromium).",
+)
+@click.option(
+    "--width",
+    type=click.Choice(["600", "375"]),
+    default="600",
+    show_default=True,
+    help="PNG width in pixels: desktop (600) or phone (375).",
+)
+@pass_state
+def preview(
+    state: State,
+    shop_name: str,
+    kind: str,
+    language: str | None,
+    data_file: Path | None,
+    out: Path,
+    width: str,
+) -> None:
+    """Render a kind in the shop's design and write it as .html or .png."""
+    from relay.preview import PreviewError, write_preview
+    from relay.render import RenderError, render_parts, sample_data, sample_envelope
+
+    if out.suffix.lower() not in (".html", ".htm", ".png"):
+        raise click.BadParameter("write the preview as FILE.html or FILE.png", param_hint="--out")
+    shop = existing_shop(state, shop_name)
+    options = {"language": "--language", "kind": "--kind"}
+    try:
+        chosen = template_actions.language_for(state.conn, shop, language)
+        found = template_actions.effective(state.conn, shop, kind, chosen)
+        data = _data(data_file) if data_file else sample_data(kind, chosen)
+        envelope = replace(
+            sample_envelope(chosen), sender=shop.sender, sender_name=shop.sender_name
+        )
+        parts = render_parts(StoredAssets(state.conn).design(shop), found.template, data, envelope)
+        write_preview(parts, out, width=int(width))
+    except (ActionError, RenderError) as error:
+        refused(error, options)
+    except PreviewError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{out}: {kind}/{chosen} of shop {shop.name} ({found.template.reference})")
+
+
+def _data(path: Path) -> Any:
+    """The data object; an SMTP body ({"data": ..., "language": ...}) is read as its data."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{path} is not JSON: {error}") from None
+    if isinstance(data, dict) and "data" in data and set(data) <= {"data", "language"}:
+        return data["data"]
+    return data
+
+
+COMMANDS = [preview]
