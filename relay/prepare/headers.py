@@ -76,6 +76,16 @@ class RawMessage:
     def body_size(self) -> int:
         return self.source.size - self.body_offset
 
+    def body(self) -> bytes:
+        """The body's bytes, read from wherever they are (for small bodies: the JSON of a
+        templated message; large messages are never read into memory a second time)."""
+        source = self.source
+        if isinstance(source, InMemory):
+            return source.data[self.body_offset :]
+        body = bytearray(self.body_size)
+        source.read_into(self.body_offset, memoryview(body))
+        return bytes(body)
+
     def get(self, name: str) -> str | None:
         """The first field's unfolded value as text, or None."""
         for field_name, raw in self.fields:

@@ -188,12 +188,12 @@ def _decoded_body(message: RawMessage) -> bytes:
     """The body without its transfer encoding (RFC 2045 6)."""
     encoding = (message.get("content-transfer-encoding") or "7bit").strip().lower()
     if encoding in ("7bit", "8bit", "binary"):
-        return message.body
+        return message.body()
     if encoding == "quoted-printable":
-        return quopri.decodestring(message.body)
+        return quopri.decodestring(message.body())
     if encoding == "base64":
         try:
-            return base64.b64decode(message.body)
+            return base64.b64decode(message.body())
         except (binascii.Error, ValueError) as error:
             raise RenderError(f"the base64 body is broken: {error}", variable="data") from None
     raise RenderError(f"unknown Content-Transfer-Encoding {encoding!r}", variable="data")
