@@ -67,8 +67,8 @@ def message(shop: str, n: int) -> tuple[str, str, bytes]:
     data = (
         f"From: {shop} <info@{shop}.example.com>\r\nTo: <{to}>\r\nSubject: Rechnung {n}\r\n"
         f"Message-ID: {mid}\r\nX-Relay-Kind: payment-info\r\nX-Relay-Order: T-{n}\r\n\r\n"
-        + ("Zahlbar bis morgen. " * 100)
-        + "\r\n"
+        + ("Zahlbar bis morgen, Rechnung " + str(n) + ".\r\n")
+        * 60
     )
     return mid, to, data.encode()
 
@@ -78,7 +78,9 @@ def session(load: Load, node: str, shop: str) -> None:
     (as behind a load balancer)."""
     while True:
         if node in load.dead:
-            node = next(n for n in load.ports if n not in load.dead)
+            alive = [n for n in load.ports if n not in load.dead]
+            assert alive, "every node went away"
+            node = alive[0]
         try:
             with smtplib.SMTP("127.0.0.1", load.ports[node], timeout=60) as client:
                 client.starttls(context=context())
@@ -91,7 +93,7 @@ def session(load: Load, node: str, shop: str) -> None:
                     with load.lock:
                         load.acked.add(mid)
                 return
-        except (smtplib.SMTPException, OSError):
+        except (smtplib.SMTPServerDisconnected, OSError):
             load.dead.add(node)  # this node went away mid-session; the message may be lost
 
 
