@@ -131,3 +131,20 @@ def test_on_sqlite_worker_0_runs_the_periodic_work_and_the_others_none(tmp_path:
     asyncio.run(main())
     assert set(ran) == {0}
     db.close()
+
+
+def test_a_node_lock_lost_with_its_session_is_taken_again_unless_another_took_it(
+    postgres_url: str,
+) -> None:
+    db = open_database(postgres_url, Path("."))
+    mine, theirs = db.node_lock("node-a"), db.node_lock("node-a")
+    assert mine.acquire() and not theirs.acquire()  # one holder per name
+    pid = mine._session._connection().execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[attr-defined]
+    value(db.read(), "SELECT pg_terminate_backend(?)", (pid,))
+    assert not mine.alive()  # the server ended the session: the lock is gone with it
+    assert theirs.acquire()  # ... and another process may take the name now
+    assert not mine.acquire()  # so this one must not go on (relay.serve.node stops it)
+    theirs.release()
+    assert mine.acquire() and mine.alive()
+    mine.release()
+    db.close()
