@@ -212,3 +212,31 @@ def test_the_pool_writer_recovers_when_the_server_dropped_its_connections(
     assert all(o == 1 or isinstance(o, StoreUnavailable) for o in outcomes)
     assert outcomes[-10:] == [1] * 10  # new connections: every job goes through again
     assert len(table(db, "SELECT x FROM t WHERE x >= 100")) == outcomes.count(1)
+
+
+def test_two_nodes_cannot_both_apply_one_report(tmp_path: Path, postgres_url: str) -> None:
+    """A report's status is read with its row locked inside the write that applies it: a
+    second node recovering the same report waits for the first to commit, then finds it
+    done (without the lock both would read 'new' and apply it twice)."""
+    from relay.store.reports import finish_report, report_status, store_raw
+
+    first = new_database(tmp_path, url=postgres_url)
+    with first.transaction() as tx:
+        report = store_raw(tx, b"Subject: report\r\n\r\n", "", ["b-x@bounces.example.net"])
+    second = open_database(postgres_url, Path("."))
+    seen: list[str | None] = []
+    with first.transaction() as tx:
+        assert report_status(tx, report) == "new"  # node 1 is applying it now
+
+        def other_node() -> None:
+            with second.transaction() as tx2:
+                seen.append(report_status(tx2, report))
+
+        thread = threading.Thread(target=other_node)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive() and seen == []  # node 2 waits for node 1's commit
+        finish_report(tx, report, "bounce", "matched", None, {})
+    thread.join(10)
+    assert seen == ["matched"]  # ... then sees it applied, and leaves it
+    second.close()
