@@ -6,7 +6,6 @@ Real parts: the `relay serve` program, swaks and a raw socket client, over loopb
 from __future__ import annotations
 
 import email
-import sqlite3
 import time
 
 import pytest
@@ -15,6 +14,9 @@ from tests.harness import SHOP, SHOP_PASSWORD, RelayProcess, queue_id, shop_mail
 from tests.keys_in_dns import stored_message
 from tests.rig import names
 from tests.smtp_raw import RawSMTP
+
+# The end-to-end flows run on both store backends (tests/conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 FROM = "info@shop.example.com"
 
@@ -97,10 +99,7 @@ def _authenticated(relay: RelayProcess) -> RawSMTP:
 
 
 def _stored_messages(relay: RelayProcess) -> int:
-    conn = sqlite3.connect(relay.root / "var" / "relay.db")
-    count = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
-    conn.close()
-    return count
+    return int(relay.query("SELECT count(*) AS n FROM messages")[0]["n"])
 
 
 def _data(smtp: RawSMTP, payload: bytes, sender: str = FROM) -> str:

@@ -1,5 +1,5 @@
-"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages, `/healthz` and the JSON API
-under `/api/v1/` (relay.http.api)."""
+"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages, `/healthz`, `/metrics` and
+the JSON API under `/api/v1/` (relay.http.api)."""
 
 import logging
 import re
@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler
 from relay.actions.tokens import redact
 from relay.http.api import ApiDeps, api_app
 from relay.http.api.errors import ApiError
+from relay.http.metrics_page import MetricsSettings, add_metrics_route
 from relay.http.optout import DEPS, Deps, not_found, resubscribe, show, show_resubscribe, submit
 from relay.store.db import Read, Write, ping
 
@@ -37,7 +38,11 @@ API_PREFIX = "/api/v1"
 
 
 def make_app(
-    read: Read, write: Write, secret: bytes, api: ApiDeps | None = None
+    read: Read,
+    write: Write,
+    secret: bytes,
+    api: ApiDeps | None = None,
+    metrics: MetricsSettings | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY, middlewares=[_not_found_page])
     app[DEPS] = Deps(read, write, secret)
@@ -48,6 +53,8 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     if api is not None:
         app.add_subapp(API_PREFIX, api_app(api))
+    if metrics is not None:
+        add_metrics_route(app, metrics)
     app.on_response_prepare.append(_add_security_headers)
     return app
 
@@ -61,10 +68,11 @@ async def start_http(
     *,
     api: ApiDeps | None = None,
     reuse_port: bool = False,
+    metrics: MetricsSettings | None = None,
 ) -> web.AppRunner:
     """Listen on host:port; the caller stops it with `await runner.cleanup()`."""
     runner = web.AppRunner(
-        make_app(read, write, secret, api),
+        make_app(read, write, secret, api, metrics),
         access_log_class=RedactingAccessLogger,
         access_log=logging.getLogger("relay.http.access"),
         shutdown_timeout=_SHUTDOWN_TIMEOUT,

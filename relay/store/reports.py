@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from relay.store import hooks
 from relay.store.sql import Conn, Tx, execute, insert, row, rows
 
 
@@ -28,9 +29,13 @@ def store_raw(tx: Tx, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
     )
 
 
-def unprocessed(conn: Conn) -> list[int]:
-    """Reports stored but not processed (the process stopped in between)."""
-    return [r["id"] for r in rows(conn, "SELECT id FROM reports WHERE status = 'new'")]
+def unprocessed(conn: Conn, before: float | None = None) -> list[int]:
+    """Reports stored but not processed (the process stopped in between); with `before`,
+    only those received before that time (newer ones are being processed right now)."""
+    if before is None:
+        return [r["id"] for r in rows(conn, "SELECT id FROM reports WHERE status = 'new'")]
+    found = rows(conn, "SELECT id FROM reports WHERE status = 'new' AND received_at < ?", (before,))
+    return [r["id"] for r in found]
 
 
 def load_raw(conn: Conn, report_id: int) -> tuple[bytes, list[str]]:
@@ -41,7 +46,10 @@ def load_raw(conn: Conn, report_id: int) -> tuple[bytes, list[str]]:
 
 
 def report_status(conn: Conn, report_id: int) -> str | None:
-    found = row(conn, "SELECT status FROM reports WHERE id = ?", (report_id,))
+    """The report's status; inside a write transaction on PostgreSQL the row stays locked
+    until the commit, so two nodes cannot both apply one report."""
+    lock = conn.dialect.row_lock if isinstance(conn, Tx) else ""
+    found = row(conn, "SELECT status FROM reports WHERE id = ?" + lock, (report_id,))
     return found["status"] if found else None
 
 
@@ -63,6 +71,7 @@ def finish_report(
         " WHERE id = ?",
         (kind, status, recipient, json.dumps(parsed), fingerprint, report_id),
     )
+    hooks.tell(tx, "report", "", kind)
 
 
 def same_report(conn: Conn, recipient: int, fingerprint: str, status: str) -> int | None:

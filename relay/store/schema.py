@@ -412,6 +412,28 @@ _V7_REPORTS_AND_AUTH = """
     CREATE INDEX auth_attempts_queued ON auth_attempts(queued_at)
     """
 
+# 8: several nodes (issue 10): the nodes that run `relay serve` on this database, with their
+# heartbeat (relay nodes) and a fingerprint of their keys (nodes must share them); when a
+# message's body was dropped after `store.retention` (the proof of sending stays), and an
+# index of the messages whose body is still kept, so the retention job never scans the
+# history it has already done.
+_V8_NODES = """
+    CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,              -- store.node, or the host name
+        pid INTEGER NOT NULL,               -- of relay serve (the supervisor)
+        version TEXT NOT NULL,              -- of the relay
+        workers INTEGER NOT NULL,
+        started_at $real NOT NULL,
+        heartbeat_at $real NOT NULL,         -- every few seconds while it runs
+        stopped_at $real,                    -- a clean stop; NULL while running or after a crash
+        periodic TEXT NOT NULL DEFAULT '[]', -- JSON: the periodic jobs it runs now
+        metrics TEXT NOT NULL DEFAULT '',   -- where it serves /metrics
+        keys TEXT NOT NULL DEFAULT ''       -- fingerprint of its secret.key and fallback key
+    );
+    ALTER TABLE messages ADD COLUMN body_dropped_at $real;
+    CREATE INDEX messages_body_kept ON messages(created_at) WHERE body IS NOT NULL
+    """
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_SPINE,
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
@@ -420,6 +442,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V5_DESIGN,
     {name: _V6_API.replace("$day", day) for name, day in _V6_DAY.items()},
     _V7_REPORTS_AND_AUTH,
+    _V8_NODES,
 )
 
 
