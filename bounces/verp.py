@@ -1,7 +1,14 @@
-"""Signed bounce addresses (VERP): b-<token>@<bounce domain>.
+"""Signed references to one recipient of one message, for reports that come back.
 
-The token carries the recipient row id and an HMAC over it, so a bounce maps back to exactly one
-message and recipient, and a forged or altered address maps to nothing (SPEC "Sender identity").
+- The bounce address (VERP): b-<token>@<bounce domain>. The token carries the recipient row id
+  and an HMAC over it, so a bounce maps back to exactly one message and recipient, and a forged
+  or altered address maps to nothing (SPEC "Sender identity").
+- The report reference: `<queue id>-<mac>`, the value of REF_HEADER, which the relay adds to
+  each recipient's copy, so that a complaint (ARF, RFC 5965), which quotes the original message but
+  goes to the complaint address, proves which recipient it is about. It is made before the
+  recipient row exists (the header is DKIM-signed, and signing comes before storing), so its MAC
+  is over the queue id and the recipient's address; the address itself is not in it.
+
 Base32 in lower case: some MTAs lower-case local parts, and RFC 5321 4.1.2 allows only a limited
 character set in a plain dot-atom.
 """
@@ -10,10 +17,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 
+REF_HEADER = "X-Report-Ref"  # the header that carries a report reference
 _PREFIX = "b-"
 _CONTEXT = b"relay-bounce\0"
+_REF_CONTEXT = b"relay-report-ref\0"
 _MAC_BYTES = 10  # 80 bits: forging needs ~2^79 tries, each one an SMTP transaction
+_REF = re.compile(r"([0-9a-z]{1,40})-([a-z2-7]{16})")
 
 
 def encode_token(secret: bytes, recipient_id: int) -> str:
@@ -53,3 +64,29 @@ def token_of(address: str, bounce_domain: str) -> str | None:
 
 def _mac(secret: bytes, payload: bytes) -> bytes:
     return hmac.new(secret, _CONTEXT + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def encode_ref(secret: bytes, queue_id: str, address: str) -> str:
+    """The report reference of one recipient (`address`) of the message `queue_id`."""
+    return f"{queue_id.lower()}-{_b32(_ref_mac(secret, queue_id, address))}"
+
+
+def split_ref(value: str) -> tuple[str, str] | None:
+    """(queue id as stored, i.e. upper case; the MAC) of a reference, unverified; None when
+    `value` is no reference at all."""
+    match = _REF.fullmatch(value.strip().lower())
+    return (match.group(1).upper(), match.group(2)) if match else None
+
+
+def ref_matches(secret: bytes, queue_id: str, address: str, mac: str) -> bool:
+    """Whether `mac` (from split_ref) was made by this relay for this message and address."""
+    return hmac.compare_digest(mac.lower(), _b32(_ref_mac(secret, queue_id, address)))
+
+
+def _ref_mac(secret: bytes, queue_id: str, address: str) -> bytes:
+    payload = f"{queue_id.upper()}\n{address.lower()}".encode()
+    return hmac.new(secret, _REF_CONTEXT + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _b32(raw: bytes) -> str:
+    return base64.b32encode(raw).decode().rstrip("=").lower()

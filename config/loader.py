@@ -3,6 +3,7 @@
 Errors name the exact key: `delivery.retry_schedule[2]: '5x' is not a duration`.
 """
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import fields, replace
@@ -172,6 +173,19 @@ def _strings(raw: Any, _base: Path) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _networks(raw: Any, base: Path) -> tuple[str, ...]:
+    """IP networks in CIDR form ('10.0.0.0/8', '2001:db8::/32'; an address alone is one host)."""
+    out = []
+    for index, item in enumerate(_strings(raw, base)):
+        try:
+            out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise ValueFormatError(
+                f"[{index}]: {item!r} is not an IP network (e.g. '10.0.0.0/8' or '192.0.2.7')"
+            ) from None
+    return tuple(out)
+
+
 def _duration(raw: Any, _base: Path) -> float:
     return parse_duration(_expect(raw, str, "a duration such as '5m'"))
 
@@ -234,6 +248,7 @@ _CONVERTERS = {
     "duration": _duration,
     "positive_duration": _positive_duration,
     "store_url": _store_url,
+    "networks": _networks,
     "node": _node,
     "schedule": _schedule,
     "size": _size,

@@ -67,6 +67,7 @@ class HttpSection:
     public_url: str = field(metadata=_kind("str"))
     api_max_body: int = field(metadata=_kind("size", 1024, 1024**3, ""))
     render_workers: int = field(metadata=_kind("int", 0, 64, "0: a thread of worker 0"))
+    metrics_allow: tuple[str, ...] = field(metadata=_kind("networks"))
 
 
 @dataclass(frozen=True)

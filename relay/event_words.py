@@ -70,9 +70,22 @@ def _delivery(d: dict[str, Any], language: str) -> str:
 
 
 def _report(d: dict[str, Any], language: str) -> str:
+    if d.get("verified") is False:
+        return _unverified(d, language)
     said = f": {d['diagnostic']}" if d.get("diagnostic") else ""
     name = "Bericht" if _de(language) else "report"
     return f"{d.get('report_kind') or name} ({name} {d.get('report')}){said}"
+
+
+def _unverified(d: dict[str, Any], language: str) -> str:
+    """A report that only quoted the Message-ID (relay.inbound.effects.record_unverified)."""
+    claimed = d.get("claimed") or d.get("report_kind") or "?"
+    if _de(language):
+        return (
+            f"ungeprüfter Bericht {d.get('report')} ({claimed}): ohne signierte Referenz,"
+            " daher ohne Wirkung"
+        )
+    return f"unverified report {d.get('report')} ({claimed}): no signed reference, so no effect"
 
 
 def _complained(d: dict[str, Any], language: str) -> str:

@@ -211,3 +211,22 @@ def report(outcome: Any) -> None:
         to=getattr(outcome, "address", None),
         effect=outcome.effect,
     )
+
+
+def auth_failure(client: str, mechanism: str, shop: str, refused_for: float | None = None) -> None:
+    """A failed SMTP AUTH (`event=auth-failed`), or one refused unchecked by the throttle
+    (`event=auth-refused`, `wait=` seconds until a check could run), for fail2ban
+    (contrib/fail2ban/relay.conf): the client's address before the shop name it tried, which
+    comes last and quoted when it needs to be; never the password."""
+    if refused_for is None:
+        event(_log, "auth-failed", logging.WARNING, client=client, mechanism=mechanism, shop=shop)
+        return
+    event(
+        _log,
+        "auth-refused",
+        logging.WARNING,
+        client=client,
+        mechanism=mechanism,
+        wait=round(refused_for),
+        shop=shop,
+    )

@@ -1,5 +1,6 @@
 """`relay serve` re-checks every shop's DNS every `dns.recheck_every` (in a thread: the DNS
-checks block), and stores verdicts through the writer."""
+checks block), and stores verdicts through the writer. `run` is a periodic job of one node at
+a time (relay.serve.singleton); `start`/`stop` run it on its own."""
 
 import asyncio
 import contextlib
@@ -25,7 +26,7 @@ class Rechecker:
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="dns-recheck")
+        self._task = asyncio.create_task(self.run(), name="dns-recheck")
 
     async def stop(self) -> None:
         if self._task:
@@ -33,7 +34,7 @@ class Rechecker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def _loop(self) -> None:
+    async def run(self) -> None:
         every = self.config.dns.recheck_every
         while True:
             pause = min(every, _SCAN_EVERY)

@@ -1,13 +1,22 @@
-"""What every part of `relay serve` shares: settings, secret, keys, the store."""
+"""What every part of `relay serve` shares: settings, secret, keys, the store.
+
+Light to import (the supervisor opens the store through here): the submission settings'
+modules are imported by `settings_from`, which only workers call.
+"""
+
+from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config import Config
+from relay.errors import SetupError
 from relay.keys import load_secret
-from relay.prepare.identity import Fallback
-from relay.prepare.pipeline import Settings
 from relay.private import check_private
-from relay.store.db import Database, open_database
+from relay.store.db import POSTGRESQL_PREFIXES, Database, open_database
+
+if TYPE_CHECKING:
+    from relay.prepare.pipeline import Settings
 
 
 def fallback_key_path(data_dir: Path) -> Path:
@@ -21,6 +30,9 @@ def tls_paths(config: Config) -> tuple[Path, Path]:
 
 
 def settings_from(config: Config) -> Settings:
+    from relay.prepare.identity import Fallback
+    from relay.prepare.pipeline import Settings
+
     key_file = fallback_key_path(config.data_dir)
     if not key_file.exists():
         raise FileNotFoundError(f"{key_file} is missing: run `relay init`")
@@ -38,9 +50,26 @@ def settings_from(config: Config) -> Settings:
     )
 
 
-def open_store(config: Config) -> Database:
+def open_store(config: Config, name: str = "relay") -> Database:
     """The migrated database of `[store] url`, after checking that nobody else can read it
-    or the keys (SetupError says the chmod to run)."""
-    db = open_database(config.store.url, config.path.parent)
-    check_private(config, db.private_files())
+    or the keys, nor relay.toml when its store.url holds a password (SetupError says the
+    chmod to run). `name`: how the connections introduce themselves to PostgreSQL."""
+    db = open_database(config.store.url, config.path.parent, name=name)
+    secrets = [*db.private_files()]
+    if url_has_password(config.store.url):
+        secrets.append(config.path)
+    try:
+        check_private(config, secrets)
+    except SetupError:
+        db.close()
+        raise
     return db
+
+
+def url_has_password(url: str) -> bool:
+    """Whether a postgresql:// URL carries a password (then relay.toml is a secret too)."""
+    if not url.startswith(POSTGRESQL_PREFIXES):
+        return False
+    from relay.store.postgres import has_password
+
+    return has_password(url)

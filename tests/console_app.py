@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -160,11 +160,14 @@ def _set(text: str, key: str, value: str) -> str:
 
 @contextmanager
 def running_console(
-    tmp_path: Path, nameserver: str = "127.0.0.1:9", public_url: str | None = None
+    tmp_path: Path,
+    nameserver: str = "127.0.0.1:9",
+    public_url: str | None = None,
+    login_wait: float | None = None,
 ) -> Iterator[Console]:
     """Two shops: shop-a (German, shop.example.com), shop-b (English, bare-shop.example.com).
     `nameserver`: where DNS lookups go (the default answers nothing: loopback only). Failed
-    log-ins wait 200 ms, doubled per failure."""
+    log-ins wait 200 ms, doubled per failure; `login_wait`: the longest wait before 429."""
     root = tmp_path / "relay"
     CliRunner().invoke(main, ["init", "--dir", str(root)], catch_exceptions=False)
     toml = root / "relay.toml"
@@ -196,6 +199,8 @@ def running_console(
     console = console_deps(
         config, db.read, writer.run, settings.secret, submitter, api.renderer.render
     )
+    if login_wait is not None:
+        console = replace(console, login_wait=login_wait)
     start = start_http("127.0.0.1", 0, db.read, writer.run, settings.secret, api=api,
                        console=console)  # fmt: skip
     runner = asyncio.run_coroutine_threadsafe(start, loop).result(timeout=30)

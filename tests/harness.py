@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relay.store.db import Database, open_database
+from relay.store.sql import changed, rows
 from tests.rig.tools import free_port, port_open, require, wait_for_port, wait_until
 
 RELAY = [sys.executable, "-m", "relay"]
@@ -28,6 +31,7 @@ class RelayProcess:
     nameserver: str
     mx_port: int
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    store_url: str | None = None  # None: the SQLite file of `relay init` (var/relay.db)
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -70,6 +74,8 @@ class RelayProcess:
             },
             "dns": {"spf_include": "_spf.relay.example.net"},
         }
+        if self.store_url:
+            sections["store"] = {"url": self.store_url}
         for name, values in self.extra.items():
             sections.setdefault(name, {}).update(values)
         lines = []
@@ -96,6 +102,12 @@ class RelayProcess:
             "--password",
             SHOP_PASSWORD,
         )
+
+    def share_keys_of(self, other: RelayProcess) -> None:
+        """Use `other`'s HMAC secret and fallback DKIM key: nodes of one relay must share them
+        (bounce addresses and opt-out links signed by one node verify on every node)."""
+        for name in ("secret.key", "dkim/fallback.pem"):
+            shutil.copy2(other.root / "var" / name, self.root / "var" / name)
 
     # -- serve ----------------------------------------------------------------------------
 
@@ -187,6 +199,27 @@ class RelayProcess:
                 f"{self.recipients(to=address)}\n{self.log_text()}"
             ) from None
         return rows
+
+    def open_db(self) -> Database:
+        """The relay's database, as a test reads it (close it after use)."""
+        return open_database(self.store_url or "sqlite:///var/relay.db", self.root)
+
+    def query(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        """Rows of a query on the relay's database (either engine), as dicts."""
+        db = self.open_db()
+        try:
+            return [dict(r) for r in rows(db.read(), sql, args)]
+        finally:
+            db.close()
+
+    def execute(self, sql: str, *args: Any) -> int:
+        """Change the relay's database behind its back (a test's set-up); rows changed."""
+        db = self.open_db()
+        try:
+            with db.transaction() as tx:
+                return changed(tx, sql, args)
+        finally:
+            db.close()
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -20,12 +19,8 @@ def txt(value: str) -> str:
 
 
 def shop_key(relay: RelayProcess, shop: str) -> tuple[str, str]:
-    conn = sqlite3.connect(relay.root / "var" / "relay.db")
-    selector, pem = conn.execute(
-        "SELECT dkim_selector, dkim_private_key FROM shops WHERE name = ?", (shop,)
-    ).fetchone()
-    conn.close()
-    return selector, public_key_b64(pem)
+    [found] = relay.query("SELECT dkim_selector, dkim_private_key FROM shops WHERE name = ?", shop)
+    return found["dkim_selector"], public_key_b64(found["dkim_private_key"])
 
 
 def publish_keys(nsd: NsdServer, relay: RelayProcess, shop: str | None = None) -> None:
@@ -59,12 +54,11 @@ def verify_dkim(message: bytes, nameserver: str) -> list[str]:
 
 def stored_message(relay: RelayProcess, queue_id: str, address: str) -> bytes:
     """The exact bytes the relay will send to `address` (signature prefix + body)."""
-    conn = sqlite3.connect(relay.root / "var" / "relay.db")
-    row = conn.execute(
+    found = relay.query(
         "SELECT r.prefix, m.body FROM recipients r JOIN messages m ON m.id = r.message"
         " WHERE m.id = ? AND r.address = ?",
-        (queue_id, address),
-    ).fetchone()
-    conn.close()
-    assert row, f"no stored message {queue_id} for {address}"
-    return bytes(row[0]) + bytes(row[1])
+        queue_id,
+        address,
+    )
+    assert found, f"no stored message {queue_id} for {address}"
+    return bytes(found[0]["prefix"]) + bytes(found[0]["body"])

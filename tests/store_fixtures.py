@@ -1,4 +1,5 @@
-"""Small helpers for store-level tests: a fresh database, a shop, a queued message.
+"""Small helpers for store-level tests: a fresh database (SQLite, or PostgreSQL where a test
+runs on both backends), a shop, a queued message, rows as dicts.
 
 Messages go in through the store's own `insert_message`, as the submission path stores them;
 the message record is a plain dataclass with the attributes the store reads (relay.model
@@ -16,6 +17,7 @@ from relay.model import RecipientPlan, Shop, State
 from relay.store.db import Database, open_database
 from relay.store.messages import insert_message
 from relay.store.shops import insert_shop
+from relay.store.sql import rows
 
 _ids = itertools.count(1)
 
@@ -63,12 +65,19 @@ class Message:
     created_at: float = field(default_factory=time.time)
 
 
-def new_database(directory: Path, *shops: str) -> Database:
-    db = open_database("sqlite:///relay.db", directory, create=True)
+def new_database(directory: Path, *shops: str, url: str | None = None) -> Database:
+    """A fresh database with shops: SQLite in `directory`, or `url` (an empty PostgreSQL
+    database of the `fresh_store` fixture)."""
+    db = open_database(url or "sqlite:///relay.db", directory, create=True)
     with db.transaction() as tx:
         for name in shops or ("shop",):
             insert_shop(tx, make_shop(name))
     return db
+
+
+def table(db: Database, sql: str, args: tuple = ()) -> list[dict]:
+    """Rows of a query as dicts, on either engine (tests look at what the store wrote)."""
+    return [dict(r) for r in rows(db.read(), sql, args)]
 
 
 def queue_message(db: Database, *addresses: str, shop: str = "shop", **fields: object) -> str:

@@ -21,7 +21,9 @@ from relay.smtp.auth import ShopAuthenticator
 from relay.smtp.data import DataPolicy
 from relay.smtp.mechanisms import ShopMechanisms
 from relay.smtp.protocol import HandlerBase, RelaySMTP
+from relay.store.auth import failures
 from relay.store.db import open_database
+from relay.store.errors import StoreUnavailable
 from relay.store.shops import insert_shop
 
 # The test server skips TLS (auth_require_tls=False); aiosmtpd rightly warns about that.
@@ -34,9 +36,13 @@ class HeldAuthenticator:
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.seen: list[LoginPassword] = []
+        self.mechanisms: list[str] = []
 
-    async def authenticate(self, peer: object, credentials: LoginPassword) -> AuthResult:
+    async def authenticate(
+        self, peer: object, credentials: LoginPassword, mechanism: str
+    ) -> AuthResult:
         self.seen.append(credentials)
+        self.mechanisms.append(mechanism)
         await self.release.wait()
         if credentials == LoginPassword(b"shop", b"secret"):
             return AuthResult(success=True, auth_data="shop")
@@ -119,6 +125,7 @@ def test_other_sessions_are_answered_while_a_login_is_checked() -> None:
         assert (await other.cmd("NOOP")).startswith("250")
         assert not answer.done()
         assert authenticator.seen == [LoginPassword(b"shop", b"secret")]
+        assert authenticator.mechanisms == ["PLAIN"]
         authenticator.release.set()
         assert (await answer).startswith("235 2.7.0")
         await waiting.close()
@@ -135,6 +142,7 @@ def test_login_mechanism_with_challenges_and_a_wrong_password() -> None:
         assert (await client.cmd(b64("shop"))).startswith("334")
         assert (await client.cmd(b64("wrong"))).startswith("535 5.7.8")
         assert authenticator.seen == [LoginPassword(b"shop", b"wrong")]
+        assert authenticator.mechanisms == ["LOGIN"]
         assert (await client.cmd("AUTH PLAIN !!!")).startswith("501 5.5.2")  # not base64
         await client.close()
 
@@ -173,13 +181,34 @@ def test_the_password_hash_is_computed_outside_the_event_loop(tmp_path, monkeypa
     async def main() -> None:
         checker = ShopAuthenticator(db.read, write, 0.2)
         peer = ("127.0.0.1", 40000)
-        ok = await checker.authenticate(peer, LoginPassword(b"shop", b"secret"))
+        ok = await checker.authenticate(peer, LoginPassword(b"shop", b"secret"), "PLAIN")
         assert ok.success and ok.auth_data == "shop"
-        assert checker.delay_for(peer) == 0.0
-        bad = await checker.authenticate(peer, LoginPassword(b"nobody", b"secret"))
+        assert failures(db.read(), "127.0.0.1") == {}
+        bad = await checker.authenticate(peer, LoginPassword(b"nobody", b"secret"), "PLAIN")
         assert not bad.success  # an unknown shop costs a hash check too (no timing oracle)
-        assert checker.delay_for(peer) == pytest.approx(0.2)
+        assert failures(db.read(), "127.0.0.1") == {"nobody": 1}
 
     asyncio.run(main())
     assert len(threads) == 2
     assert all(t is not threading.main_thread() for t in threads)
+
+
+def test_a_failing_throttle_store_refuses_the_login_unchecked(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Fail closed: without the throttle's database no password is checked (a full disk must
+    not lift the limit), and the client hears a temporary failure."""
+    from relay.smtp import auth
+
+    checked: list[str] = []
+    monkeypatch.setattr(auth, "verify_password", lambda password, stored: checked.append(password))
+
+    async def write(job):  # type: ignore[no-untyped-def]
+        raise StoreUnavailable("database or disk is full")
+
+    async def main() -> AuthResult:
+        checker = ShopAuthenticator(lambda: None, write, 0.2)  # type: ignore[arg-type]
+        monkeypatch.setattr(auth, "expected_turn", lambda *args: 0.0)
+        return await checker.authenticate(("127.0.0.1", 1), LoginPassword(b"s", b"pw"), "PLAIN")
+
+    result = asyncio.run(main())
+    assert not result.success and result.message.startswith("454 4.7.0"), result
+    assert checked == []

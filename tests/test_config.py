@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from config import ConfigError, build_config, load_config, parse_duration, parse_schedule
+from tests.rig.tools import free_port
 
 RELAY = [sys.executable, "-m", "relay"]
 
@@ -188,14 +189,21 @@ def test_store_url_is_relative_to_the_config_file_and_data_dir_without_it(tmp_pa
     assert absolute.database_path == Path("/srv/x.db")
 
 
-def test_a_postgresql_url_is_refused_with_what_to_use_instead(tmp_path: Path) -> None:
+def test_a_postgresql_server_that_is_not_there_is_named_without_its_password(
+    tmp_path: Path,
+) -> None:
+    port = free_port()  # nothing listens there
     path = tmp_path / "relay.toml"
-    path.write_text("[store]\nurl = 'postgresql://relay@db.example.net/relay'\n")
+    path.write_text(f"[store]\nurl = 'postgresql://relay:s3cret@127.0.0.1:{port}/relay'\n")
+    path.chmod(0o600)  # a URL with a password makes relay.toml a secret
     assert load_config(path).database_path is None
     for command in (["status"], ["serve"]):
         done = subprocess.run(
             [*RELAY, "--config", str(path), *command], capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 1
-        assert "SQLite only" in done.stderr and "sqlite:///var/relay.db" in done.stderr
+        url = f"postgresql://relay:***@127.0.0.1:{port}/relay"
+        assert f"cannot connect to the database {url}" in done.stderr, done.stderr
+        assert "check store.url in relay.toml" in done.stderr, done.stderr
+        assert "s3cret" not in done.stderr
         assert "Traceback" not in done.stderr

@@ -1,12 +1,12 @@
 """The console's store: the order list (newest first, each order once, keyset pages, searches
-scoped by shop), sessions that end with their shop, user or password, and migration 7 on
-SQLite and on a real PostgreSQL server."""
+scoped by shop), sessions that end with their shop, user or password; on SQLite and on a real
+PostgreSQL server (migration 9 and the same statements on both)."""
 
 from __future__ import annotations
 
 import itertools
-import re
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,8 @@ from relay.store import console_sessions as sessions
 from relay.store import console_users as users
 from relay.store import orders
 from relay.store.db import Database
-from relay.store.dialect import POSTGRESQL_TYPES, Dialect
 from relay.store.errors import StoreError
 from relay.store.messages import insert_message
-from relay.store.schema import MIGRATIONS, render
 from relay.store.shops import remove_shop
 from relay.store.sql import Conn, rows
 from tests.store_fixtures import Message, new_database
@@ -37,9 +35,14 @@ def _message(db: Database, shop: str, order: str | None, to: str, at: float) -> 
     return message_id
 
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return new_database(tmp_path, "a", "b")
+def db(tmp_path: Path, fresh_store: Callable[[], str | None]) -> Iterator[Database]:
+    database = new_database(tmp_path, "a", "b", url=fresh_store())
+    yield database
+    database.close()
 
 
 def _walk(conn: Conn, shop: str, size: int, **search: str) -> list[list[orders.OrderRow]]:
@@ -94,6 +97,7 @@ def test_searches_are_exact_prefix_and_scoped_by_shop(db: Database) -> None:
     assert "1002" not in summaries  # shop b's order
 
 
+@pytest.mark.backends("sqlite")
 def test_the_order_list_walks_an_index_without_sorting(db: Database) -> None:
     """Keyset paging stays fast at any depth only while SQLite reads the rows in index order
     (no temporary B-tree to sort all of the shop's messages for every page)."""
@@ -160,68 +164,3 @@ def test_a_user_is_unique_per_shop(db: Database) -> None:
         users.insert_user(tx, "b", "anna@example.org", "h", time.time())  # another shop: fine
     with pytest.raises(StoreError), db.transaction() as tx:
         users.insert_user(tx, "a", "anna@example.org", "h", time.time())
-
-
-# --- PostgreSQL: the same migrations and the same statements ----------------------------
-
-
-def _literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _inline(sql: str, args: list[Any]) -> str:
-    """`?` placeholders filled with literals (psql takes no parameters on its command line)."""
-    values = iter(args)
-    return re.sub(r"\?", lambda _: _literal(next(values)), sql)
-
-
-def test_migration_7_and_the_order_list_run_on_postgresql(postgres_server) -> None:  # type: ignore[no-untyped-def]
-    postgresql = Dialect("postgresql", POSTGRESQL_TYPES, "FOR UPDATE SKIP LOCKED", True,
-                         Exception, lambda e: StoreError(str(e)))  # fmt: skip
-    name = postgres_server.create_database().rsplit("/", 1)[1]
-    for migration in MIGRATIONS:
-        postgres_server.psql(name, render(migration, postgresql))
-    indexes = postgres_server.psql(name, "SELECT indexname FROM pg_indexes").split()
-    assert {"messages_shop_created", "messages_shop_order_created"} <= set(indexes)
-    assert "messages_shop_order" not in indexes
-    postgres_server.psql(
-        name,
-        "INSERT INTO shops (name, domains, sender, sender_name, language, password_hash,"
-        " dkim_selector, dkim_private_key, created_at) VALUES"
-        " ('a', '[]', 's@x', 'A', 'de', 'h', 's', 'k', 0), ('b', '[]', 's@x', 'B', 'de', 'h', 's',"
-        " 'k', 0);"
-        + "".join(
-            f"INSERT INTO messages (id, shop, order_ref, kind, header_from, message_id, identity,"
-            f" dkim_domain, mail_from, size, body_sha256, created_at) VALUES ('M{i:02d}', "
-            f"'{'a' if i % 3 else 'b'}', 'O{i % 4}', 'dunning', 'f', 'm', 'shop', 'd', 'f', 1,"
-            f" 'h', {1000 + i});"
-            for i in range(12)
-        ),
-    )
-    captured: list[tuple[str, Any]] = []
-
-    class Capture:
-        def execute(self, sql: str, args: Any) -> Any:
-            captured.append((sql, list(args)))
-            return self
-
-        def fetchall(self) -> list[Any]:
-            return []
-
-    orders.recent_orders(Conn(Capture(), postgresql), "a", None, 3)
-    orders.recent_orders(Conn(Capture(), postgresql), "a", orders.Cursor(1010.0, "M10"), 3)
-    first, second = (postgres_server.psql(name, _inline(s, a)).split("\n") for s, a in captured)
-    # shop a has M01 M02 M04 M05 M07 M08 M10 M11; newest per order: O3 M11, O2 M10, O0 M08,
-    # O1 M05 (M09 of O1 is shop b's).
-    assert [line.split("|")[0] for line in first if line] == ["M11", "M10", "M08"]
-    assert [line.split("|")[0] for line in second if line] == ["M08", "M05"]
-    with pytest.raises(RuntimeError, match="duplicate key"):
-        postgres_server.psql(
-            name,
-            "INSERT INTO console_users (shop, email, password_hash, created_at) VALUES"
-            " ('a', 'x@y', 'h', 0), ('a', 'x@y', 'h', 0)",
-        )

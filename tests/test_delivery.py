@@ -5,11 +5,16 @@ from __future__ import annotations
 import email
 import email.policy
 
+import pytest
+
 from tests.harness import RelayProcess, submit
 from tests.keys_in_dns import publish_keys, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer
 from tests.rig.postfix import PostfixRig
+
+# The end-to-end flows run on both store backends (tests/conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 def _send(relay: RelayProcess, to: str) -> str:

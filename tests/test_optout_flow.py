@@ -11,12 +11,17 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.browser import open_and_confirm, require_browser
 from tests.harness import RelayProcess, shop_mail, submit
 from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer
 from tests.rig.postfix import PostfixRig
+
+# The end-to-end flows run on both store backends (tests/conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
@@ -146,15 +151,9 @@ def test_disabled_and_unknown_kinds(relay: RelayProcess) -> None:
 
 
 def test_optout_removed_by_admin_with_reason(relay: RelayProcess) -> None:
-    conn_path = relay.root / "var" / "relay.db"
-    import sqlite3
-
-    conn = sqlite3.connect(conn_path)
-    with conn:
-        conn.execute(
-            "INSERT INTO optouts VALUES ('mein-shop', ?, 'refund', 0, 'link')", (names.CUSTOMER,)
-        )
-    conn.close()
+    relay.execute(
+        "INSERT INTO optouts VALUES ('mein-shop', ?, 'refund', 0, 'link')", names.CUSTOMER
+    )
     relay.run(
         "optouts",
         "remove",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.harness import RelayProcess, submit
 from tests.rig import names
+
+# The end-to-end flows run on both store backends (tests/conftest.py).
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 
 def _send(relay: RelayProcess, to: str, kind: str) -> str:

@@ -13,31 +13,35 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from relay.delivery import scheduler as scheduler_module
+from relay.store.db import Database
 from relay.store.recipients import Lease
 from tests.held_mx import HeldMx, collect_loop_errors, scheduler_for, until
 from tests.store_fixtures import new_database, queue_message
-from tests.test_writer import FullDiskWriter
+from tests.store_fixtures import table as rows_of
+from tests.test_writer import full_disk_writer
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+Fresh = Callable[[], str | None]
 
 RELAY = [sys.executable, "-m", "relay"]
 LEASE = Lease(node="node-a", owner="node-a/w0.1", duration=0.5, retry=300.0)
 
 
-def table(path: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def table(db: Database, sql: str) -> list[tuple]:
+    return [tuple(r.values()) for r in rows_of(db, sql)]
 
 
-def relay_status(root: Path) -> dict:
-    (root / "relay.toml").write_text('[store]\nurl = "sqlite:///relay.db"\n')
+def relay_status(root: Path, db: Database) -> dict:
+    url = db.url if db.shared else "sqlite:///relay.db"
+    (root / "relay.toml").write_text(f'[store]\nurl = "{url}"\n')
     done = subprocess.run(
         [*RELAY, "--config", str(root / "relay.toml"), "status", "--json"],
         capture_output=True,
@@ -54,27 +58,28 @@ def relay_status(root: Path) -> dict:
     return {**json.loads(done.stdout), "text": text}
 
 
-def test_a_result_saved_after_the_disk_had_room_again_is_sent_once(tmp_path: Path) -> None:
-    db = new_database(tmp_path)
+def test_a_result_saved_after_the_disk_had_room_again_is_sent_once(
+    tmp_path: Path, fresh_store: Fresh
+) -> None:
+    db = new_database(tmp_path, url=fresh_store())
     queue_message(db, "max@example.org")
-    path = tmp_path / "relay.db"
     seen: dict = {}
 
     async def main() -> list[dict]:
         errors = collect_loop_errors(asyncio.get_running_loop())
-        writer = FullDiskWriter(db.path)  # type: ignore[attr-defined]
+        writer = full_disk_writer(db)
         writer.start()
         with HeldMx(hold=False) as mx:
             mx.on_data = lambda: setattr(writer, "full", True)  # the disk fills up now
             scheduler = scheduler_for(db, writer.run, mx, LEASE)
             await scheduler.start(release_node=False)
             await until(lambda: writer.commits_refused >= 4, "several refused saves")
-            await until(lambda: bool(relay_status(tmp_path)["stuck"]), "the lease to run out")
-            seen.update(relay_status(tmp_path))
-            assert table(path, "SELECT state FROM recipients") == [("inflight",)]
+            await until(lambda: bool(relay_status(tmp_path, db)["stuck"]), "the lease to run out")
+            seen.update(relay_status(tmp_path, db))
+            assert table(db, "SELECT state FROM recipients") == [("inflight",)]
             writer.full = False  # room again
             await until(
-                lambda: table(path, "SELECT state FROM recipients") == [("delivered",)],
+                lambda: table(db, "SELECT state FROM recipients") == [("delivered",)],
                 "the kept result to be saved",
             )
             await scheduler.stop()
@@ -86,8 +91,8 @@ def test_a_result_saved_after_the_disk_had_room_again_is_sent_once(tmp_path: Pat
 
     errors = asyncio.run(main())
     assert seen["messages"] == 1  # sent once
-    assert table(path, "SELECT code FROM attempts") == [(250,)]  # recorded once
-    assert table(path, "SELECT count(*) FROM events WHERE kind = 'delivered'") == [(1,)]
+    assert table(db, "SELECT code FROM attempts") == [(250,)]  # recorded once
+    assert table(db, "SELECT count(*) FROM events WHERE kind = 'delivered'") == [(1,)]
     [stuck] = seen["stuck"]
     assert stuck["address"] == "max@example.org" and stuck["lease_owner"] == LEASE.owner
     assert "STUCK IN FLIGHT" in seen["text"] and "max@example.org" in seen["text"]
@@ -95,11 +100,10 @@ def test_a_result_saved_after_the_disk_had_room_again_is_sent_once(tmp_path: Pat
 
 
 def test_bugs_while_saving_quarantine_those_rows_and_the_others_are_saved(
-    tmp_path: Path, monkeypatch
+    tmp_path: Path, fresh_store: Fresh, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    db = new_database(tmp_path)
+    db = new_database(tmp_path, url=fresh_store())
     queue_message(db, "bug@example.org", "fine@example.org", "bug2@example.org")
-    path = tmp_path / "relay.db"
     real = scheduler_module.record_attempt
 
     def record(tx, result, owner):  # type: ignore[no-untyped-def]
@@ -117,7 +121,7 @@ def test_bugs_while_saving_quarantine_those_rows_and_the_others_are_saved(
             scheduler = scheduler_for(db, writer.run, mx, LEASE)
             await scheduler.start(release_node=False)
             settled = "SELECT 1 FROM recipients WHERE state IN ('quarantined', 'delivered')"
-            await until(lambda: len(table(path, settled)) == 3, "every row settled")
+            await until(lambda: len(table(db, settled)) == 3, "every row settled")
             await scheduler.stop()
         writer.stop()
         gc.collect()
@@ -125,7 +129,7 @@ def test_bugs_while_saving_quarantine_those_rows_and_the_others_are_saved(
         return errors
 
     errors = asyncio.run(main())
-    states = dict(table(path, "SELECT address, state FROM recipients"))
+    states = dict(table(db, "SELECT address, state FROM recipients"))
     assert states == {
         "bug@example.org": "quarantined",
         "bug2@example.org": "quarantined",
@@ -135,18 +139,17 @@ def test_bugs_while_saving_quarantine_those_rows_and_the_others_are_saved(
 
 
 def test_a_shutdown_while_the_disk_is_full_keeps_the_row_leased_and_kills_no_task(
-    tmp_path: Path,
+    tmp_path: Path, fresh_store: Fresh
 ) -> None:
     """The writer stops while a result waits for room (SIGTERM on a full disk): the lane
     gives up quietly, the row stays in flight under this worker's lease (the node's next
     start gives it back), and nothing dies with an unretrieved exception."""
-    db = new_database(tmp_path)
+    db = new_database(tmp_path, url=fresh_store())
     queue_message(db, "max@example.org")
-    path = tmp_path / "relay.db"
 
     async def main() -> list[dict]:
         errors = collect_loop_errors(asyncio.get_running_loop())
-        writer = FullDiskWriter(db.path)  # type: ignore[attr-defined]
+        writer = full_disk_writer(db)
         writer.start()
         with HeldMx(hold=False) as mx:
             mx.on_data = lambda: setattr(writer, "full", True)
@@ -160,5 +163,5 @@ def test_a_shutdown_while_the_disk_is_full_keeps_the_row_leased_and_kills_no_tas
         return errors
 
     errors = asyncio.run(main())
-    assert table(path, "SELECT state, lease_owner FROM recipients") == [("inflight", LEASE.owner)]
+    assert table(db, "SELECT state, lease_owner FROM recipients") == [("inflight", LEASE.owner)]
     assert errors == []

@@ -67,7 +67,9 @@ class _Recorder(HandlerBase, ShopMechanisms):
         self.contents: list[object] = []
         self.authenticator = self
 
-    async def authenticate(self, peer: object, credentials: object) -> aiosmtpd.smtp.AuthResult:
+    async def authenticate(
+        self, peer: object, credentials: object, mechanism: str
+    ) -> aiosmtpd.smtp.AuthResult:
         return aiosmtpd.smtp.AuthResult(success=True, auth_data="shop")
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]

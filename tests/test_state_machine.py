@@ -3,13 +3,13 @@ final state is what SPEC "Delivery" says whichever lands first: `bounced`, with 
 kept as an attempt. Both orders, deterministically: first by calling the store functions in
 a chosen order, then through the real scheduler (its report path, a real SMTP exchange with
 an MX that holds its 250) and the real bounce-processing path (a real DSN, matched by its
-signed token)."""
+signed token). On both store backends (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,10 @@ from relay.store.db import Database
 from relay.store.recipients import Bounce, Lease, claim_due, mark_bounced, record_attempt
 from relay.store.reports import store_raw
 from tests.held_mx import BOUNCE_DOMAIN, SECRET, HeldMx, dsn_for, scheduler_for, until
-from tests.store_fixtures import new_database, queue_message
+from tests.store_fixtures import new_database, queue_message, table
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+Fresh = Callable[[], str | None]
 
 LEASE = Lease(node="n1", owner="n1/w0.100", duration=60.0, retry=60.0)
 USER_UNKNOWN = Bounce("userunknown", "5.1.1", 550, "550 5.1.1 <max@example.org>: no such user")
@@ -36,16 +39,15 @@ def delivered(row: dict) -> DeliveryResult:
     )  # fmt: skip
 
 
-def facts(db_path: Path) -> dict:
-    conn = sqlite3.connect(db_path)
-    conn.row_factory = sqlite3.Row
-    row = conn.execute("SELECT * FROM recipients").fetchone()
-    attempts = [a["code"] for a in conn.execute("SELECT code FROM attempts")]
+def facts(db: Database) -> dict:
+    [row] = table(db, "SELECT * FROM recipients")
+    attempts = [a["code"] for a in table(db, "SELECT code FROM attempts ORDER BY id")]
     events = [
         (e["kind"], json.loads(e["detail"]))
-        for e in conn.execute("SELECT kind, detail FROM events WHERE recipient IS NOT NULL")
+        for e in table(
+            db, "SELECT kind, detail FROM events WHERE recipient IS NOT NULL ORDER BY id"
+        )
     ]
-    conn.close()
     return {"state": row["state"], "reason": row["reason"], "owner": row["lease_owner"],
             "attempts": attempts, "events": events}  # fmt: skip
 
@@ -56,52 +58,58 @@ def claim_one(db: Database) -> dict:
     return row
 
 
-def test_a_dsn_in_flight_wins_over_the_delivery_result_that_lands_after_it(tmp_path: Path):  # type: ignore[no-untyped-def]
-    db = new_database(tmp_path)
+def test_a_dsn_in_flight_wins_over_the_delivery_result_that_lands_after_it(
+    tmp_path: Path, fresh_store: Fresh
+):  # type: ignore[no-untyped-def]
+    db = new_database(tmp_path, url=fresh_store())
     queue_message(db, "max@example.org")
     row = claim_one(db)
     with db.transaction() as tx:
         assert mark_bounced(tx, row, USER_UNKNOWN, report=1, late=False)
     with db.transaction() as tx:
         assert not record_attempt(tx, delivered(row), LEASE.owner)
-    got = facts(tmp_path / "relay.db")
+    got = facts(db)
     assert (got["state"], got["reason"], got["owner"]) == ("bounced", "userunknown", None)
     assert got["attempts"] == [250]  # the delivery is on record, as an attempt
     assert [kind for kind, _ in got["events"]] == ["bounced"]  # never "delivered"
 
 
-def test_a_dsn_after_delivery_moves_delivered_to_bounced(tmp_path: Path) -> None:
-    db = new_database(tmp_path)
+def test_a_dsn_after_delivery_moves_delivered_to_bounced(
+    tmp_path: Path, fresh_store: Fresh
+) -> None:
+    db = new_database(tmp_path, url=fresh_store())
     queue_message(db, "max@example.org")
     row = claim_one(db)
     with db.transaction() as tx:
         assert record_attempt(tx, delivered(row), LEASE.owner)
     with db.transaction() as tx:
         assert mark_bounced(tx, row, USER_UNKNOWN, report=1, late=True)
-    got = facts(tmp_path / "relay.db")
+    got = facts(db)
     assert (got["state"], got["reason"]) == ("bounced", "userunknown")
     assert [kind for kind, _ in got["events"]] == ["delivered", "bounced"]
     assert got["events"][1][1]["late"] is True
 
 
-def test_a_repeated_dsn_counts_once(tmp_path: Path) -> None:
-    db = new_database(tmp_path)
+def test_a_repeated_dsn_counts_once(tmp_path: Path, fresh_store: Fresh) -> None:
+    db = new_database(tmp_path, url=fresh_store())
     queue_message(db, "max@example.org")
     row = claim_one(db)
     with db.transaction() as tx:
         assert mark_bounced(tx, row, USER_UNKNOWN, report=1, late=False)
     with db.transaction() as tx:
         assert not mark_bounced(tx, row, USER_UNKNOWN, report=2, late=False)
-    assert [kind for kind, _ in facts(tmp_path / "relay.db")["events"]] == ["bounced"]
+    assert [kind for kind, _ in facts(db)["events"]] == ["bounced"]
 
 
-def test_a_result_from_a_worker_that_lost_its_lease_changes_nothing(tmp_path: Path) -> None:
-    db = new_database(tmp_path)
+def test_a_result_from_a_worker_that_lost_its_lease_changes_nothing(
+    tmp_path: Path, fresh_store: Fresh
+) -> None:
+    db = new_database(tmp_path, url=fresh_store())
     queue_message(db, "max@example.org")
     row = claim_one(db)
     with db.transaction() as tx:
         assert not record_attempt(tx, delivered(row), "n2/w0.7")  # not the lease holder
-    got = facts(tmp_path / "relay.db")
+    got = facts(db)
     assert (got["state"], got["owner"], got["attempts"]) == ("inflight", LEASE.owner, [250])
 
 
@@ -127,10 +135,11 @@ async def apply_dsn(write, recipient_id: int) -> str:  # type: ignore[no-untyped
 
 
 @pytest.mark.parametrize("dsn_first", [True, False], ids=["dsn-in-flight", "dsn-after-250"])
-def test_the_race_through_the_scheduler_and_the_bounce_path(tmp_path: Path, dsn_first: bool):  # type: ignore[no-untyped-def]
-    db = new_database(tmp_path)
+def test_the_race_through_the_scheduler_and_the_bounce_path(
+    tmp_path: Path, fresh_store: Fresh, dsn_first: bool
+):  # type: ignore[no-untyped-def]
+    db = new_database(tmp_path, url=fresh_store())
     queue_message(db, "max@example.org")
-    path = tmp_path / "relay.db"
 
     async def main() -> None:
         writer = db.writer()
@@ -140,22 +149,22 @@ def test_the_race_through_the_scheduler_and_the_bounce_path(tmp_path: Path, dsn_
             await scheduler.start(release_node=False)
             await asyncio.get_running_loop().run_in_executor(None, mx.received.wait, 30)
             if dsn_first:  # the MX has the message, the relay has no 250 yet
-                assert facts(path)["state"] == "inflight"
+                assert facts(db)["state"] == "inflight"
                 assert "bounced" in await apply_dsn(writer.run, 1)
                 mx.release.set()
-                await until(lambda: facts(path)["attempts"] == [250], "the 250 recorded")
+                await until(lambda: facts(db)["attempts"] == [250], "the 250 recorded")
             else:
                 mx.release.set()
-                await until(lambda: facts(path)["state"] == "delivered", "the 250 recorded")
+                await until(lambda: facts(db)["state"] == "delivered", "the 250 recorded")
                 assert "bounced" in await apply_dsn(writer.run, 1)
             await scheduler.stop()
         writer.stop()
         assert len(mx.messages) == 1
 
     asyncio.run(main())
-    got = facts(path)
+    got = facts(db)
     assert (got["state"], got["reason"], got["attempts"]) == ("bounced", "userunknown", [250])
     kinds = [kind for kind, _ in got["events"]]
     assert kinds == (["bounced"] if dsn_first else ["delivered", "bounced"])
-    blocked = sqlite3.connect(path).execute("SELECT address FROM blocks").fetchall()
-    assert blocked == [("max@example.org",)]  # user unknown proves the address dead
+    blocked = table(db, "SELECT address FROM blocks")
+    assert blocked == [{"address": "max@example.org"}]  # user unknown proves the address dead

@@ -48,6 +48,9 @@ def version_3(path: Path) -> None:
             (12, 'M1', 'c@example.org', 'example.org', 'deferred', 2, 5, NULL, 451, 1, 2);
         INSERT INTO attempts (recipient, at, mx_host, code) VALUES (7, 2, 'mx.example.org', 250);
         INSERT INTO events (at, kind, message, recipient) VALUES (2, 'delivered', 'M1', 7);
+        INSERT INTO reports (id, received_at, raw, kind, status, recipient)
+            VALUES (3, 2, x'6869', 'bounce', 'matched', 7);
+        INSERT INTO auth_failures (ip, count, last) VALUES ('127.0.0.9', 2, 1);
         """
     )
     conn.commit()
@@ -59,7 +62,7 @@ def test_a_version_3_database_migrates_with_its_data(tmp_path: Path) -> None:
     db = open_database("sqlite:///relay.db", tmp_path)
     conn = sqlite3.connect(tmp_path / "relay.db")
     conn.row_factory = sqlite3.Row
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 9
     rows = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM recipients")}
     assert sorted(rows) == [7, 9, 12]  # ids kept: attempts and events still point at them
     assert rows[7]["state"] == "delivered" and rows[7]["last_code"] == 250
@@ -74,6 +77,12 @@ def test_a_version_3_database_migrates_with_its_data(tmp_path: Path) -> None:
     assert conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"recipients_due", "recipients_message", "recipients_address"} <= indexes
+    # Version 7: reports keep their rows (fingerprint unknown); AUTH failures are counted per
+    # address and shop name from now on (the old per-address counts go: 15 minutes at most).
+    report = dict(conn.execute("SELECT * FROM reports").fetchone())
+    assert (report["id"], report["recipient"], report["fingerprint"]) == (3, 7, None)
+    assert conn.execute("SELECT count(*) FROM auth_failures").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM auth_attempts").fetchone()[0] == 0
     conn.close()
     with db.transaction() as tx:  # the old claim is taken over by the next claimer
         claimed = claim_due(tx, Lease("n", "n/w0.1", 300, 300), 10)

@@ -8,10 +8,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
+from relay.store.db import Database
 from relay.store.errors import StoreClosed, StoreError, StoreUnavailable
+from relay.store.pgwriter import PoolWriter
 from relay.store.sql import Tx, changed, execute
 from relay.store.writer import Writer
 
@@ -54,6 +58,26 @@ class FullDiskWriter(Writer):
             self.commits_refused += 1
             raise full_disk()
         super()._commit(conn)
+
+
+class FullDiskPoolWriter(PoolWriter):
+    """The same fault for PostgreSQL: while `full`, each transaction fails just before its
+    COMMIT with the error PostgreSQL raises when it cannot extend a file (SQLSTATE 53100)."""
+
+    full = False
+    commits_refused = 0
+
+    def _before_commit(self, conn: Any) -> None:
+        if self.full:
+            self.commits_refused += 1
+            raise psycopg.errors.DiskFull("could not extend file: No space left on device")
+
+
+def full_disk_writer(db: Database) -> FullDiskWriter | FullDiskPoolWriter:
+    """The full-disk writer of `db`'s engine."""
+    if db.shared:
+        return FullDiskPoolWriter(db.info)  # type: ignore[attr-defined]
+    return FullDiskWriter(db.path)  # type: ignore[attr-defined]
 
 
 def test_a_failing_job_fails_alone_and_a_stopped_writer_refuses(tmp_path: Path) -> None:

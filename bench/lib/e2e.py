@@ -13,7 +13,7 @@ from bench.lib.loadgen import SEQ
 from bench.lib.procs import SystemCpu, TreeMonitor, Usage, pids, wait_for, wait_quiet
 from bench.lib.sink import Sink
 from bench.lib.source import message_text, percentile
-from bench.lib.submit import LoadRun
+from bench.lib.submit import LoadRun, Port
 from bench.lib.systems import sessions_by_process
 
 WARM_UP_SESSIONS, WARM_UP_MESSAGES = 10, 100
@@ -30,7 +30,7 @@ class System(Protocol):
     name: str
     warmed: int
 
-    def start(self) -> int: ...
+    def start(self) -> Port: ...
     def roots(self) -> list[int]: ...
     def check(self, accepted: int) -> list[str]: ...
     def stop(self) -> None: ...
@@ -82,7 +82,7 @@ def shop_message(size: int) -> str:
     return extra + message_text(max(size - len(extra), 1))
 
 
-def warm_up(system: System, port: int, load: Load, sink: Sink) -> None:
+def warm_up(system: System, port: Port, load: Load, sink: Sink) -> None:
     """Not measured: small messages through the same kind of load (spawns workers and
     smtpd processes, opens caches), all delivered."""
     base = sink.count
@@ -118,6 +118,8 @@ def measure(
         split = sorted(sessions_by_process(roots, port).values(), reverse=True)
         base = sink.count
         groups = {"system": roots, "load": load.pids, "sink": pids(*sink_side)}
+        database = getattr(system, "database_roots", list)  # the relay on PostgreSQL
+        groups["database"] = database
         monitor = GroupMonitor({**groups, "ours": pids(os.getpid())}, memory=["system"]).start()
         machine = SystemCpu().start()
         started = time.perf_counter()
@@ -128,9 +130,10 @@ def measure(
         after = time.perf_counter() - started
         busy = machine.stop()
         used = monitor.stop()
+        used["system"].cpu_seconds += used["database"].cpu_seconds  # PostgreSQL's work
         # Every process of the benchmark is in our own tree (the systems, the load generator,
         # the sink side, this process and its monitor); the rest of the machine is noise.
-        inside = used["ours"].cpu_seconds
+        inside = used["ours"].cpu_seconds + used["database"].cpu_seconds
         run = Run(
             mode=mode,
             system=system.name,

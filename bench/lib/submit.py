@@ -23,6 +23,7 @@ from bench.lib.source import smtp_data, source_command
 from tests.rig.tools import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
+Port = int | list[int]  # one listener, or one per relay node (the load generators take turns)
 USERNAME = "bench"
 PASSWORD = "bench-password-123"  # bench.lib.relay's shop and the Postfix SASL user
 
@@ -68,12 +69,15 @@ class TlsLoad:
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs]
 
-    def command(self, port: int) -> list[str]:
+    def command(self, port: Port) -> list[str]:
         """The command line of one process (for the report; the config is its argument)."""
-        return [sys.executable, "-m", "bench.lib.loadgen", f"CONFIG.json (127.0.0.1:{port})"]
+        listeners = ", ".join(f"127.0.0.1:{p}" for p in _ports(port))
+        return [sys.executable, "-m", "bench.lib.loadgen", f"CONFIG.json ({listeners})"]
 
-    def start(self, port: int, text: str) -> list[int]:
-        """Start the processes and wait until each has opened its sessions; their pids."""
+    def start(self, port: Port, text: str) -> list[int]:
+        """Start the processes and wait until each has opened its sessions; their pids.
+        Several ports (relay nodes): process i submits to port i modulo their number."""
+        ports = _ports(port)
         data = smtp_data(text).decode()
         parts = zip(
             shares(self.sessions, self.processes),
@@ -84,7 +88,7 @@ class TlsLoad:
         configs = Path(tempfile.mkdtemp(prefix="relay-bench-loadgen-"))
         for index, (sessions, messages) in enumerate(parts):
             config = Config(
-                port=port,
+                port=ports[index % len(ports)],
                 sessions=sessions,
                 messages=messages,
                 data=data,
@@ -119,7 +123,7 @@ class TlsLoad:
             shutil.rmtree(configs, ignore_errors=True)  # read by every process by now
         return self.pids()
 
-    def go(self, port: int) -> LoadRun:
+    def go(self, port: Port) -> LoadRun:
         """Release every session at once and wait until all are done."""
         started = time.perf_counter()
         for proc in self._procs:
@@ -169,17 +173,19 @@ class SourceLoad:
         proc = self._proc
         return [proc.pid] if proc is not None else []
 
-    def command(self, port: int) -> list[str]:
+    def command(self, port: Port) -> list[str]:
         assert self.message is not None
-        return source_command(port, self.sessions, self.messages, self.message)
+        [one] = _single(port)
+        return source_command(one, self.sessions, self.messages, self.message)
 
-    def start(self, port: int, text: str) -> list[int]:
+    def start(self, port: Port, text: str) -> list[int]:
+        _single(port)
         self.message = self.work / f"message-{len(text)}.eml"
         # smtp-source sends one file: every message the same Message-ID.
         self.message.write_text(text.replace(SEQ, "1"), encoding="utf-8")
         return []
 
-    def go(self, port: int) -> LoadRun:
+    def go(self, port: Port) -> LoadRun:
         command = self.command(port)
         started = time.perf_counter()
         self._proc = subprocess.Popen(
@@ -210,7 +216,18 @@ class SourceLoad:
         stop_process(proc, timeout=5)
 
 
-def wrong_password_refused(port: int) -> str:
+def _ports(port: Port) -> list[int]:
+    return list(port) if isinstance(port, list) else [port]
+
+
+def _single(port: Port) -> list[int]:
+    ports = _ports(port)
+    if len(ports) != 1:
+        raise ValueError("smtp-source submits to one port: several relay nodes need --mode tls")
+    return ports
+
+
+def wrong_password_refused(port: Port) -> str:
     """'' when AUTH with a wrong password is refused (535, RFC 4954 6), else what happened:
     proof that the system measured really checks the credentials."""
     load = TlsLoad(1, 0, password="not-the-" + PASSWORD)

@@ -1,6 +1,7 @@
 """The systems bench/relay compares, each behind the same four steps.
 
-`start()` gives the submission port, `roots()` the pids whose process trees are the system
+`start()` gives the submission port (one per node when the relay runs as several nodes on
+PostgreSQL), `roots()` the pids whose process trees are the system
 (its CPU and memory), `check(run)` what must be true after a run, `stop()`. The relay is a
 fresh instance per run (empty database); the two Postfix instances run for the whole
 benchmark and are only started once.
@@ -16,11 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.lib.opendkim import OpenDkim
+from bench.lib.pgstore import postmaster_pid
 from bench.lib.postfix import PostfixRelay
 from bench.lib.procs import Cleanup, tree, wait_for
 from bench.lib.relay import Relay
 from bench.lib.sink import Sink
+from bench.lib.submit import Port
+from relay.store.postgres import redacted
 from tests.rig.nsd import NsdServer
+from tests.rig.postgres import PostgresServer
 
 LABELS = {
     "relay": "relay",
@@ -37,26 +42,43 @@ class Variant:
     loop: str = "asyncio"
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    store: str | None = None  # sqlite | postgresql; None: --store
+    nodes: int | None = None  # relay serve processes on one database; None: --nodes
 
 
 def parse_variant(text: str) -> Variant:
-    """LABEL=ITEM,ITEM,...; an ITEM is loop:uvloop, env:NAME=VALUE or SECTION.KEY=VALUE."""
+    """LABEL=ITEM,ITEM,...; an ITEM is loop:uvloop, env:NAME=VALUE, store:postgresql,
+    nodes:N or SECTION.KEY=VALUE."""
     label, _, items = text.partition("=")
     if not label or not items:
         raise ValueError(f"{text!r}: expected LABEL=ITEM[,ITEM...]")
     loop, settings, env = "asyncio", [], {}
+    store: str | None = None
+    nodes: int | None = None
     for item in (i.strip() for i in items.split(",") if i.strip()):
         if item.startswith("loop:"):
             loop = item[5:]
         elif item.startswith("env:"):
             name, _, value = item[4:].partition("=")
             env[name] = value
+        elif item.startswith("store:"):
+            store = item[6:]
+            if store not in STORES:
+                raise ValueError(f"{item!r}: store is one of {', '.join(STORES)}")
+        elif item.startswith("nodes:"):
+            nodes = int(item[6:])
         else:
             settings.append(item)
-    return Variant(label, loop, relay_overrides(settings), env)
+    return Variant(label, loop, relay_overrides(settings), env, store, nodes)
+
+
+STORES = ("sqlite", "postgresql")
 
 
 class RelaySystem:
+    """The relay under measure: one `relay serve` on SQLite, or `nodes` of them (own ports
+    and data directories, shared keys) on one PostgreSQL database of `pg`."""
+
     def __init__(
         self,
         work: Path,
@@ -70,6 +92,8 @@ class RelaySystem:
         overrides: dict[str, dict[str, Any]] | None = None,
         env: dict[str, str] | None = None,
         name: str = "relay",
+        pg: PostgresServer | None = None,
+        nodes: int = 1,
     ) -> None:
         self.name = name
         self.env = env or {}
@@ -78,35 +102,56 @@ class RelaySystem:
         self.signing_workers = signing_workers
         self.relay_loop = relay_loop
         self.overrides = overrides or {}
-        self.relay: Relay | None = None
+        self.pg, self.nodes = pg, nodes
+        if nodes > 1 and pg is None:
+            raise ValueError(f"{name}: nodes share one PostgreSQL database (store:postgresql)")
+        self.relays: list[Relay] = []
         self.runs = 0
         self.warmed = 0
 
-    def start(self) -> int:
+    @property
+    def relay(self) -> Relay | None:
+        return self.relays[0] if self.relays else None
+
+    def start(self) -> Port:
         self.runs += 1
         submission: dict[str, Any] = {} if self.trusted else {"trusted_clients": []}
-        relay = Relay(
-            self.work / f"{self.name.replace(':', '-')}-{self.runs}",
-            delivery={
-                "nameservers": [self.nsd.nameserver],
-                "smtp_port": self.sink.port,
-                "retry_schedule": "5s",
-                "max_age": "1h",
-                "connect_timeout": "5s",
-            },
-            signing_workers=self.signing_workers,
-            submission=submission,
-            env={**(uvloop_env(self.work) if self.relay_loop == "uvloop" else {}), **self.env},
-            overrides=self.overrides,
-        ).init()
-        self.cleanup.add(relay.stop)
-        relay.start()
-        self.relay = relay
-        print(f"  relay serve pid {relay.pid}, submission 127.0.0.1:{relay.port}", flush=True)
-        return relay.port
+        url = self.pg.create_database("bench") if self.pg is not None else None
+        for index in range(self.nodes):
+            store = {"url": url, "node": f"node-{index}"} if url else {}
+            relay = Relay(
+                self.work / f"{self.name.replace(':', '-')}-{self.runs}-{index}",
+                delivery={
+                    "nameservers": [self.nsd.nameserver],
+                    "smtp_port": self.sink.port,
+                    "retry_schedule": "5s",
+                    "max_age": "1h",
+                    "connect_timeout": "5s",
+                },
+                signing_workers=self.signing_workers,
+                submission=submission,
+                env={**(uvloop_env(self.work) if self.relay_loop == "uvloop" else {}), **self.env},
+                overrides={**self.overrides, "store": {**self.overrides.get("store", {}), **store}},
+            )
+            relay.init(add_shop=index == 0)  # the shop is in the shared database once
+            if self.relays:
+                relay.share_keys_of(self.relays[0])
+            self.cleanup.add(relay.stop)
+            relay.start()
+            self.relays.append(relay)
+            print(f"  relay serve pid {relay.pid}, submission 127.0.0.1:{relay.port}"
+                  f"{f', node {index} on {redacted(url)}' if url else ''}", flush=True)  # fmt: skip
+        ports = [r.port for r in self.relays]
+        return ports if len(ports) > 1 else ports[0]
 
     def roots(self) -> list[int]:
-        return [self.relay.pid] if self.relay is not None and self.relay.proc else []
+        """Every node's `relay serve`."""
+        return [r.pid for r in self.relays if r.proc]
+
+    def database_roots(self) -> list[int]:
+        """PostgreSQL's postmaster: its backends do the relay's database work, so their CPU
+        is the relay's (bench.lib.e2e adds it); their memory is the server's, not counted."""
+        return [postmaster_pid(self.pg)] if self.pg is not None and self.relays else []
 
     def check(self, accepted: int) -> list[str]:
         """Every accepted message delivered (rows in state `delivered`) and signed."""
@@ -124,9 +169,9 @@ class RelaySystem:
         return notes
 
     def stop(self) -> None:
-        if self.relay is not None:
-            self.relay.stop()
-        self.relay = None
+        for relay in self.relays:
+            relay.stop()
+        self.relays = []
         self.warmed = 0
 
 
@@ -188,14 +233,15 @@ def uvloop_env(work: Path) -> dict[str, str]:
     return {"PYTHONPATH": f"{site}{os.pathsep}{repo}"}
 
 
-def sessions_by_process(roots: Callable[[], list[int]], port: int) -> dict[int, int]:
+def sessions_by_process(roots: Callable[[], list[int]], port: Port) -> dict[int, int]:
     """pid -> established connections on 127.0.0.1:`port` it holds (SO_REUSEPORT spreads
     kept-open sessions over the workers by a hash, so the split is seldom even)."""
+    wanted = set(port) if isinstance(port, list) else {port}
     established = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, state, inode = fields[1], fields[3], fields[9]
-        if state == "01" and int(local.split(":")[1], 16) == port:
+        if state == "01" and int(local.split(":")[1], 16) in wanted:
             established.add(inode)
     counts: dict[int, int] = {}
     for pid in (p for root in roots() for p in tree(root)):

@@ -26,6 +26,8 @@ _COMMANDS = {
     "bounces": "bounces",
     "test-email": "test_email",
     "preview": "preview",
+    "db": "db",
+    "nodes": "nodes",
     "problems": "problems",
 }
 

@@ -160,11 +160,23 @@ def _render_summary(data: dict) -> None:
 
 @bounces.command("list")
 @click.option("--unrecognized", is_flag=True, help="Only reports that matched no message.")
+@click.option(
+    "--unverified",
+    is_flag=True,
+    help="Only reports that named a message by its Message-ID alone, without a signed"
+    " reference: kept and shown, they changed nothing.",
+)
 @json_option
 @pass_state
-def list_(state: State, unrecognized: bool, as_json: bool) -> None:
-    """Reports that came in, newest first, with what they changed."""
-    rows = list_reports(state.conn, unrecognized)
+def list_(state: State, unrecognized: bool, unverified: bool, as_json: bool) -> None:
+    """Reports that came in, newest first, with what they changed.
+
+    Status: matched (it proved its recipient with a signed reference and took effect),
+    unverified (it only quoted a Message-ID: nothing changed), duplicate (the same as an
+    earlier report: counted once), opt-out, unrecognized."""
+    if unrecognized and unverified:
+        raise click.UsageError("--unrecognized and --unverified exclude each other")
+    rows = list_reports(state.conn, unrecognized, status="unverified" if unverified else None)
     emit(
         rows,
         as_json,

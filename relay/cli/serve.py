@@ -36,6 +36,11 @@ def serve(
     processes sharing the ports and the queue; it logs "relay ready" once every worker
     listens. A listener that cannot open (a port taken) stops the relay with exit status 1.
     The log has one line per accepted message, delivery attempt and bounce report.
+
+    With store.url on PostgreSQL, several nodes (each a `relay serve` with its own
+    store.node name and the same secret.key) share the queue; `relay nodes` lists them.
+    Worker 0 serves HTTP (unsubscribe, /healthz, /metrics) and the periodic work, which one
+    node at a time runs.
     """
     from relay.errors import SetupError
     from relay.serve import run, worker_count

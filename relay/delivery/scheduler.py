@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from bounces.verp import bounce_address
-from relay import logs
+from relay import logs, metrics
 from relay.delivery.client import ClientSettings, Envelope, deliver_batch
 from relay.delivery.decide import decide
 from relay.delivery.outcome import Attempt, Reply
@@ -252,7 +252,9 @@ class Scheduler:
             lambda tx: record_attempt(tx, result, self.me), f"the result for {row['id']}"
         )
         logs.attempt(row, attempt, decision)  # issue 14: one line per attempt
-        if not applied:  # a DSN bounced it meanwhile, or our lease was taken over
+        if applied:
+            metrics.observe(result.state, result.shop, row.get("kind", ""), since=row["created_at"])
+        else:  # a DSN bounced it meanwhile, or our lease was taken over
             log.info("recipient %d: %s kept as an attempt only", row["id"], result.reply)
 
     async def _save(self, job: Callable[[Tx], T], what: str) -> T:

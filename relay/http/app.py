@@ -1,5 +1,6 @@
-"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages, `/healthz`, the JSON API
-under `/api/v1/` (relay.http.api) and the shop console under `/console/` (relay.http.console)."""
+"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages, `/healthz`, `/metrics`, the
+JSON API under `/api/v1/` (relay.http.api) and the shop console under `/console/`
+(relay.http.console)."""
 
 import logging
 import re
@@ -14,6 +15,7 @@ from relay.http.api.errors import ApiError
 from relay.http.console import CONSOLE, ConsoleDeps, console_app
 from relay.http.console import PREFIX as CONSOLE_PREFIX
 from relay.http.console import not_found_page as console_not_found
+from relay.http.metrics_page import MetricsSettings, add_metrics_route
 from relay.http.optout import DEPS, Deps, not_found, resubscribe, show, show_resubscribe, submit
 from relay.store.db import Read, Write, ping
 
@@ -44,6 +46,7 @@ def make_app(
     write: Write,
     secret: bytes,
     api: ApiDeps | None = None,
+    metrics: MetricsSettings | None = None,
     console: ConsoleDeps | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY, middlewares=[_not_found_page])
@@ -55,6 +58,8 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     if api is not None:
         app.add_subapp(API_PREFIX, api_app(api))
+    if metrics is not None:
+        add_metrics_route(app, metrics)
     if console is not None:
         app[CONSOLE] = console  # the console's 404 page for paths none of its routes has
         app.add_subapp(CONSOLE_PREFIX, console_app(console))
@@ -72,10 +77,11 @@ async def start_http(
     api: ApiDeps | None = None,
     console: ConsoleDeps | None = None,
     reuse_port: bool = False,
+    metrics: MetricsSettings | None = None,
 ) -> web.AppRunner:
     """Listen on host:port; the caller stops it with `await runner.cleanup()`."""
     runner = web.AppRunner(
-        make_app(read, write, secret, api, console),
+        make_app(read, write, secret, api, metrics, console),
         access_log_class=RedactingAccessLogger,
         access_log=logging.getLogger("relay.http.access"),
         shutdown_timeout=_SHUTDOWN_TIMEOUT,

@@ -1,4 +1,5 @@
-"""What a matched report changes: recipient state, events, blocks (one transaction)."""
+"""What a report changes: recipient state, events, blocks (one transaction) when it proved its
+recipient; an event in the claimed recipient's history and nothing else when it did not."""
 
 from bounces import RecipientResult, Report
 from relay.inbound.matching import Match
@@ -83,3 +84,33 @@ def _complaint(tx: Tx, report_id: int, report: Report, match: Match) -> str:
         note=f"spam complaint ({report.feedback_type or 'abuse'})",
     )
     return "complaint: address blocked"
+
+
+def record_unverified(tx: Tx, report_id: int, report: Report, match: Match) -> str:
+    """A report that only quotes a Message-ID (SPEC "What it promises"): shown in the history of
+    the message it names, with what it claims, and nothing else changes (no block, no state,
+    no complained event)."""
+    result = _result_for(report, match.address)
+    add_event(
+        tx,
+        EventKind.REPORT,
+        shop=match.shop,
+        message=match.message,
+        recipient=match.recipient,
+        report=report_id,
+        report_kind=report.kind,
+        verified=False,
+        claimed=_claim(report, result),
+    )
+    return (
+        f"unverified {report.kind} about {match.address} (message {match.message}; no signed"
+        " reference, only its Message-ID): nothing changed"
+    )
+
+
+def _claim(report: Report, result: RecipientResult | None) -> str:
+    if report.kind == "complaint":
+        return f"spam complaint ({report.feedback_type or 'abuse'})"
+    if result is None:
+        return report.kind
+    return " ".join(x for x in (result.action, result.status or "", result.reason) if x)

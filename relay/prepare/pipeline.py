@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from bounces.verp import REF_HEADER, encode_ref
 from relay.kinds import IMPLICIT_KIND, Kind
 from relay.model import Shop
 from relay.prepare.headers import MalformedMessage, RawMessage, Source, decoded
@@ -107,6 +108,7 @@ def prepare(
     """`data`: the message as received (bytes, or the spool of relay.smtp.data)."""
     message = _rendered(_parse(data), rcpt_tos, shop, assets)
     relay_headers = message.pop_prefixed("x-relay-")
+    message.remove(REF_HEADER.lower())  # only the relay writes it (_report_ref)
     kind = _kind_of(relay_headers, shop)
     order_ref = _order_of(relay_headers)
     _check_from(message, shop)
@@ -265,29 +267,43 @@ def _plan_recipients(rcpt_tos: list[str], shop: Shop, kind: Kind, lookups: Looku
 
 
 def _plan_signing(prepared: Prepared, settings: Settings) -> None:
+    """One signature per recipient: each copy carries its own report reference (and, for
+    optional kinds, its own List-Unsubscribe), and the signature covers them."""
     ident = prepared.identity
-    to_send = [i for i, p in enumerate(prepared.recipients) if p.state == "queued"]
-    if not to_send:
-        return
-    if not prepared.kind.optional:
-        prepared.sign_jobs.append(
-            SignJob(tuple(to_send), b"", ident.dkim_domain, ident.dkim_selector, ident.key_pem)
-        )
-        return
-    # Optional kinds: each recipient gets its own List-Unsubscribe (RFC 8058), so its own
-    # signature; both headers are covered by it (RFC 8058 4).
-    for index in to_send:
-        target = OptOutTarget(prepared.shop, prepared.recipients[index].address, prepared.kind.name)
-        mailto = mailto_token(settings.secret, target)
-        prepared.mailto_tokens.append((mailto, target))
-        url = f"{settings.public_url.rstrip('/')}/u/{quote(link_token(settings.secret, target))}"
-        extra = (
-            f"List-Unsubscribe: <{url}>,\r\n <mailto:{mailto}@{settings.bounce_domain}>\r\n"
-            "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
-        ).encode()
+    for index, plan in enumerate(prepared.recipients):
+        if plan.state != "queued":
+            continue
+        extra = _report_ref(prepared, plan.address, settings)
+        if prepared.kind.optional:
+            extra += _list_unsubscribe(prepared, plan.address, settings)
         prepared.sign_jobs.append(
             SignJob((index,), extra, ident.dkim_domain, ident.dkim_selector, ident.key_pem)
         )
+
+
+def _report_ref(prepared: Prepared, address: str, settings: Settings) -> bytes:
+    """The signed reference to this recipient (bounces.verp.REF_HEADER) that a complaint quotes
+    with the original message (RFC 5965 2 d), so that only a report about mail this recipient
+    got blocks the address (SPEC "What it promises"). It carries the queue id and a MAC,
+    nothing readable about the customer. SPEC's "the relay removes every X-Relay-* header" is
+    about the headers a shop submits; this one is the relay's own, named outside that family
+    so that what leaves the relay still carries none, and a shop's copy of it is removed in
+    prepare()."""
+    ref = encode_ref(settings.secret, prepared.id, address)
+    return f"{REF_HEADER}: {ref}\r\n".encode()
+
+
+def _list_unsubscribe(prepared: Prepared, address: str, settings: Settings) -> bytes:
+    """Optional kinds: the recipient's own List-Unsubscribe (RFC 8058), signed with it
+    (RFC 8058 4)."""
+    target = OptOutTarget(prepared.shop, address, prepared.kind.name)
+    mailto = mailto_token(settings.secret, target)
+    prepared.mailto_tokens.append((mailto, target))
+    url = f"{settings.public_url.rstrip('/')}/u/{quote(link_token(settings.secret, target))}"
+    return (
+        f"List-Unsubscribe: <{url}>,\r\n <mailto:{mailto}@{settings.bounce_domain}>\r\n"
+        "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    ).encode()
 
 
 def apply_signatures(prepared: Prepared, signatures: list[bytes]) -> None:

@@ -66,7 +66,14 @@ def run(
     try:
         with claimed(config):  # a second relay on these addresses stops here, naming the first
             if count == 1:
-                asyncio.run(serve(config, WorkerRole(0, 1), on_ready=ready))
+                from relay.serve.node import NodeRun
+
+                node = NodeRun(config, 1)  # the node lock, its dead leases, its registration
+                node.start()
+                try:
+                    asyncio.run(serve(config, WorkerRole(0, 1), on_ready=ready))
+                finally:
+                    node.stop()
             else:
                 from relay.serve.supervisor import Supervisor
 
@@ -84,7 +91,8 @@ def announce(config: Config, count: int) -> None:
     for address in config.inbound.listen:
         log.info("bounce listener listening on %s", address)
     log.info(
-        "http (unsubscribe, API, console, /healthz; worker 0) listening on %s", config.http.listen
+        "http (unsubscribe, API, console, /healthz, /metrics; worker 0) listening on %s",
+        config.http.listen,
     )
     warning = public_url_warning(config.http.public_url)
     if warning:  # RFC 8058 3.1: one-click needs HTTPS (issue 13 item 8)

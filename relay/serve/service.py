@@ -1,8 +1,10 @@
-"""One worker of `relay serve`: every listener, delivery and DNS re-checks in one event loop.
+"""One worker of `relay serve`: every listener, delivery and periodic work in one event loop.
 
 SIGTERM or SIGINT: stop accepting, let work in flight finish its transaction, close the store.
-With several workers, limits are split between them, and the jobs that must run once (DNS
-re-checks, recovering unprocessed reports) run in worker 0.
+With several workers, limits are split between them. Worker 0 serves HTTP (with /metrics),
+writes the node's heartbeat, and runs the periodic jobs (DNS re-checks, report recovery,
+retention) that must run once: on SQLite always, on PostgreSQL while it holds each job's
+advisory lock, so one node of several runs each (relay.serve.singleton).
 """
 
 import asyncio
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from config import Config
 from dns_checks.typos import likely_typo
+from relay import metrics
 from relay.delivery.client import ClientSettings
 from relay.delivery.relayhost import relayhost_from
 from relay.delivery.routing import Router
@@ -22,7 +25,10 @@ from relay.dns import delivery_resolver
 from relay.errors import SetupError
 from relay.inbound.listener import InboundDeps, InboundHandler
 from relay.runtime import open_store, settings_from, tls_paths
+from relay.serve.node import beat
+from relay.serve.periodic import enforce_retention, recover_reports
 from relay.serve.role import WorkerRole
+from relay.serve.singleton import Singletons
 from relay.signing import Signer
 from relay.smtp.admission import Admission, Gate, Limits, MemoryGate
 from relay.smtp.auth import ShopAuthenticator
@@ -30,6 +36,7 @@ from relay.smtp.data import DataPolicy
 from relay.smtp.protocol import RelaySMTP
 from relay.smtp.submission import SubmissionHandler
 from relay.store.db import Database, GroupWriter
+from relay.store.hooks import add_observer
 from relay.store.recipients import Lease, lease_owner, node_name
 from relay.submit import SubmissionDeps, Submitter
 
@@ -82,16 +89,19 @@ class Service:
         self.writer: GroupWriter | None = None
         self.signer: Signer | None = None
         self.background: list[Callable[[], object]] = []
+        self.node = node_name(config.store.node)
 
     async def start(self) -> None:
         config = self.config
         self.tls = server_tls_context(config)  # a bad certificate stops us before anything runs
-        self.db = open_store(config)
+        self.db = open_store(config, name=f"relay/{self.node}/w{self.role.index}")
         self.writer = self.db.writer()
         self.writer.start()
         self.reads = self.db.read
+        add_observer(metrics.observe)  # counts what the store committed (relay.metrics)
         self.signer = Signer(config.submission.signing_workers)
         self.settings = settings_from(config)
+        self.singletons = Singletons(self.db, first_worker=self.role.first)
         self.spool_dir = spool_directory(config)
         self.memory = MemoryGate(_MEMORY_BUDGET)
         await self._start_delivery()
@@ -100,9 +110,10 @@ class Service:
             # The unsubscribe pages see a few requests a day: one worker is plenty, and the
             # others need not carry aiohttp in memory.
             await self._start_http()
-            self._start_recheck()
         await self._start_inbound()
         await self._start_submission()
+        if self.role.first:
+            self._start_periodic()
 
     async def _listen(self, factory: Callable[[], object], address: str, **options: object) -> None:
         host, port = split_address(address)
@@ -150,17 +161,30 @@ class Service:
         for address in config.inbound.listen:
             await self._listen(lambda: Gate(admission, {}, session), address)
             log.debug("bounce listener listening on %s", address)
-        if self.role.first:
-            await handler.recover()
+        self.inbound = handler
         self.background.append(handler.drain)
 
-    def _start_recheck(self) -> None:
+    def _start_periodic(self) -> None:
+        """Worker 0: the heartbeat, and the jobs one node at a time runs (relay.serve.singleton;
+        other helpers add theirs with `self.singletons.add(name, job)` before this runs)."""
         assert self.writer is not None
         from relay.recheck import Rechecker  # worker 0 only: pyspf and the checks
 
-        rechecker = Rechecker(self.config, self.reads, self.writer.run)
-        rechecker.start()
-        self.background.append(rechecker.stop)
+        write, singletons = self.writer.run, self.singletons
+        rechecker = Rechecker(self.config, self.reads, write)
+        singletons.add("dns-recheck", rechecker.run)
+        singletons.add("reports", lambda: recover_reports(self.reads, self.inbound.process))
+        if self.config.store.retention > 0:
+            retention = self.config.store.retention
+            singletons.add("retention", lambda: enforce_retention(write, retention))
+        from relay.webhooks.running import run_outbox  # the webhook outbox: one node at a time
+
+        secret = self.settings.secret
+        singletons.add("webhooks", lambda: run_outbox(self.config, self.reads, write, secret))
+        singletons.start()
+        self.background.append(singletons.stop)
+        heart = asyncio.create_task(beat(write, self.node, singletons.held), name="heartbeat")
+        self.background.append(heart.cancel)
 
     async def _start_http(self) -> None:
         assert self.writer is not None
@@ -168,27 +192,27 @@ class Service:
         from relay.http import start_http
         from relay.http.api.deps import api_deps  # the API and webhooks: worker 0 only
         from relay.http.console import console_deps
+        from relay.http.metrics_page import MetricsSettings, parse_networks
 
         secret = self.settings.secret
         api = api_deps(self.config, self.reads, self.writer.run, self.submitter, secret)
+        from relay.store.outbox import waiting_per_shop
+
+        metrics.add_backlog_reader(waiting_per_shop)  # the webhook backlog per shop
+        allow = parse_networks(self.config.http.metrics_allow)
+        scrape = MetricsSettings(self.reads, self.node, metrics.relay_version(), allow)
         console = console_deps(
             self.config, self.reads, self.writer.run, secret, self.submitter, api.renderer.render
         )
         runner = await start_http(
-            host, port, self.reads, self.writer.run, secret, api=api, console=console
-        )
+            host, port, self.reads, self.writer.run, secret, api=api, metrics=scrape,
+            console=console,
+        )  # fmt: skip
         self.background.append(runner.cleanup)
-        log.debug("http (unsubscribe, API, console) listening on %s", self.config.http.listen)
-        await self._start_webhooks()
-
-    async def _start_webhooks(self) -> None:
-        """The webhook outbox worker, one per relay (on PostgreSQL: under the periodic-work
-        lock of one node)."""
-        assert self.writer is not None
-        from relay.webhooks.running import start_outbox
-
-        stop = await start_outbox(self.config, self.reads, self.writer.run, self.settings.secret)
-        self.background.append(stop)
+        log.debug(
+            "http (unsubscribe, API, console, /healthz, /metrics) listening on %s",
+            self.config.http.listen,
+        )
 
     async def _start_delivery(self) -> None:
         config = self.config
@@ -215,17 +239,16 @@ class Service:
             bounce_domain=config.inbound.bounce_domain,
             secret=self.settings.secret,
         )
-        node = node_name(config.store.node)
         lease = Lease(
-            node=node,
-            owner=lease_owner(node, self.role.index, os.getpid()),
+            node=self.node,
+            owner=lease_owner(self.node, self.role.index, os.getpid()),
             duration=config.store.lease,
             # A crash retries a claimed row after the first retry interval, not at once.
             retry=delivery.retry_schedule[0] if delivery.retry_schedule else 300.0,
         )
         scheduler = Scheduler(self.writer.run, self.reads, router, client, policy, lease)
-        # One process (no supervisor): this node's leases are all dead ones (see supervisor).
-        await scheduler.start(release_node=self.role.count == 1)
+        # The node's dead leases were given back before any worker started (relay.serve.node).
+        await scheduler.start(release_node=False)
         self.wake_delivery = scheduler.wake  # type: ignore[method-assign]
         self.background.append(scheduler.stop)
 

@@ -23,10 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from config import Config
-from relay.errors import SetupError
-from relay.private import check_private
 from relay.procs import die_with_parent
-from relay.store.db import Database, open_database
+from relay.serve.node import NodeRun
+from relay.store.db import Database
 from relay.store.errors import StoreError
 from relay.store.recipients import lease_owner, node_name, release_leases
 
@@ -60,21 +59,19 @@ class Supervisor:
         self.stopping = False
         self.announced = False
         self.node = node_name(config.store.node)
+        self.db: Database
         self.on_ready: Callable[[], None] = lambda: None
 
     def run(self, on_ready: Callable[[], None] | None = None) -> None:
         """Run until SIGTERM/SIGINT; raises StartupFailed when a worker cannot start, and
-        SetupError when the store cannot be opened or other users can read it. `on_ready`
-        runs once, when every worker serves (the start-up lines, the pid file)."""
+        SetupError when the store cannot be opened, other users can read it, or another
+        process runs as this node (relay.serve.node: it also gives back this node's dead
+        leases before any worker starts). `on_ready` runs once, when every worker serves (the
+        start-up lines, the pid file)."""
         if on_ready is not None:
             self.on_ready = on_ready
-        db = open_database(self.config.store.url, self.config.path.parent)
-        check_private(self.config, db.private_files())
-        # No worker of this node runs yet: every lease the node holds is a dead one. Other
-        # nodes' leases are theirs (they may be sending right now).
-        requeued = self._release(db, node=self.node)
-        if requeued:
-            log.info("requeued %d recipients this node held when it stopped", requeued)
+        self.run_state = NodeRun(self.config, self.count)
+        self.db = self.run_state.start()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         try:
@@ -85,6 +82,7 @@ class Supervisor:
                 self._reap()
         finally:
             self._stop_all()
+            self.run_state.stop()
 
     def _spawn(self, index: int) -> None:
         read_end, write_end = os.pipe()
@@ -124,21 +122,13 @@ class Supervisor:
             pid = worker.proc.pid
             log.error("worker %d (pid %d) exited with %s; restarting it", index, pid, code)
             try:
-                db = open_database(self.config.store.url, self.config.path.parent)
-                self._release(db, owner=lease_owner(self.node, index, pid))
-            except (SetupError, StoreError) as exc:  # its leases expire; another claims them
+                with self.db.transaction() as tx:
+                    release_leases(tx, owner=lease_owner(self.node, index, pid))
+            except StoreError as exc:  # its leases expire; another claims them
                 log.error("could not give back the leases of worker %d: %s", index, exc)
             time.sleep(_RESTART_DELAY)
             if not self.stopping:
                 self._spawn(index)
-
-    @staticmethod
-    def _release(db: Database, **holder: str) -> int:
-        try:
-            with db.transaction() as tx:
-                return release_leases(tx, **holder)
-        finally:
-            db.close()
 
     def _stop(self, signum: int, _frame: object) -> None:
         self.stopping = True

@@ -14,7 +14,9 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, LoginPassword
 
 
 class Checker(Protocol):
-    async def authenticate(self, peer: object, credentials: LoginPassword) -> AuthResult: ...
+    async def authenticate(
+        self, peer: object, credentials: LoginPassword, mechanism: str
+    ) -> AuthResult: ...
 
 
 class ShopMechanisms:
@@ -36,7 +38,7 @@ class ShopMechanisms:
         if len(parts) != 3:  # authzid NUL authcid NUL passwd (RFC 4616 2)
             await server.push("501 5.5.2 Can't split auth value")
             return AuthResult(success=False)
-        return await self._check(server, LoginPassword(parts[1], parts[2]))
+        return await self._check(server, LoginPassword(parts[1], parts[2]), "PLAIN")
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
         if len(args) == 1:
@@ -49,11 +51,11 @@ class ShopMechanisms:
         if password is MISSING:
             return AuthResult(success=False)
         assert isinstance(login, bytes) and isinstance(password, bytes)
-        return await self._check(server, LoginPassword(login, password))
+        return await self._check(server, LoginPassword(login, password), "LOGIN")
 
-    async def _check(self, server: SMTP, credentials: LoginPassword) -> AuthResult:
+    async def _check(self, server: SMTP, credentials: LoginPassword, mechanism: str) -> AuthResult:
         assert server.session is not None
-        return await self.authenticator.authenticate(server.session.peer, credentials)
+        return await self.authenticator.authenticate(server.session.peer, credentials, mechanism)
 
 
 async def _decoded(server: SMTP, text: str) -> bytes | None:

@@ -9,6 +9,11 @@ RCPT_OK = "250 2.1.5 Ok"
 BAD_RECIPIENT = "553 5.1.3 <{address}> is not a valid address: {why}"  # RFC 3463 X.1.3
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients in one message; send the rest separately"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
+# RFC 4954 6: 454 4.7.0 is a temporary authentication failure (relay.smtp.auth's throttle).
+AUTH_THROTTLED = (
+    "454 4.7.0 Too many failed logins from your address; try again in {seconds} seconds"
+)
+AUTH_UNAVAILABLE = "454 4.7.0 Temporary authentication failure, try again later"
 AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 NO_AUTH_HERE = "502 5.5.1 AUTH is not offered here: this port takes bounces and complaints only"
 BARE_LINE_ENDING = (

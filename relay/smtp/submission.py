@@ -22,9 +22,6 @@ class SubmissionHandler(HandlerBase, ShopMechanisms):
         self.submitter = submitter
         self.authenticator = authenticator
 
-    async def before_auth(self, server) -> None:  # type: ignore[no-untyped-def]
-        await self.authenticator.before_auth(server)
-
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return replies.TOO_MANY_RECIPIENTS

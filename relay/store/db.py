@@ -5,9 +5,9 @@
     writer = db.writer(); writer.start(); await writer.run(job)      # relay serve's writes
     with db.transaction() as tx: ...  # one CLI write: all of it or nothing
 
-Only `sqlite:///` works in this version (a relative path is relative to the config file,
-`sqlite:////abs/path` is absolute); `postgresql://` is refused with a clear error until the
-PostgreSQL backend exists. Callers see `Conn`/`Tx` handles and `Database`, never a driver.
+`sqlite:///var/relay.db` (relative to the config file; `sqlite:////abs/path` is absolute) is
+the embedded default; `postgresql://user@host/db` is the database several nodes share
+(relay.store.postgres). Callers see `Conn`/`Tx` handles and `Database`, never a driver.
 """
 
 import contextlib
@@ -20,7 +20,8 @@ from typing import Any, Protocol, TypeVar
 from relay.errors import SetupError
 from relay.store import sqlite
 from relay.store.errors import StoreError
-from relay.store.sql import Conn, Tx, value
+from relay.store.locks import FileNodeLock, LockSession, NodeLock, serve_lock_path
+from relay.store.sql import Conn, Tx, committed, value
 from relay.store.writer import WriteLock, Writer, write_lock_path
 
 T = TypeVar("T")
@@ -45,6 +46,18 @@ class Database(ABC):
     """One relay database, whatever the engine."""
 
     url: str
+    # Whether several nodes may share this database (then periodic work takes an advisory
+    # lock; on SQLite it is worker 0's, the one node's).
+    shared: bool = False
+
+    @property
+    def display_url(self) -> str:
+        """The URL for messages and logs (never a password)."""
+        return self.url
+
+    @abstractmethod
+    def version(self) -> int:
+        """The schema version the database has now (0: empty)."""
 
     @abstractmethod
     def migrate(self) -> int:
@@ -61,6 +74,19 @@ class Database(ABC):
     @abstractmethod
     def transaction(self) -> contextlib.AbstractContextManager[Tx]:
         """One write transaction, taken the way the writers take theirs."""
+
+    @abstractmethod
+    def snapshot(self) -> contextlib.AbstractContextManager[Conn]:
+        """A read handle that sees one consistent state of every table (relay db copy)."""
+
+    @abstractmethod
+    def node_lock(self, node: str) -> NodeLock:
+        """The lock `relay serve` holds while it runs as `node` (relay.store.locks)."""
+
+    def lock_session(self) -> LockSession | None:
+        """Advisory locks for periodic work shared by several nodes; None where one node
+        is all there can be (SQLite: its worker 0 runs the periodic work)."""
+        return None
 
     @abstractmethod
     def private_files(self) -> list[Path]:
@@ -88,12 +114,25 @@ class SqliteDatabase(Database):
         finally:
             lock.close()
 
+    def version(self) -> int:
+        return int(value(self.read(), "PRAGMA user_version"))
+
     def read(self) -> Conn:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = Conn(self._raw(), sqlite.SQLITE)
             self._local.conn = conn
         return conn
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Conn]:
+        """A read transaction: in WAL mode it sees the database as of its first read."""
+        raw = self._raw()
+        _run(raw, "BEGIN")
+        try:
+            yield self.read()
+        finally:
+            _run(raw, "ROLLBACK")
 
     def _raw(self) -> Any:
         raw = getattr(self._local, "raw", None)
@@ -114,14 +153,19 @@ class SqliteDatabase(Database):
         try:
             with lock:
                 _run(raw, "BEGIN IMMEDIATE")
+                tx = Tx(raw, sqlite.SQLITE)
                 try:
-                    yield Tx(raw, sqlite.SQLITE)
+                    yield tx
                 except BaseException:
                     _run(raw, "ROLLBACK")
                     raise
                 _run(raw, "COMMIT")
         finally:
             lock.close()
+        committed(tx)
+
+    def node_lock(self, node: str) -> FileNodeLock:
+        return FileNodeLock(serve_lock_path(self.path))  # one node per SQLite file
 
     def private_files(self) -> list[Path]:
         return sqlite.database_files(self.path)
@@ -147,26 +191,56 @@ def sqlite_path(url: str, base: Path) -> Path | None:
     return (base / url[len(SQLITE_PREFIX) :]).resolve()
 
 
-def open_database(url: str, base: Path, *, create: bool = False) -> Database:
-    """The migrated database of `url`. `create`: make its directory too (`relay init`);
-    otherwise a missing directory means the relay was never initialised here."""
+def open_database(
+    url: str,
+    base: Path,
+    *,
+    create: bool = False,
+    migrate: bool = True,
+    name: str = "relay",
+    hint: str = "store.url in relay.toml",
+) -> Database:
+    """The database of `url`, migrated unless `migrate` is False (relay db migrate reads the
+    version first). `create`: make a SQLite file's directory too (`relay init`); otherwise a
+    missing directory means the relay was never initialised here. `name` tells PostgreSQL who
+    connects (application_name: `relay/<node>`); `hint`: where the URL came from, for errors."""
+    if url.startswith(POSTGRESQL_PREFIXES):
+        db: Database = _open_postgresql(url, name, hint)
+    else:
+        db = _open_sqlite(url, base, create)
+    if migrate:
+        try:
+            db.migrate()
+        except StoreError as exc:
+            db.close()
+            raise SetupError(f"cannot open the database {db.display_url}: {exc}") from None
+    return db
+
+
+def _open_sqlite(url: str, base: Path, create: bool) -> Database:
     path = sqlite_path(url, base)
     if path is None:
-        if url.startswith(POSTGRESQL_PREFIXES):
-            raise SetupError(
-                f"store.url {url!r}: this version stores on SQLite only; PostgreSQL (several "
-                "nodes) comes with a later version. Use sqlite:///var/relay.db for now"
-            )
-        raise SetupError(f"store.url {url!r} is not a database URL (sqlite:///var/relay.db)")
+        raise SetupError(
+            f"store.url {url!r} is not a database URL (sqlite:///var/relay.db, or"
+            " postgresql://user@host/database)"
+        )
     if not create and not path.parent.exists():
         raise SetupError(f"{path.parent} does not exist: run `relay init`")
     sqlite.create_private(path)
-    db = SqliteDatabase(path)
+    return SqliteDatabase(path)
+
+
+def _open_postgresql(url: str, name: str, hint: str) -> Database:
+    from relay.store.pgdb import PostgresDatabase  # psycopg only where PostgreSQL is used
+
+    db = PostgresDatabase(url, name)
     try:
-        db.migrate()
+        db.read()  # connect now: a wrong URL or a server that is down says so at once
     except StoreError as exc:
-        db.close()
-        raise SetupError(f"cannot open the database {path}: {exc}") from None
+        raise SetupError(
+            f"cannot connect to the database {db.display_url}: {exc}; check {hint} and that"
+            " the server is running"
+        ) from None
     return db
 
 

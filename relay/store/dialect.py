@@ -9,7 +9,10 @@ RETURNING` and `SAVEPOINT` mean the same in SQLite (3.35+) and PostgreSQL. The h
   so concurrent claimers of several nodes skip each other's rows; SQLite: nothing, its one
   writer at a time is the lock);
 - `returning_ids`: how an INSERT tells the new id (`lastrowid`, or `RETURNING id`);
-- `driver_error` / `translate`: the driver's exceptions, turned into relay.store.errors.
+- `driver_error` / `translate`: the driver's exceptions, turned into relay.store.errors;
+- `row_lock`: what a SELECT that is followed by a write of the same row ends with
+  (PostgreSQL: `FOR UPDATE`, so two nodes cannot both act on what they read; SQLite: nothing,
+  its write transactions never overlap).
 """
 
 from collections.abc import Callable, Mapping
@@ -47,6 +50,7 @@ class Dialect:
     # Writes a large value into a row in pieces instead of binding it (see
     # relay.store.sql.insert_large); None: the engine binds large values without keeping them.
     write_blob: Callable[[Any, str, str, int, bytes], None] | None = None
+    row_lock: str = ""
 
     def ddl(self, template: str) -> str:
         """A migration's text with this engine's words for `$id`, `$blob`, ..."""

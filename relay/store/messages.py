@@ -4,6 +4,7 @@ import hashlib
 from typing import Any
 
 from relay.model import INITIAL, EventKind, MessageToStore, RecipientPlan, State
+from relay.store import hooks
 from relay.store.events import add_event
 from relay.store.sql import Conn, Tx, insert, insert_large, row, rows, run_many
 
@@ -62,6 +63,11 @@ def insert_message(tx: Tx, p: MessageToStore, mail_from: str, client: str) -> No
         )
     for plan in p.recipients:
         _insert_recipient(tx, p, plan)
+    if hooks.observed():
+        hooks.tell(tx, "accepted", p.shop, p.kind.name)
+        for plan in p.recipients:
+            if plan.state != State.QUEUED:
+                hooks.tell(tx, str(plan.state), p.shop, p.kind.name)
     if p.mailto_tokens:
         run_many(
             tx,

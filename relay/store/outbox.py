@@ -290,6 +290,15 @@ def backlog(conn: Conn, since: float, shop: str | None = None) -> list[Backlog]:
     return out
 
 
+def waiting_per_shop(conn: Conn) -> dict[str, int]:
+    """Events not yet told, per shop (the /metrics webhook backlog)."""
+    found = rows(
+        conn,
+        f"SELECT shop, count(*) AS n FROM webhook_outbox WHERE state = {_PENDING} GROUP BY shop",
+    )
+    return {r["shop"]: int(r["n"]) for r in found}
+
+
 def purge_finished(tx: Tx, before: float) -> int:
     """Forget rows finished before `before` (the event itself stays in the event log)."""
     return changed(

@@ -18,6 +18,28 @@ def next_due(conn: Conn) -> float | None:
     return None if found is None else float(found)
 
 
+def waiting_counts(conn: Conn) -> dict[str, int]:
+    """Recipients not done yet, per state (queued, deferred, inflight, quarantined): an index
+    range, not a scan of the history (metrics read it at every scrape)."""
+    states = (State.QUEUED, State.DEFERRED, State.INFLIGHT, State.QUARANTINED)
+    counts = {str(s): 0 for s in states}
+    found = rows(
+        conn,
+        f"SELECT state, count(*) AS n FROM recipients WHERE state IN ({quoted(states)})"
+        " GROUP BY state",
+    )
+    for row in found:
+        counts[row["state"]] = int(row["n"])
+    return counts
+
+
+def oldest_due_age(conn: Conn, now: float | None = None) -> float:
+    """How long the longest-waiting due recipient has been due (0: none is due)."""
+    now = time.time() if now is None else now
+    due = next_due(conn)
+    return max(0.0, now - due) if due is not None else 0.0
+
+
 def state_counts(conn: Conn) -> dict[str, int]:
     """Recipients per state; every state is present (0 when none)."""
     counts = {str(s): 0 for s in State}

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from relay.model import DeliveryResult, EventKind, State, may_move
+from relay.store import hooks
 from relay.store.events import add_event
-from relay.store.sql import Tx, changed, execute, marks, quoted, rows
+from relay.store.sql import Tx, changed, execute, marks, quoted, rows, value
 from relay.store.suppression import add_block
 
 
@@ -85,10 +86,12 @@ def claim_due(tx: Tx, lease: Lease, limit: int, now: float | None = None) -> lis
         # The shop of each message, in one more statement per claim (SQLite uses no index for
         # a subquery in RETURNING: that would scan the messages table once per row).
         ids = list({r["message"] for r in claimed})
-        shops = rows(tx, f"SELECT id, shop FROM messages WHERE id IN ({marks(len(ids))})", ids)
-        shop_of = {r["id"]: r["shop"] for r in shops}
+        sql = f"SELECT id, shop, kind FROM messages WHERE id IN ({marks(len(ids))})"
+        found = rows(tx, sql, ids)
+        of = {r["id"]: r for r in found}
         for row in claimed:
-            row["shop"] = shop_of.get(row["message"])
+            message = of.get(row["message"])
+            row["shop"], row["kind"] = (message["shop"], message["kind"]) if message else (None, "")
     return claimed
 
 
@@ -271,6 +274,9 @@ def mark_bounced(tx: Tx, recipient: dict[str, Any], bounce: Bounce, **detail: An
             diagnostic=bounce.diagnostic,
             **detail,
         )
+        if hooks.observed():
+            kind = value(tx, "SELECT kind FROM messages WHERE id = ?", (recipient["message"],))
+            hooks.tell(tx, str(State.BOUNCED), recipient["shop"], kind or "")
     return bool(applied)
 
 

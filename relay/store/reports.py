@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from relay.store import hooks
 from relay.store.sql import Conn, Tx, execute, insert, row, rows
 
 
@@ -28,9 +29,13 @@ def store_raw(tx: Tx, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> int:
     )
 
 
-def unprocessed(conn: Conn) -> list[int]:
-    """Reports stored but not processed (the process stopped in between)."""
-    return [r["id"] for r in rows(conn, "SELECT id FROM reports WHERE status = 'new'")]
+def unprocessed(conn: Conn, before: float | None = None) -> list[int]:
+    """Reports stored but not processed (the process stopped in between); with `before`,
+    only those received before that time (newer ones are being processed right now)."""
+    if before is None:
+        return [r["id"] for r in rows(conn, "SELECT id FROM reports WHERE status = 'new'")]
+    found = rows(conn, "SELECT id FROM reports WHERE status = 'new' AND received_at < ?", (before,))
+    return [r["id"] for r in found]
 
 
 def load_raw(conn: Conn, report_id: int) -> tuple[bytes, list[str]]:
@@ -41,25 +46,53 @@ def load_raw(conn: Conn, report_id: int) -> tuple[bytes, list[str]]:
 
 
 def report_status(conn: Conn, report_id: int) -> str | None:
-    found = row(conn, "SELECT status FROM reports WHERE id = ?", (report_id,))
+    """The report's status; inside a write transaction on PostgreSQL the row stays locked
+    until the commit, so two nodes cannot both apply one report."""
+    lock = conn.dialect.row_lock if isinstance(conn, Tx) else ""
+    found = row(conn, "SELECT status FROM reports WHERE id = ?" + lock, (report_id,))
     return found["status"] if found else None
 
 
 def finish_report(
-    tx: Tx, report_id: int, kind: str, status: str, recipient: int | None, parsed: dict
+    tx: Tx,
+    report_id: int,
+    kind: str,
+    status: str,
+    recipient: int | None,
+    parsed: dict,
+    fingerprint: str | None = None,
 ) -> None:
+    """What processing found. `status`: matched (verified, applied), unverified (it only
+    claims a recipient: nothing changed), duplicate (the same as an earlier report), opt-out,
+    unrecognized. `recipient`: the one proven, or claimed when unverified."""
     execute(
         tx,
-        "UPDATE reports SET kind = ?, status = ?, recipient = ?, parsed = ? WHERE id = ?",
-        (kind, status, recipient, json.dumps(parsed), report_id),
+        "UPDATE reports SET kind = ?, status = ?, recipient = ?, parsed = ?, fingerprint = ?"
+        " WHERE id = ?",
+        (kind, status, recipient, json.dumps(parsed), fingerprint, report_id),
     )
+    hooks.tell(tx, "report", "", kind)
 
 
-def list_reports(conn: Conn, unrecognized: bool, limit: int = 100) -> list[dict[str, Any]]:
+def same_report(conn: Conn, recipient: int, fingerprint: str, status: str) -> int | None:
+    """The first report with this status that said the same about this recipient."""
+    found = row(
+        conn,
+        "SELECT min(id) AS id FROM reports WHERE recipient = ? AND fingerprint = ? AND status = ?",
+        (recipient, fingerprint, status),
+    )
+    return int(found["id"]) if found and found["id"] is not None else None
+
+
+def list_reports(
+    conn: Conn, unrecognized: bool, limit: int = 100, status: str | None = None
+) -> list[dict[str, Any]]:
     sql = "SELECT id, received_at, mail_from, rcpt_to, kind, status, recipient, parsed FROM reports"
-    if unrecognized:
-        sql += " WHERE status = 'unrecognized'"
-    found = rows(conn, sql + " ORDER BY id DESC LIMIT ?", (limit,))
+    wanted = "unrecognized" if unrecognized else status
+    args: tuple[Any, ...] = ()
+    if wanted:
+        sql, args = sql + " WHERE status = ?", (wanted,)
+    found = rows(conn, sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
     return [
         {**dict(r), "rcpt_to": json.loads(r["rcpt_to"]), "parsed": json.loads(r["parsed"])}
         for r in found
@@ -80,6 +113,22 @@ def find_recipient(conn: Conn, recipient: int) -> RecipientRef | None:
 def recipients_of_message_id(conn: Conn, message_id: str) -> list[RecipientRef]:
     """The recipients of the message(s) with this Message-ID header."""
     return [_ref(r) for r in rows(conn, _RECIPIENT + " WHERE m.message_id = ?", (message_id,))]
+
+
+def recipients_of_message(conn: Conn, queue_id: str) -> list[RecipientRef]:
+    """The recipients of the message with this queue id (messages.id)."""
+    return [_ref(r) for r in rows(conn, _RECIPIENT + " WHERE r.message = ?", (queue_id,))]
+
+
+def latest_recipient(conn: Conn, shop: str, address: str, kind: str) -> RecipientRef | None:
+    """The newest recipient row of this shop, address (any case) and kind."""
+    found = row(
+        conn,
+        _RECIPIENT + " WHERE m.shop = ? AND lower(r.address) = ? AND m.kind = ?"
+        " ORDER BY r.id DESC LIMIT 1",
+        (shop, address.lower(), kind),
+    )
+    return _ref(found) if found else None
 
 
 def _ref(found: Any) -> RecipientRef:

@@ -384,6 +384,57 @@ _V6_DAY = {
     "postgresql": "CAST(floor(at / 86400) AS INTEGER)",
 }
 
+# 7: forged reports and the AUTH throttle (issue 9, items 2 and 5). A report's fingerprint
+# (what it says about which recipient, relay.inbound.fingerprint), so that the same report
+# received twice counts once. Failed AUTH per client address and shop name tried (a success
+# clears only its own shop's failures from its address), and the line of attempts per client
+# address, each taken before its password is checked, so that parallel sessions wait in line
+# (relay.store.auth).
+_V7_REPORTS_AND_AUTH = """
+    ALTER TABLE reports ADD COLUMN fingerprint TEXT;
+    CREATE INDEX reports_fingerprint ON reports(recipient, fingerprint);
+    DROP TABLE auth_failures;
+    CREATE TABLE auth_failures (
+        ip TEXT NOT NULL,                   -- client address (IPv6: its /64)
+        shop TEXT NOT NULL,                 -- shop name tried, existing or not
+        count INTEGER NOT NULL,
+        last $real NOT NULL,
+        PRIMARY KEY (ip, shop)
+    );
+    CREATE INDEX auth_failures_last ON auth_failures(last);
+    CREATE TABLE auth_attempts (
+        id $id,
+        ip TEXT NOT NULL,
+        queued_at $real NOT NULL,
+        started_at $real,                    -- its check began (NULL: waiting for its turn)
+        finished_at $real                    -- its check ended
+    );
+    CREATE INDEX auth_attempts_ip ON auth_attempts(ip, id);
+    CREATE INDEX auth_attempts_queued ON auth_attempts(queued_at)
+    """
+
+# 8: several nodes (issue 10): the nodes that run `relay serve` on this database, with their
+# heartbeat (relay nodes) and a fingerprint of their keys (nodes must share them); when a
+# message's body was dropped after `store.retention` (the proof of sending stays), and an
+# index of the messages whose body is still kept, so the retention job never scans the
+# history it has already done.
+_V8_NODES = """
+    CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,              -- store.node, or the host name
+        pid INTEGER NOT NULL,               -- of relay serve (the supervisor)
+        version TEXT NOT NULL,              -- of the relay
+        workers INTEGER NOT NULL,
+        started_at $real NOT NULL,
+        heartbeat_at $real NOT NULL,         -- every few seconds while it runs
+        stopped_at $real,                    -- a clean stop; NULL while running or after a crash
+        periodic TEXT NOT NULL DEFAULT '[]', -- JSON: the periodic jobs it runs now
+        metrics TEXT NOT NULL DEFAULT '',   -- where it serves /metrics
+        keys TEXT NOT NULL DEFAULT ''       -- fingerprint of its secret.key and fallback key
+    );
+    ALTER TABLE messages ADD COLUMN body_dropped_at $real;
+    CREATE INDEX messages_body_kept ON messages(created_at) WHERE body IS NOT NULL
+    """
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_SPINE,
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
@@ -391,6 +442,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
     _V5_DESIGN,
     {name: _V6_API.replace("$day", day) for name, day in _V6_DAY.items()},
+    _V7_REPORTS_AND_AUTH,
+    _V8_NODES,
     CONSOLE,
 )
 

@@ -12,12 +12,14 @@ whose rows can be read by position and by column name (`sqlite3.Row`; a PostgreS
 translates the placeholders and uses a row factory that does both).
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from relay.store.dialect import Dialect
 
 Args = Sequence[Any] | Mapping[str, Any]
+log = logging.getLogger(__name__)
 
 
 class Conn:
@@ -38,7 +40,38 @@ class Tx(Conn):
     """A write transaction: store functions that change data take one. The writer (or
     `Database.transaction()`) commits it; a failing job is rolled back alone."""
 
-    __slots__ = ()
+    __slots__ = ("_after",)
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        super().__init__(raw, dialect)
+        self._after: list[Callable[[], None]] = []
+
+
+def after_commit(tx: Tx, action: Callable[[], None]) -> None:
+    """Run `action` once `tx` is committed (never when it is rolled back): for what must only
+    count facts that are durable (relay.store.hooks)."""
+    tx._after.append(action)
+
+
+def mark(tx: Tx) -> int:
+    """Where the next job's after-commit actions start (a job rolled back to its savepoint
+    drops its own with `forget(tx, mark)`)."""
+    return len(tx._after)
+
+
+def forget(tx: Tx, since: int = 0) -> None:
+    del tx._after[since:]
+
+
+def committed(tx: Tx) -> None:
+    """The transaction is committed: run its actions (a failing one is logged, never raised:
+    the caller's data is durable whatever an observer does)."""
+    actions, tx._after = tx._after, []
+    for action in actions:
+        try:
+            action()
+        except Exception:
+            log.exception("after-commit action failed")
 
 
 def execute(c: Conn, sql: str, args: Args = ()) -> Any:

@@ -1,9 +1,11 @@
 """One writer thread with group commit.
 
-Every write of `relay serve` goes through here. The thread takes all jobs waiting, runs each in
-its own savepoint inside one transaction, commits once (one fsync with synchronous=FULL) and
-only then resolves the callers' futures: a submission is answered 250 after its rows are
-durable, yet 50 concurrent sessions share one fsync instead of paying one each.
+Every write of `relay serve` on SQLite goes through here. The thread takes all jobs waiting,
+runs each in its own savepoint inside one transaction, commits once (one fsync with
+synchronous=FULL) and only then resolves the callers' futures: a submission is answered 250
+after its rows are durable, yet 50 concurrent sessions share one fsync instead of paying one
+each. `GroupWriter` is the engine-neutral loop; `Writer` is SQLite's (the PostgreSQL writer
+is relay.store.pgwriter, which measured faster without the batching: see there).
 """
 
 import asyncio
@@ -14,13 +16,15 @@ import os
 import queue
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from relay.store.dialect import Dialect
 from relay.store.errors import StoreClosed
-from relay.store.sql import Tx
-from relay.store.sqlite import PRIVATE_FILE, SQLITE, connect, translate
+from relay.store.sql import Tx, committed, forget, mark
+from relay.store.sqlite import PRIVATE_FILE, SQLITE, connect
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -53,18 +57,51 @@ class WriteLock:
         os.close(self._fd)
 
 
-class Writer:
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._lock = WriteLock(write_lock_path(path))
+class GroupWriter(ABC):
+    """The batching loop, whatever the engine: hooks open the connection and run BEGIN,
+    COMMIT and ROLLBACK on it."""
+
+    dialect: Dialect
+
+    def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="db-writer", daemon=True)
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Any = None
         self._tx: Tx | None = None
 
+    # -- engine hooks ----------------------------------------------------------------------
+
+    @abstractmethod
+    def _connect(self) -> Any:
+        """A raw connection in autocommit mode (the loop runs BEGIN and COMMIT itself)."""
+
+    @abstractmethod
+    def _begin(self, conn: Any) -> None: ...
+
+    def _commit(self, conn: Any) -> None:
+        """COMMIT: one durable flush for the whole batch."""
+        conn.execute("COMMIT")
+
+    @abstractmethod
+    def _rollback_if_open(self, conn: Any) -> None: ...
+
+    def _batch_lock(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def _usable(self, conn: Any) -> Any:
+        """The connection to run the next batch on (a backend may reconnect here)."""
+        return conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- the loop ----------------------------------------------------------------------------
+
     def start(self) -> None:
-        self._conn = connect(self._path, check_same_thread=False)
-        self._tx = Tx(self._conn, SQLITE)
+        self._conn = self._connect()
+        self._tx = Tx(self._conn, self.dialect)
         self._thread.start()
 
     def stop(self) -> None:
@@ -72,10 +109,7 @@ class Writer:
         if self._thread.is_alive():
             self._jobs.put(_STOP)
             self._thread.join()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        self._lock.close()
+        self._close()
 
     async def run(self, job: Callable[[Tx], T]) -> T:
         """Run `job(tx)` in the next group transaction; return once it is committed.
@@ -116,48 +150,74 @@ class Writer:
             first = item = batch = None  # type: ignore[assignment]
 
     def _commit_batch(self, batch: list[Any]) -> None:
-        assert self._conn is not None and self._tx is not None
-        conn, tx = self._conn, self._tx
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self._lock:
-                if conn.in_transaction:  # left open by a batch whose ROLLBACK failed
-                    conn.execute("ROLLBACK")
-                conn.execute("BEGIN IMMEDIATE")
+            self._conn = conn = self._usable(self._conn)
+            tx = self._tx = Tx(conn, self.dialect)
+            with self._batch_lock():
+                self._rollback_if_open(conn)  # left open by a batch whose ROLLBACK failed
+                self._begin(conn)
                 for job, _future, _loop in batch:
-                    outcomes.append(_run_in_savepoint(conn, tx, job))
+                    outcomes.append(_run_in_savepoint(conn, tx, job, self.dialect))
                 self._commit(conn)
+            committed(tx)
         except Exception as exc:  # the commit itself failed: nobody's rows are durable
             log.error("group commit of %d jobs failed: %s", len(batch), exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            failure = _translated(exc)
+            with contextlib.suppress(Exception):  # a lost connection cannot roll back
+                self._rollback_if_open(self._conn)
+            failure = _translated(exc, self.dialect)
             outcomes = [(False, failure)] * len(batch)
         for (_job, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
             loop.call_soon_threadsafe(_settle, future, ok, value)
 
-    def _commit(self, conn: sqlite3.Connection) -> None:
-        """COMMIT: one fsync of the WAL (synchronous=FULL) for the whole batch."""
-        conn.execute("COMMIT")
+
+class Writer(GroupWriter):
+    """SQLite's writer: the write lock across worker processes, then BEGIN IMMEDIATE."""
+
+    dialect = SQLITE
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+        self._lock = WriteLock(write_lock_path(path))
+
+    def _connect(self) -> sqlite3.Connection:
+        return connect(self._path, check_same_thread=False)
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def _rollback_if_open(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    def _batch_lock(self) -> WriteLock:
+        return self._lock
+
+    def stop(self) -> None:
+        super().stop()
+        self._lock.close()
 
 
-def _run_in_savepoint(conn: sqlite3.Connection, tx: Tx, job: Callable[[Tx], Any]) -> Any:
+def _run_in_savepoint(conn: Any, tx: Tx, job: Callable[[Tx], Any], dialect: Dialect) -> Any:
     conn.execute("SAVEPOINT job")
+    since = mark(tx)
     try:
         result = job(tx)
     except Exception as exc:
-        conn.execute("ROLLBACK TO job")
-        conn.execute("RELEASE job")
-        return (False, _translated(exc))
-    conn.execute("RELEASE job")
+        forget(tx, since)
+        conn.execute("ROLLBACK TO SAVEPOINT job")
+        conn.execute("RELEASE SAVEPOINT job")
+        return (False, _translated(exc, dialect))
+    conn.execute("RELEASE SAVEPOINT job")
     return (True, result)
 
 
-def _translated(exc: Exception) -> Exception:
-    """A driver error as a StoreError (callers never see sqlite3); others unchanged."""
-    if not isinstance(exc, sqlite3.Error):
+def _translated(exc: Exception, dialect: Dialect) -> Exception:
+    """A driver error as a StoreError (callers never see the driver); others unchanged."""
+    if not isinstance(exc, dialect.driver_error):
         return exc
-    failure = translate(exc)
+    failure = dialect.translate(exc)
     failure.__cause__ = exc
     return failure
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from tests.rig.tools import _skip_or_fail, free_port, wait_for_port
 
 # Test settings: fsync off (the tests kill the relay, never the database server); enough
-# connections for several relay nodes with their pools.
+# connections for several relay nodes with their pools. `durable=True` (benchmarks) keeps
+# PostgreSQL's own defaults: fsync and full-page writes on, as in production.
 _SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "fsync": "off",
@@ -28,6 +29,7 @@ _SETTINGS = {
     "shared_buffers": "64MB",
     "log_min_messages": "warning",
 }
+_DURABLE = {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
 
 
 def postgres_bin() -> Path | None:
@@ -43,6 +45,7 @@ def postgres_bin() -> Path | None:
 class PostgresServer:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="relay-rig-pg-")))
     port: int = field(default_factory=free_port)
+    durable: bool = False
     _made: int = 0
 
     @property
@@ -57,7 +60,8 @@ class PostgresServer:
         self._bin = bindir
         self._chown(self.root)
         self._run("initdb", "-D", str(self.data), "-U", "relay", "--auth=trust", "-E", "UTF8")
-        conf = "".join(f"{key} = {value}\n" for key, value in _SETTINGS.items())
+        settings = {**_SETTINGS, **(_DURABLE if self.durable else {})}
+        conf = "".join(f"{key} = {value}\n" for key, value in settings.items())
         conf += f"port = {self.port}\nunix_socket_directories = '{self.root}'\n"
         with (self.data / "postgresql.conf").open("a") as handle:
             handle.write(conf)

@@ -15,10 +15,14 @@ from aiohttp import web
 from config import Config
 from relay.compose import TemplateRequest
 from relay.model import Shop
+from relay.smtp.auth import ShopAuthenticator
 from relay.store.db import Read, Write
 from relay.submit import Submitter
 
 Render = Callable[[Shop, TemplateRequest], Awaitable[bytes]]
+# A log-in that would wait longer than this for its turn in the AUTH throttle is refused with
+# 429 and Retry-After at once: a browser should not hang on a request.
+LOGIN_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,10 @@ class ConsoleDeps:
     config: Config
     cookie_key: bytes  # signs the console's cookies (derived from the relay's secret)
     secure: bool  # Secure cookies with the __Host- prefix (see secure_cookies)
-    auth_delay: float  # base of the growing delay after a failed log-in (as SMTP AUTH)
+    authenticator: ShopAuthenticator  # SMTP AUTH's throttle, which log-ins share
     submitter: Submitter | None = None  # test e-mails; None: the console offers none
     render: Render | None = None  # where templates are rendered (the API's Renderer)
+    login_wait: float = LOGIN_WAIT
 
 
 def console_deps(
@@ -47,7 +52,7 @@ def console_deps(
         config=config,
         cookie_key=derive_key(secret),
         secure=secure_cookies(config.http.listen, config.http.public_url),
-        auth_delay=config.submission.auth_failure_delay,
+        authenticator=ShopAuthenticator(read, write, config.submission.auth_failure_delay),
         submitter=submitter,
         render=render,
     )

@@ -1,15 +1,18 @@
 """Log-in and log-out of the shop console.
 
 A shop logs in with its name and its SMTP password, a console user with the shop's name, its
-e-mail address and its password (`relay shop user add`). Failed log-ins are throttled like
-SMTP AUTH and in the same store (relay.store.auth): a growing delay, doubled per failure up
-to 30 s, counted per client address (the key SMTP AUTH counts under, so guesses on either
-way in slow down both) and per target (`console:<shop>` or `console:<shop>/<e-mail>`, so
-guesses spread over many addresses slow down too). While a delay runs, a log-in is refused
-with 429 before any password is checked. A quarter hour without failures forgets them.
+e-mail address and its password (`relay shop user add`). Failed log-ins are throttled by SMTP
+AUTH's own throttle (relay.smtp.auth, relay.store.auth): each check takes its place in its
+client address's line, starts `submission.auth_failure_delay` after the one before it ended,
+doubled per failure of the address (cap 30 s), and counts its failure for the address and the
+target (`<shop>` as SMTP AUTH counts it, or `<shop>/<e-mail>` for a console user). So guesses
+at the console and at SMTP slow each other down, parallel requests wait in line like one, and a
+success clears only its own target's failures from its address. A log-in that would wait more
+than LOGIN_WAIT is refused at once with 429 and Retry-After (a browser should not hang on a
+request); each failure and refusal is a log line for fail2ban (mechanism CONSOLE).
 
-An unknown shop or user costs the same scrypt as a wrong password, so the time of the
-answer does not tell which names exist; the answer is one sentence for every failure.
+An unknown shop or user costs the same scrypt as a wrong password, so the time of the answer
+does not tell which names exist; the answer is one sentence for every failure.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from relay import logs
 from relay.actions.console_users import normal_email
 from relay.actions.errors import ActionError
 from relay.http.console import sessions
@@ -32,15 +36,16 @@ from relay.http.console.deps import ConsoleDeps, deps
 from relay.http.console.guard import LOGIN_COOKIE, login_token
 from relay.http.console.pages import PREFIX, redirect, render, session_of, words
 from relay.passwords import hash_password, verify_password
-from relay.store.auth import auth_failures, record_auth
+from relay.smtp.admission import client_key
+from relay.smtp.auth import Throttled
+from relay.store.auth import expected_turn
 from relay.store.console_users import find_user, record_login
 from relay.store.db import Read
+from relay.store.errors import StoreError
 from relay.store.shops import get_shop
-from relay.store.sql import Conn, Tx
 
-MAX_DELAY = 30.0
-FORGET_AFTER = 900.0  # as relay.smtp.auth
 MAX_FIELD = 320  # an e-mail address at most (RFC 5321 §4.5.3.1); a shop name is shorter
+MECHANISM = "CONSOLE"  # in the fail2ban lines, where SMTP names PLAIN or LOGIN
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def _nobody_hash() -> str:
 def verify(read: Read, shop_name: str, email: str, password: str) -> Principal | None:
     """Blocking (scrypt, ~50 ms): run it in a thread (`read` gives that thread's handle)."""
     conn = read()
-    shop = get_shop(conn, shop_name)
+    shop = get_shop(conn, shop_name) if shop_name else None
     user = None
     if shop is not None and email:
         try:
@@ -74,21 +79,9 @@ def verify(read: Read, shop_name: str, email: str, password: str) -> Principal |
     return Principal(shop.name, user.id if user else None, stored)
 
 
-def throttle_keys(remote: str, shop: str, email: str) -> list[str]:
-    target = f"console:{shop}/{email.lower()}" if email else f"console:{shop}"
-    return [remote, target[:MAX_FIELD]]
-
-
-def wait_seconds(conn: Conn, keys: list[str], base: float, now: float) -> float:
-    """How long a log-in for these keys must still wait (0: it may try now)."""
-    wait = 0.0
-    for key in keys:
-        found = auth_failures(conn, key)
-        if found is None or base <= 0 or now - found[1] > FORGET_AFTER:
-            continue
-        count, last = found
-        wait = max(wait, last + min(MAX_DELAY, base * 2 ** (count - 1)) - now)
-    return wait
+def target(shop_name: str, email: str) -> str:
+    """What a failure is counted against, besides the address (SMTP AUTH: the shop name)."""
+    return f"{shop_name}/{email.lower()}" if email else shop_name
 
 
 async def show(request: web.Request) -> web.StreamResponse:
@@ -101,42 +94,48 @@ async def submit(request: web.Request) -> web.StreamResponse:
     d = deps(request)
     form = await request.post()
     shop_name, email, password = (_field(form, name) for name in ("shop", "email", "password"))
-    keys = throttle_keys(request.remote or "?", shop_name, email)
-    wait = wait_seconds(d.read(), keys, d.auth_delay, time.time())
+    wanted, address = _field(form, "next"), request.remote or "?"
+    tried = target(shop_name, email)
     t = words(request)
-    if wait > 0:
-        seconds = math.ceil(wait)
+    found: Principal | None = None
+
+    async def check() -> bool:
+        nonlocal found
+        found = await asyncio.to_thread(verify, d.read, shop_name, email, password)
+        return found is not None
+
+    try:
+        now = time.time()
+        wait = expected_turn(d.read(), client_key(address), d.authenticator.throttle, now) - now
+        if wait > d.login_wait:
+            raise Throttled(wait)
+        await d.authenticator.throttled(address, tried, check)
+    except Throttled as throttled:
+        logs.auth_failure(address, MECHANISM, tried, refused_for=throttled.wait)
+        seconds = max(1, math.ceil(throttled.wait))
         response = _form(
             request, status=429, errors=[t("login.throttled", seconds=seconds)],
-            shop_name=shop_name, wanted=_field(form, "next"),
+            shop_name=shop_name, wanted=wanted,
         )  # fmt: skip
         response.headers["Retry-After"] = str(seconds)
         return response
-    found = None
-    if shop_name and password:
-        found = await asyncio.to_thread(verify, d.read, shop_name, email, password)
+    except StoreError:  # no throttle, no check (a full disk must not lift the limit)
+        return _form(request, status=503, errors=[t("login.unavailable")], shop_name=shop_name)
     if found is None:
-        await d.write(lambda tx: [record_auth(tx, k, True, FORGET_AFTER) for k in keys])
+        logs.auth_failure(address, MECHANISM, tried)
         return _form(
-            request, status=403, errors=[t("login.failed")], shop_name=shop_name,
-            wanted=_field(form, "next"),
-        )  # fmt: skip
-    return await _logged_in(request, d, found, keys, _field(form, "next"))
+            request, status=403, errors=[t("login.failed")], shop_name=shop_name, wanted=wanted
+        )
+    return await _logged_in(request, d, found, wanted)
 
 
 async def _logged_in(
-    request: web.Request, d: ConsoleDeps, found: Principal, keys: list[str], wanted: str
+    request: web.Request, d: ConsoleDeps, found: Principal, wanted: str
 ) -> web.StreamResponse:
     old = sessions.session_id(request)  # no fixation: whatever came before ends here
-    now = time.time()
-
-    def forget(tx: Tx) -> None:
-        for key in keys:
-            record_auth(tx, key, False, FORGET_AFTER)
-        if found.user_id is not None:
-            record_login(tx, found.user_id, now)
-
-    await d.write(forget)
+    if found.user_id is not None:
+        user, now = found.user_id, time.time()
+        await d.write(lambda tx: record_login(tx, user, now))
     if old is not None:
         await sessions.end(d, old)
     value, _session = await sessions.start(d, found.shop, found.user_id, found.password_hash)

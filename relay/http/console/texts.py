@@ -49,6 +49,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Too many failed log-ins. Please try again in {seconds} seconds.",
     ),
     "login.bye": ("Sie sind abgemeldet.", "You are logged out."),
+    "login.unavailable": (
+        "Die Anmeldung ist gerade nicht möglich. Bitte versuchen Sie es gleich noch einmal.",
+        "Logging in is not possible right now. Please try again in a moment.",
+    ),
     # errors
     "error.not_found_title": ("Nicht gefunden", "Not found"),
     "error.not_found": (

@@ -1,0 +1,50 @@
+"""The periodic jobs of `relay serve`, each run on one node at a time (relay.serve.singleton):
+report recovery and retention (the DNS re-checks are relay.recheck.Rechecker.run)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from relay.store.db import Read, Write
+from relay.store.reports import unprocessed
+from relay.store.retention import drop_old_bodies
+
+log = logging.getLogger("relay")
+RETENTION_MAX_PAUSE = 3600.0
+REPORTS_EVERY = 30.0
+# A report is stored, then processed by the listener that took it within milliseconds; one
+# still new after this was left by a process that stopped in between.
+REPORT_GRACE = 10.0
+
+
+async def recover_reports(read: Read, process: Callable[[int], Awaitable[object]]) -> None:
+    """Process reports stored but never processed (the node that took them stopped)."""
+    while True:
+        for report_id in unprocessed(read(), before=time.time() - REPORT_GRACE):
+            try:
+                await process(report_id)
+            except Exception:
+                log.exception("report %d: recovery failed; trying again later", report_id)
+        await asyncio.sleep(REPORTS_EVERY)
+
+
+async def enforce_retention(write: Write, retention: float) -> None:
+    """Drop bodies older than `retention` (0: keep them all), in small transactions; a pass
+    every quarter of the period, at most an hour apart."""
+    if retention <= 0:
+        return
+    pause = min(RETENTION_MAX_PAUSE, max(1.0, retention / 4))
+    while True:
+        before = time.time() - retention
+        dropped = 0
+        while batch := await write(lambda tx, before=before: drop_old_bodies(tx, before)):
+            dropped += batch
+        if dropped:
+            moment = datetime.datetime.fromtimestamp(before, datetime.UTC).isoformat("T", "seconds")
+            log.info("retention: dropped the bodies of %d messages accepted before %s",
+                     dropped, moment)  # fmt: skip
+        await asyncio.sleep(pause)
