@@ -5,6 +5,7 @@ without their token, and log-in redirects that stay on the console."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from aiosmtpd.smtp import LoginPassword
 
 from relay.actions.errors import transaction_write
 from relay.http.console.sessions import ABSOLUTE_SECONDS, IDLE_SECONDS
+from relay.logs import fields_of
 from relay.smtp.auth import ShopAuthenticator
 from relay.store.auth import failures
 from relay.store.shops import get_shop
@@ -109,6 +111,21 @@ def test_failed_log_ins_are_throttled_and_shared_with_smtp_auth(tmp_path: Path) 
             assert not console.run(smtp.authenticate(("127.0.0.1", 4000), wrong, "PLAIN")).success
         blocked = console.client().login(SHOP_B, PASSWORD_B)
         assert blocked.status == 429
+
+
+def test_each_failure_is_a_line_for_fail2ban(
+    console: Console, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="relay.events")
+    console.client().login(SHOP_A, "wrong password!", "anna@shop.example.com")
+    lines = [fields_of(r) for r in caplog.records if r.name == "relay.events"]
+    failed = [f for f in lines if f.get("event") == "auth-failed"]
+    assert failed and failed[-1]["client"] == "127.0.0.1"
+    assert (failed[-1]["mechanism"], failed[-1]["shop"]) == (
+        "CONSOLE",
+        f"{SHOP_A}/anna@shop.example.com",
+    )
+    assert "wrong password" not in caplog.text
 
 
 def test_a_success_clears_only_its_own_targets_failures(console: Console) -> None:

@@ -35,7 +35,8 @@ LOGIN_COOKIE = "relay_console_login"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = ("GET", "HEAD")
-_PUBLIC = (f"{PREFIX}/login", f"{PREFIX}/static/")
+_STATIC = f"{PREFIX}/static/"
+_PUBLIC = (f"{PREFIX}/login", _STATIC)
 
 
 def not_found_page(request: web.Request) -> web.Response:
@@ -78,6 +79,8 @@ async def body_limit(request: web.Request, handler: Handler) -> web.StreamRespon
 @web.middleware
 async def logged_in(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = request.rel_url.path
+    if path.startswith(_STATIC):  # the style sheet and the script: no session to look up
+        return await handler(request)
     session = await current(request)
     if session is not None:
         request[SESSION] = session
