@@ -112,6 +112,19 @@ class RawMessage:
         """The header fields, each ending in CRLF, without the empty line after them."""
         return b"".join(raw for _, raw in self.fields)
 
+    def body(self) -> bytes:
+        """The body as one bytes object (read from the spool file when it is there)."""
+        source = self.source
+        if isinstance(source, InMemory):
+            return bytes(memoryview(source.data)[self.body_offset :])
+        body = bytearray(self.body_size)
+        source.read_into(self.body_offset, memoryview(body))
+        return bytes(body)
+
+    def set_body(self, body: bytes) -> None:
+        """Replace the body (the header fields stay as they are)."""
+        self.source, self.body_offset = InMemory(body), 0
+
     def to_bytes(self) -> bytes | bytearray:
         """The whole message: one allocation of its final size, the body copied in once."""
         head = self.header_block() + b"\r\n"
