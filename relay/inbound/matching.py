@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bounces import Report
 from bounces.verp import decode_token, token_of
 from relay.model import State
+from relay.store.dns_results import message_return_path
 from relay.store.reports import RecipientRef, find_recipient, recipients_of_message_id
 from relay.store.sql import Conn
 
@@ -24,12 +25,25 @@ class Match:
     how: str  # "token" | "message-id"
 
 
+def bounce_recipient(conn: Conn, address: str, secret: bytes, bounce_domain: str) -> int | None:
+    """The recipient row a signed bounce address names: b-<token>@<the relay's bounce
+    domain>, or b-<token>@<the shop's custom return path> when that is the domain the token's
+    message was sent with (relay.store.dns_results). A token at any other domain is refused:
+    the relay takes mail only for the domains it was given."""
+    domain = address.strip().strip("<>").rpartition("@")[2].lower()
+    token = token_of(address, domain)
+    rid = decode_token(secret, token) if token else None
+    if rid is None or domain == bounce_domain.lower():
+        return rid
+    return rid if message_return_path(conn, rid) == domain else None
+
+
 def match_report(
     conn: Conn, report: Report, rcpt_tos: list[str], secret: bytes, bounce_domain: str
 ) -> Match | None:
-    tokens = [token_of(a, bounce_domain) for a in rcpt_tos] + [report.token]
-    for token in tokens:
-        rid = decode_token(secret, token) if token else None
+    enveloped = [bounce_recipient(conn, a, secret, bounce_domain) for a in rcpt_tos]
+    quoted = decode_token(secret, report.token) if report.token else None
+    for rid in [*enveloped, quoted]:
         found = find_recipient(conn, rid) if rid is not None else None
         if found:
             return _match(found, "token")

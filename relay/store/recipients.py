@@ -82,13 +82,20 @@ def claim_due(tx: Tx, lease: Lease, limit: int, now: float | None = None) -> lis
         dict(r) for r in rows(tx, _claim_sql(tx.dialect.claim_lock), (*args, now, now, limit))
     ]
     if claimed:
-        # The shop of each message, in one more statement per claim (SQLite uses no index for
-        # a subquery in RETURNING: that would scan the messages table once per row).
+        # The shop and envelope domain of each message, in one more statement per claim
+        # (SQLite uses no index for a subquery in RETURNING: that would scan the messages
+        # table once per row).
         ids = list({r["message"] for r in claimed})
-        shops = rows(tx, f"SELECT id, shop FROM messages WHERE id IN ({marks(len(ids))})", ids)
-        shop_of = {r["id"]: r["shop"] for r in shops}
+        found = rows(
+            tx,
+            f"SELECT id, shop, return_path FROM messages WHERE id IN ({marks(len(ids))})",
+            ids,
+        )
+        of = {r["id"]: r for r in found}
         for row in claimed:
-            row["shop"] = shop_of.get(row["message"])
+            message = of.get(row["message"])
+            row["shop"] = message["shop"] if message else None
+            row["return_path"] = message["return_path"] if message else None
     return claimed
 
 

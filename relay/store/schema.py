@@ -272,12 +272,26 @@ _V5_DESIGN = """
     ALTER TABLE shops DROP COLUMN design
     """
 
+# 6: what leaves the relay (issue 13): the envelope senders' domain of a message when it is a
+# shop's custom return path (NULL: the relay's bounce domain), so delivery and the bounce
+# listener agree on it whatever DNS says later; and the last check of the relay's own DNS
+# records (`relay dns check --relay`, the re-check of `relay serve`), one row.
+_V6_WIRE = """
+    ALTER TABLE messages ADD COLUMN return_path TEXT;
+    CREATE TABLE relay_dns (
+        name TEXT PRIMARY KEY CHECK (name = 'relay'),   -- one row
+        checked_at $real NOT NULL,
+        report TEXT NOT NULL               -- JSON of dns_checks.to_json(check_relay(...))
+    )
+    """
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_SPINE,
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
     _V3_AUTH_FAILURES,
     {"sqlite": _V4_LEASES_SQLITE, "postgresql": _V4_LEASES},
     _V5_DESIGN,
+    _V6_WIRE,
 )
 
 
