@@ -150,6 +150,10 @@ async def _secure(
         verify = relayhost is not None and relayhost.tls == "verify"
         context = ssl.create_default_context() if verify else _TLS
         await client.starttls(server_hostname=server_name, tls_context=context)
+        # RFC 3207 4.2: what EHLO said before TLS is forgotten (aiosmtplib clears it); ask
+        # again, or MAIL goes out un-greeted (Gmail: "503 5.5.1 EHLO/HELO first") and without
+        # knowing the extensions (8BITMIME, SMTPUTF8) that MAIL FROM's parameters need.
+        await client.ehlo()
         return None
     if relayhost is not None and relayhost.login is not None:
         return Reply.synthetic_reply(
