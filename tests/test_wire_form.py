@@ -14,6 +14,7 @@ import email
 import email.policy
 import re
 from email.message import EmailMessage, Message
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,6 +38,7 @@ from relay.prepare.pipeline import (
 )
 from relay.prepare.recipients import Lookups
 from relay.prepare.wire import WireRefusal, make_wire_safe
+from relay.smtp.data import Spool
 from relay.store.shops import Shop
 
 FROM = "info@shop.example.com"
@@ -278,6 +280,23 @@ def test_any_multipart_goes_on_the_wire_or_is_refused_and_keeps_its_content(
     assert on_the_wire(sent)
     for (_, old), (_, new) in zip(leaves(parsed(data)), leaves(parsed(sent)), strict=True):
         assert new == old
+
+
+def test_a_spooled_8_bit_message_is_read_back_from_disk_and_re_encoded(tmp_path: Path) -> None:
+    """Over the spool threshold the message is a file (relay.smtp.data): the wire form reads
+    the body from there, and the DATA reader's marks are what send it down the slow path."""
+    body = ("Grüße aus Köln\r\n" * 200).encode() + b"<p>" + b"x" * 2000 + b"</p>\r\n"
+    data = f"From: {FROM}\r\nSubject: x\r\n\r\n".encode() + body
+    spool = Spool(tmp_path, 1024)
+    for start in range(0, len(data), 1000):
+        spool.write(data[start : start + 1000])
+    spool.long_lines = True  # as the reader marks it
+    assert spool.on_disk and spool.eight_bit
+    prepared = prepare(spool, ["max@example.org"], SHOP, set(), LOOKUPS, SETTINGS)
+    spool.close()
+    sent = bytes(prepared.body)
+    assert on_the_wire(sent)
+    assert parsed(sent).get_content().encode() == body
 
 
 # --- the pipeline: Date, Feedback-ID, refusals ------------------------------------------------
