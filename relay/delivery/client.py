@@ -245,11 +245,9 @@ def mail_parameters(
     eight_bit = not data.isascii()
     where = f"the receiving server {server}"
     if utf8 and not announces("smtputf8"):
-        what = (
-            f"the address {envelope.rcpt_to}"
-            if not envelope.rcpt_to.isascii()
-            else ("a UTF-8 address in the message's header")
-        )
+        what = "a UTF-8 address in the message's header"
+        if not envelope.rcpt_to.isascii():
+            what = f"the address {envelope.rcpt_to}"
         return Reply.synthetic_reply(
             550, "5.6.7", f"{where} does not announce SMTPUTF8, which {what} needs (RFC 6531)"
         )
