@@ -25,8 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 # RFC 6376 5.4 / 8.15 and RFC 8058 4: sign these once more than they occur ("oversign"), so
-# nobody can add a second From, Subject or List-Unsubscribe after signing (nor a second report
-# reference, bounces.verp.REF_HEADER).
+# nobody can add a second From, Subject or List-Unsubscribe after signing, nor a second report
+# reference (bounces.verp.REF_HEADER), nor a second Feedback-ID (Gmail counts only a signed one,
+# and only one of them).
 OVERSIGNED = (
     "from",
     "to",
@@ -37,6 +38,7 @@ OVERSIGNED = (
     "list-unsubscribe",
     "list-unsubscribe-post",
     "x-report-ref",
+    "feedback-id",
 )
 # Signed when present: they change how the message is read.
 SIGNED_IF_PRESENT = (

@@ -270,4 +270,7 @@ class MessageToStore(Protocol):
     def test(self) -> bool: ...  # sent by `relay test-email` (or a test send of the API)
 
     @property
+    def return_path(self) -> str | None: ...  # envelope domain when not the relay's own
+
+    @property
     def created_at(self) -> float: ...

@@ -1,17 +1,23 @@
-"""`relay serve` re-checks every shop's DNS every `dns.recheck_every` (in a thread: the DNS
-checks block), and stores verdicts through the writer. `run` is a periodic job of one node at
-a time (relay.serve.singleton); `start`/`stop` run it on its own."""
+"""`relay serve` re-checks every shop's DNS and the relay's own records every
+`dns.recheck_every` (in a thread: the DNS checks block), and stores the results through the
+writer: shops' verdicts switch signing and the return path, the relay's result is what
+`relay status` warns about (issue 13 item 11). `run` is a periodic job of one node at a time
+(relay.serve.singleton); `start`/`stop` run it on its own."""
 
 import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from config import Config
-from relay.dns import check_resolver
+from dns_checks import Resolver, check_relay, to_json
+from relay.dns import check_resolver, relay_setup
 from relay.identity_check import check_shop, store_verdicts
 from relay.model import Verdict
+from relay.runtime import fallback_key_path
 from relay.store.db import Read, Write
+from relay.store.dns_results import relay_dns, save_relay_dns
 from relay.store.shops import list_shops, verdicts
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,10 @@ class Rechecker:
 
     async def recheck_due(self, every: float) -> None:
         resolver = check_resolver(self.config)  # a fresh cache per pass (relay/dns.py)
+        try:
+            await self.recheck_relay(resolver, every)
+        except Exception:  # the shops' checks (which switch signing) must still run
+            log.exception("the check of the relay's own DNS records failed")
         for shop in list_shops(self.read()):
             known = verdicts(self.read(), shop.name)
             due = any(_due(known.get(d), every) for d in shop.domains)
@@ -58,6 +68,29 @@ class Rechecker:
                 if change.changed:
                     state = "verified" if change.verified else "NOT verified"
                     log.info("shop %s: %s is now %s", change.shop, change.domain, state)
+
+    async def recheck_relay(self, resolver: Resolver, every: float) -> None:
+        """The relay's own records, when never checked, `every` ago, or seen through DNS
+        trouble more than a few minutes ago."""
+        stored = relay_dns(self.read())
+        if stored is not None:
+            trouble = bool(stored.report.get("dns_trouble"))
+            wait = min(every, _STALE_RETRY) if trouble else every
+            if time.time() - stored.checked_at < wait:
+                return
+        report = await asyncio.to_thread(check_relay_dns, self.config, resolver)
+        await self.write(lambda tx: save_relay_dns(tx, report, time.time()))
+        if not report["verified"]:
+            log.warning("the relay's own DNS records need work: see `relay status`")
+
+
+def check_relay_dns(config: Config, resolver: Resolver) -> dict[str, Any]:
+    """The relay's own records checked (blocking DNS work), as the JSON that is stored and
+    shown. Raises ValueError when the fallback key file is missing (`relay init` makes it)."""
+    key = fallback_key_path(config.data_dir)
+    if not key.exists():
+        raise ValueError(f"{key} is missing: run `relay init`")
+    return to_json(check_relay(relay_setup(config, key.read_text()), resolver))
 
 
 def _due(verdict: Verdict | None, every: float) -> bool:

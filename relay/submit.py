@@ -29,8 +29,8 @@ from relay.prepare.pipeline import (
 )
 from relay.prepare.recipients import Lookups
 from relay.signing import Signer
+from relay.store import dns_results, suppression
 from relay.store import shops as shop_store
-from relay.store import suppression
 from relay.store.db import Database, Read, Write
 from relay.store.messages import insert_message
 from relay.store.sql import Conn, Tx
@@ -59,15 +59,21 @@ class ShopCache:
         self._version: int | None = None
         self._shops: dict[str, Shop | None] = {}
         self._verified: dict[str, set[str]] = {}
+        self._return_paths: dict[str, dict[str, str]] = {}
 
     def get(self, conn: Conn, name: str) -> tuple[Shop | None, set[str]]:
         version = shop_store.shops_version(conn)
         if version != self._version:
             self._version, self._shops = version, {}
             self._verified = shop_store.verified_domains(conn)
+            self._return_paths = dns_results.return_paths(conn)
         if name not in self._shops:
             self._shops[name] = shop_store.get_shop(conn, name)
         return self._shops[name], self._verified.get(name, set())
+
+    def return_paths(self, name: str) -> dict[str, str]:
+        """The shop's verified domains with a usable custom return path (after `get`)."""
+        return self._return_paths.get(name, {})
 
 
 class Submitter:
@@ -98,7 +104,14 @@ class Submitter:
             raise ShopGone(shop_name)
         deps = self.deps
         prepared = prepare_submission(
-            conn, shop, verified, data, recipients, deps.settings, deps.typo
+            conn,
+            shop,
+            verified,
+            data,
+            recipients,
+            deps.settings,
+            deps.typo,
+            self.shops.return_paths(shop_name),
         )
         del data  # the prepared copy is what is signed and stored
         apply_signatures(prepared, await deps.signer.sign(prepared))
@@ -122,12 +135,17 @@ def prepare_submission(
     recipients: list[str],
     settings: Settings,
     typo: Callable[[str], str | None],
+    return_paths: dict[str, str] | None = None,
 ) -> Prepared:
-    """`prepare()` with the store's lookups (blocks, opt-outs, the shop's design and templates)."""
+    """`prepare()` with the store's lookups (blocks, opt-outs, the shop's design and templates;
+    `return_paths`: its verified domains' custom return paths, read from the store if None)."""
+    if return_paths is None:
+        return_paths = dns_results.return_paths(conn).get(shop.name, {})
     lookups = Lookups(
         block=lambda address: suppression.find_block(conn, address),
         optout=lambda name, address, kind: suppression.find_optout(conn, name, address, kind),
         typo=typo,
+        return_path=return_paths.get,
     )
     return prepare(data, recipients, shop, verified, lookups, settings, assets=StoredAssets(conn))
 

@@ -63,6 +63,7 @@ class Message:
     template: str | None = None
     test: bool = False
     created_at: float = field(default_factory=time.time)
+    return_path: str | None = None
 
 
 def new_database(directory: Path, *shops: str, url: str | None = None) -> Database:

@@ -1,6 +1,6 @@
 """The console's store: the order list (newest first, each order once, keyset pages, searches
 scoped by shop), sessions that end with their shop, user or password; on SQLite and on a real
-PostgreSQL server (migration 9 and the same statements on both)."""
+PostgreSQL server (migration 10 and the same statements on both)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from tests.harness import RelayProcess
 from tests.keys_in_dns import publish_keys, txt
 from tests.rig import names
 from tests.rig.nsd import NsdServer
-from tests.rig.tools import free_port
+from tests.rig.tools import free_port, wait_until
 
 NET, REVERSE = "example.net", "127.in-addr.arpa"
 BOUNCE, INCLUDE, HOST = names.BOUNCE_DOMAIN, names.RELAY_SPF_INCLUDE, names.RELAY_HOST
@@ -219,3 +219,46 @@ def test_missing_fallback_key_file_says_what_to_run(relay: RelayProcess) -> None
     done = relay.run("dns", "check", "--relay", check=False)
     assert done.returncode == 1
     assert "fallback.pem is missing: run `relay init`" in done.stderr
+
+
+# --- the stored result: `relay status` warns while a record is wrong (issue 13 item 11) ------
+
+
+def relay_dns_lines(relay: RelayProcess) -> list[str]:
+    return [w for w in relay.json("status")["relay_warnings"] if w.startswith("relay DNS")]
+
+
+def test_status_warns_about_each_wrong_record_until_a_check_finds_it_fixed(
+    relay: RelayProcess, own_nsd: NsdServer
+) -> None:
+    assert relay_dns_lines(relay) == []  # never checked: nothing stored, nothing claimed
+    saved = own_nsd.zones[REVERSE]
+    remove(own_nsd, REVERSE, PTR_NAME, "PTR")
+    remove(own_nsd, NET, BOUNCE, "MX")
+    report = check_relay(relay)  # `dns check --relay` stores what it found
+    actions = {r["check"]: r["action"] for r in report["results"]}
+    assert relay_dns_lines(relay) == [
+        f"relay DNS, mx: {actions['mx']}",
+        f"relay DNS, ptr: {actions['ptr']}",
+    ]
+    shown = relay.run("status").stdout
+    assert f"WARNING relay: relay DNS, mx: {actions['mx']}" in shown
+    assert f"publish this MX record at {BOUNCE}: 10 {HOST}" in shown
+    own_nsd.set_zone(REVERSE, saved)
+    paste(own_nsd, [{"name": BOUNCE, "type": "MX", "value": f"10 {HOST}"}])
+    check_relay(relay)
+    assert relay_dns_lines(relay) == []
+
+
+def test_relay_serve_checks_the_relays_records_and_stores_the_result(
+    relay: RelayProcess, own_nsd: NsdServer
+) -> None:
+    remove(own_nsd, NET, INCLUDE, "TXT")
+    relay.start()
+    try:
+        wait_until(lambda: relay_dns_lines(relay), 30, "relay serve's first DNS check")
+        lines = relay_dns_lines(relay)
+        assert any(line.startswith("relay DNS, spf_include: ") for line in lines), lines
+        assert f"at {INCLUDE}: v=spf1 ip4:127.0.0.1 -all" in " ".join(lines)
+    finally:
+        relay.stop()

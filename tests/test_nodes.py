@@ -18,7 +18,7 @@ from tests.harness import RelayProcess
 from tests.held_mx import until
 from tests.rig.tools import free_port, wait_until
 
-PERIODIC = ["dns-recheck", "reports", "retention"]
+PERIODIC = ["dns-recheck", "reports", "retention", "webhooks"]
 
 
 def nodes_of(relay: RelayProcess) -> dict[str, dict]:
@@ -36,7 +36,11 @@ def test_relay_nodes_shows_the_node_its_heartbeat_and_work_then_that_it_stopped(
     assert (node["state"], node["workers"], node["pid"]) == ("running", 2, relay.proc.pid)
     assert node["heartbeat_age"] < 10 and node["leases"] == 0
     text = relay.run("nodes").stdout
-    assert "node-a" in text and "running" in text and "dns-recheck, reports, retention" in text
+    assert (
+        "node-a" in text
+        and "running" in text
+        and "dns-recheck, reports, retention, webhooks" in text
+    )
     relay.stop()
     assert nodes_of(relay)["node-a"]["state"] == "stopped"
 

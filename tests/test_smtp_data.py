@@ -97,6 +97,36 @@ def test_a_long_line_is_refused_with_its_number() -> None:
     assert run(stuffed(content), LENIENT)[:2] == (content, None)
 
 
+MARK = DataPolicy(size_limit=None, line_limit=1000, strict=True, spool_dir=None,
+                  refuse_long_lines=False)  # fmt: skip
+
+
+async def _flags(wire: bytes, seed: int) -> tuple[str | None, bool, bool]:
+    reader = asyncio.StreamReader(limit=1001)
+    rng = random.Random(seed)
+    position = 0
+    while position < len(wire):
+        size = rng.choice([1, 7, 1000, 4096])
+        reader.feed_data(wire[position : position + size])
+        position += size
+    reader.feed_eof()
+    spool, problem = await receive(reader, MARK)
+    spool.close()
+    return problem, spool.eight_bit, spool.long_lines
+
+
+def test_submission_marks_long_lines_and_8_bit_content_instead_of_refusing() -> None:
+    """relay.prepare.wire re-encodes such a message before signing; the reader's marks spare
+    every other message a second scan."""
+    seven = b"Subject: x\r\n\r\n" + b"y" * 998 + b"\r\nok\r\n"
+    long_line = b"Subject: x\r\n\r\nok\r\n" + b"<td>" * 1250 + b"\r\nrest\r\n"
+    eight = "Subject: Grüße\r\n\r\nok\r\n".encode()
+    for seed in range(10):
+        assert asyncio.run(_flags(stuffed(seven), seed)) == (None, False, False)
+        assert asyncio.run(_flags(stuffed(long_line), seed)) == (None, False, True)
+        assert asyncio.run(_flags(stuffed(eight), seed)) == (None, True, False)
+
+
 def test_nul_is_refused_in_strict_mode_only() -> None:
     content = b"Subject: x\r\n\r\nline\r\nbin\0ary\r\n"
     assert run(stuffed(content))[1] == replies.NUL_IN_DATA.format(line=4)

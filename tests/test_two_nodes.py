@@ -171,7 +171,7 @@ def test_two_nodes_deliver_everything_once_when_one_is_killed(
         return (
             found["node-a"]["state"] == "gone"
             and found["node-a"]["leases"] == 0
-            and (found["node-b"]["periodic"] == ["dns-recheck", "reports", "retention"])
+            and (found["node-b"]["periodic"] == ["dns-recheck", "reports", "retention", "webhooks"])
         )
 
     wait_until(settled, 60, "node-a to show as gone, its work on node-b")

@@ -1,12 +1,12 @@
 """`relay dns show SHOP|--relay` (records to publish) and `relay dns check SHOP|--relay`."""
 
+import time
 from typing import Any
 
 import click
 
 from dns_checks import (
     DnsRecord,
-    DomainReport,
     check_relay,
     relay_records,
     to_json,
@@ -18,6 +18,7 @@ from relay.errors import SetupError
 from relay.identity_check import check_shop, store_verdicts
 from relay.model import Shop
 from relay.runtime import fallback_key_path
+from relay.store.dns_results import save_relay_dns
 from relay.store.shops import get_shop, verdicts
 
 _RELAY_HELP = "The relay's own domains (bounce domain, fallback domain, reverse DNS)."
@@ -101,12 +102,15 @@ def _render_records(data: list[dict]) -> None:
 @json_option
 @pass_state
 def check(state: State, shop: str | None, for_relay: bool, as_json: bool) -> None:
-    """Check every record; for a shop, stores the verdict that switches signing on or off."""
+    """Check every record; for a shop, stores the verdict that switches signing (and its
+    custom return path) on or off; with --relay, stores what `relay status` warns about."""
     record = _shop(state, shop, for_relay)
     if record is None:
         setup = relay_setup(state.config, _fallback_pem(state))
-        report: DomainReport = check_relay(setup, _resolver(state))
-        emit([to_json(report)], as_json, _render_check)
+        report = to_json(check_relay(setup, _resolver(state)))
+        with state.transaction() as tx:  # what `relay status` warns about (dns_results)
+            save_relay_dns(tx, report, time.time())
+        emit([report], as_json, _render_check)
         return
     reports = check_shop(record, state.config, _resolver(state))
     with state.transaction() as tx:

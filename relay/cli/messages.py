@@ -109,8 +109,10 @@ def show(state: State, message_id: str, full: bool, as_json: bool) -> None:
         raise click.ClickException(f"no message {message_id!r}; `relay messages` lists them")
     data = view.as_record()
     body = message_body(state.conn, view.id)
-    data["headers"] = body.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
-    data["text"] = body.split(b"\r\n\r\n", 1)[-1].decode("utf-8", "replace")
+    # Lines as a terminal shows them (CRLF would print as an escaped CR after each line).
+    head, _, text = body.partition(b"\r\n\r\n")
+    data["headers"] = head.decode("utf-8", "replace").replace("\r\n", "\n")
+    data["text"] = text.decode("utf-8", "replace").replace("\r\n", "\n")
     emit(data, as_json, lambda d: _render(d, full))
 
 
@@ -131,6 +133,12 @@ def _render(data: dict, full: bool) -> None:
     addresses = {r["id"]: r["address"] for r in data["recipients"]}
     for event in data["events"]:
         click.echo(f"  {event_line(event, addresses)}")
+    if data.get("body_dropped_at"):
+        click.echo(
+            f"\nbody dropped {when(data['body_dropped_at'])} (store.retention); the proof"
+            " of sending is kept"
+        )
+        return
     text = data["text"] if full else data["text"][:4000]
     click.echo("\n" + text + ("" if text == data["text"] else "\n[... --full shows the rest]"))
 

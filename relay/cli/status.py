@@ -4,11 +4,13 @@ import time
 
 import click
 
+from dns_checks import relay_dns_warnings
 from relay.actions.problems import list_problems
 from relay.cli.common import State, emit, json_option, pass_state, when
 from relay.shop_health import describe_change, shop_health
 from relay.stats import shop_rates
 from relay.store import queue
+from relay.store.dns_results import relay_dns
 from relay.store.events import identity_changes
 from relay.store.outbox import backlog
 from relay.store.shops import list_shops
@@ -57,9 +59,12 @@ def _shop_facing(conn: Conn) -> dict:
 
 
 def relay_warnings(state: State) -> list[str]:
-    """What is wrong with the relay's own settings (not with one shop)."""
+    """What is wrong with the relay's own settings and DNS records (not with one shop): the
+    records as last checked (`relay serve` re-checks them, `relay dns check --relay` too)."""
     warning = public_url_warning(state.config.http.public_url)
-    return [warning] if warning else []
+    stored = relay_dns(state.conn)
+    dns = relay_dns_warnings(stored.report) if stored else []
+    return ([warning] if warning else []) + dns
 
 
 def _render(data: dict) -> None:

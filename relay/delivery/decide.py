@@ -30,7 +30,9 @@ def decide(
     if 200 <= reply.code < 300:
         return Decision(State.DELIVERED, None, None, False)
     verdict = classify(reply.code, reply.status, reply.text, command=reply.command)
-    if never_works:
+    # A permanent finding of the relay's own (no SMTPUTF8 at the server, say) was never sent:
+    # failed, like a domain that cannot take mail, not bounced by a server.
+    if never_works or (reply.synthetic and reply.code >= 500):
         return Decision(State.FAILED, verdict.reason, None, False)
     if reply.code >= 500:
         return Decision(State.BOUNCED, verdict.reason, None, verdict.dead_address)

@@ -280,5 +280,8 @@ class Scheduler:
             conn = self.read()
             return load_prefix(conn, row["id"]) + load_body(conn, row["message"])
 
-        sender = bounce_address(self.policy.secret, row["id"], self.policy.bounce_domain)
+        # The shop's custom return path when its DNS check found one usable at submission
+        # (SPF then aligns with its From: DMARC passes on SPF too), else the relay's domain.
+        domain = row.get("return_path") or self.policy.bounce_domain
+        sender = bounce_address(self.policy.secret, row["id"], domain)
         return Envelope(row["id"], sender, row["address"], load)

@@ -1,6 +1,7 @@
 """The bounce listener (port 25): reports in, never a bounce out.
 
-RCPT is accepted only for bounce addresses whose signature verifies, the List-Unsubscribe
+RCPT is accepted only for bounce addresses whose signature verifies (at the relay's bounce
+domain, or at the custom return path their message was sent with), the List-Unsubscribe
 mailto addresses we issued, and the complaint (feedback loop) address; anything else is
 550 5.1.1. No AUTH, no relaying. The raw report is stored before the 250, then processed.
 """
@@ -9,9 +10,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from bounces.verp import decode_token, token_of
+from bounces.verp import token_of
 from relay import logs
 from relay.inbound import reports
+from relay.inbound.matching import bounce_recipient
 from relay.smtp import replies
 from relay.smtp.protocol import NoAuthHandler
 from relay.store.db import Read, Write
@@ -39,9 +41,11 @@ class InboundHandler(NoAuthHandler):
         address = address.strip().strip("<>").lower()
         if address == self.deps.complaint_address.lower():
             return True
-        token = token_of(address, self.deps.bounce_domain)
-        if token is not None:
-            return decode_token(self.deps.secret, token) is not None
+        if token_of(address, address.rpartition("@")[2]) is not None:  # b-<token>@any domain
+            deps = self.deps
+            return (
+                bounce_recipient(deps.read(), address, deps.secret, deps.bounce_domain) is not None
+            )
         local = reports.mailto_token(address, self.deps.bounce_domain)
         return local is not None and mailto_target(self.deps.read(), local) is not None
 

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from bounces import Report
 from bounces.verp import REF_HEADER, decode_token, ref_matches, split_ref, token_of
 from relay.model import State
+from relay.store.dns_results import message_return_path
 from relay.store.reports import (
     RecipientRef,
     find_recipient,
@@ -64,6 +65,19 @@ class Match:
         return self.how in VERIFYING
 
 
+def bounce_recipient(conn: Conn, address: str, secret: bytes, bounce_domain: str) -> int | None:
+    """The recipient row a signed bounce address names: b-<token>@<the relay's bounce
+    domain>, or b-<token>@<the shop's custom return path> when that is the domain the token's
+    message was sent with (relay.store.dns_results). A token at any other domain is refused:
+    the relay takes mail only for the domains it was given."""
+    domain = address.strip().strip("<>").rpartition("@")[2].lower()
+    token = token_of(address, domain)
+    rid = decode_token(secret, token) if token else None
+    if rid is None or domain == bounce_domain.lower():
+        return rid
+    return rid if message_return_path(conn, rid) == domain else None
+
+
 def match_report(
     conn: Conn, report: Report, rcpt_tos: list[str], secret: bytes, bounce_domain: str
 ) -> Match | None:
@@ -78,10 +92,12 @@ def match_report(
 def _by_bounce_address(
     conn: Conn, report: Report, rcpt_tos: list[str], secret: bytes, bounce_domain: str
 ) -> Match | None:
-    enveloped = [token_of(a, bounce_domain) for a in rcpt_tos]
+    # The envelope's bounce addresses: the relay's bounce domain, or the shop's own return path
+    # for a message sent with it (bounce_recipient); a quoted token proves itself by its MAC.
+    enveloped = [bounce_recipient(conn, a, secret, bounce_domain) for a in rcpt_tos]
     quoted = [m.group(1) for _, value in report.returned_headers for m in _tokens_in(value)]
-    for token in [*enveloped, report.token, *quoted][: _MAX_CANDIDATES + len(enveloped) + 1]:
-        rid = decode_token(secret, token) if token else None
+    tokens = [report.token, *quoted][: _MAX_CANDIDATES + 1]
+    for rid in [*enveloped, *(decode_token(secret, t) if t else None for t in tokens)]:
         found = find_recipient(conn, rid) if rid is not None else None
         if found:
             return _match(found, BY_BOUNCE_ADDRESS)

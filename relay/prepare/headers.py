@@ -7,6 +7,7 @@ characters, bytes that are not UTF-8) and says what is wrong and on which line; 
 never parsed and stays where it is (in memory or in the spool file) until the message is built.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
@@ -17,8 +18,14 @@ from relay.smtp.replies import quote
 # Postfix refuses nothing but cuts a header at 100 KB (header_size_limit); we refuse a header
 # section larger than this, so a message's headers are always small enough to parse in memory.
 MAX_HEADER_SECTION = 256 * 1024
+MAX_LINE = 998  # octets of a line without its CRLF (RFC 5322 2.1.1)
 _FIELD_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+")  # RFC 5322 2.2 ftext
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # RFC 5322 3.2.2: only WSP among controls
+
+
+def has_long_line(data: bytes | bytearray) -> bool:
+    """Any line over 998 octets without its CRLF (one split, in C)."""
+    return len(data) > MAX_LINE and max(map(len, data.split(b"\r\n"))) > MAX_LINE
 
 
 class MalformedMessage(ValueError):
@@ -26,9 +33,19 @@ class MalformedMessage(ValueError):
 
 
 class Source(Protocol):
-    """Where a message's bytes are: in memory, or in the spool file of relay.smtp.data."""
+    """Where a message's bytes are: in memory, or in the spool file of relay.smtp.data.
+
+    `eight_bit` and `long_lines` say whether the message as submitted has a byte over 127 or a
+    line over 998 octets (relay.prepare.wire re-encodes only then): the DATA reader finds them
+    as the data arrives, InMemory looks when asked."""
 
     size: int
+
+    @property
+    def eight_bit(self) -> bool: ...
+
+    @property
+    def long_lines(self) -> bool: ...
 
     def head(self, limit: int) -> bytes: ...
 
@@ -42,6 +59,14 @@ class InMemory:
 
     def head(self, limit: int) -> bytes:
         return self.data[:limit]
+
+    @functools.cached_property
+    def eight_bit(self) -> bool:
+        return not self.data.isascii()
+
+    @functools.cached_property
+    def long_lines(self) -> bool:
+        return has_long_line(self.data)
 
     def read_into(self, offset: int, target: memoryview) -> None:
         target[:] = memoryview(self.data)[offset : offset + len(target)]
@@ -75,16 +100,6 @@ class RawMessage:
     @property
     def body_size(self) -> int:
         return self.source.size - self.body_offset
-
-    def body(self) -> bytes:
-        """The body's bytes, read from wherever they are (for small bodies: the JSON of a
-        templated message; large messages are never read into memory a second time)."""
-        source = self.source
-        if isinstance(source, InMemory):
-            return source.data[self.body_offset :]
-        body = bytearray(self.body_size)
-        source.read_into(self.body_offset, memoryview(body))
-        return bytes(body)
 
     def get(self, name: str) -> str | None:
         """The first field's unfolded value as text, or None."""
@@ -122,6 +137,19 @@ class RawMessage:
         """The header fields, each ending in CRLF, without the empty line after them."""
         return b"".join(raw for _, raw in self.fields)
 
+    def body(self) -> bytes:
+        """The body as one bytes object (read from the spool file when it is there)."""
+        source = self.source
+        if isinstance(source, InMemory):
+            return bytes(memoryview(source.data)[self.body_offset :])
+        body = bytearray(self.body_size)
+        source.read_into(self.body_offset, memoryview(body))
+        return bytes(body)
+
+    def set_body(self, body: bytes) -> None:
+        """Replace the body (the header fields stay as they are)."""
+        self.source, self.body_offset = InMemory(body), 0
+
     def to_bytes(self) -> bytes | bytearray:
         """The whole message: one allocation of its final size, the body copied in once."""
         head = self.header_block() + b"\r\n"
@@ -137,6 +165,11 @@ class RawMessage:
 def _parse_fields(block: bytes) -> list[tuple[str, bytes]]:
     fields: list[tuple[str, bytes]] = []
     for number, line in enumerate(block.split(b"\r\n"), start=1):
+        if len(line) > MAX_LINE:
+            raise MalformedMessage(
+                f"header line {number} has {len(line)} octets, over the {MAX_LINE} that RFC 5322"
+                " 2.1.1 allows; fold it (RFC 5322 2.2.3)"
+            )
         if line[:1] in (b" ", b"\t"):
             if not fields:
                 raise MalformedMessage(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
 
 from relay.model import ascii_domain
+from relay.prepare.header_encoding import Unencodable, addr_spec, mailbox
 from relay.prepare.headers import RawMessage, decoded
 
 
@@ -56,6 +57,14 @@ def _parse_from(value: str) -> tuple[str, str] | None:
     return decoded(pairs[0][0]), pairs[0][1]
 
 
+def _reply_to(name: str, address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    try:
+        return mailbox(name, addr_spec(local, domain))
+    except Unencodable:
+        return formataddr((name, address))
+
+
 def choose_identity(
     message: RawMessage,
     shop_sender_name: str,
@@ -69,9 +78,10 @@ def choose_identity(
     if domain in verified:
         return Identity("shop", domain, shop_selector, shop_key, address, None)
     name = shop_sender_name
-    message.replace("From", formataddr((name, fallback.address)))
+    # RFC 2047 5 (3): the name as encoded-words of at most 75 characters, folded.
+    message.replace("From", mailbox(name, fallback.address))
     if message.get("reply-to") is None:
-        message.add("Reply-To", formataddr((name, address)))
+        message.add("Reply-To", _reply_to(name, address))
     warning = (
         f"sent from the relay's address because your domain {domain} is not set up (SPF/DKIM);"
         f" run `relay dns show` for the records to publish"

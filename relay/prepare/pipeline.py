@@ -7,6 +7,7 @@ permanent reply that says what is wrong and where, never left to fail later as a
 error.
 """
 
+import datetime
 import email.utils
 import functools
 import secrets
@@ -28,6 +29,7 @@ from relay.prepare.identity import (
     single_mailbox,
 )
 from relay.prepare.recipients import Lookups, RecipientPlan, plan_recipient
+from relay.prepare.wire import WireRefusal, make_wire_safe
 from relay.smtp import replies
 from relay.smtp.replies import quote as shown
 from relay.unsubscribe import OptOutTarget, link_token, mailto_token
@@ -86,6 +88,7 @@ class Prepared:
     head_size: int = 0  # bytes of body[] that are the header fields (before the empty line)
     sign_jobs: list[SignJob] = field(default_factory=list)
     mailto_tokens: list[tuple[str, OptOutTarget]] = field(default_factory=list)
+    return_path: str | None = None  # envelope senders' domain when not the relay's (item 5)
     template: str | None = None  # what rendered it ('payment-reminder/de default 3f2a9c0b1d4e')
     test: bool = False  # X-Relay-Test: a test message (relay test-email)
     created_at: float = field(default_factory=time.time)
@@ -124,6 +127,8 @@ def prepare(
         verified,
         settings.fallback,
     )
+    _set_feedback_id(message, kind, shop, settings)
+    _make_wire_safe(message)
     plans = _plan_recipients(rcpt_tos, shop, kind, lookups)
     prepared = Prepared(
         id=queue_id,
@@ -136,6 +141,7 @@ def prepare(
         body=message.to_bytes(),
         recipients=plans,
         head_size=len(message.header_block()),
+        return_path=lookups.return_path(identity.dkim_domain) if identity.kind == "shop" else None,
         template=relay_headers.get(RENDERED_HEADER) or None,
         test=relay_headers.get("x-relay-test", "").strip().lower() in ("yes", "true", "1"),
     )
@@ -254,8 +260,34 @@ def _ensure_date(message: RawMessage) -> None:
 
 @functools.lru_cache(maxsize=4)
 def _date_header(second: int) -> str:
-    """RFC 5322 3.3 date-time, made once per second."""
-    return email.utils.formatdate(second, localtime=False, usegmt=True)
+    """RFC 5322 3.3 date-time in UTC, made once per second: zone "+0000" (the obsolete "GMT"
+    is obs-zone, RFC 5322 4.3; "-0000" would say the local zone is unknown)."""
+    moment = datetime.datetime.fromtimestamp(second, datetime.UTC)
+    return email.utils.format_datetime(moment)
+
+
+def feedback_sender_id(fallback_domain: str) -> str:
+    """Gmail's Feedback-ID SenderId: 5 to 15 characters, the same for all the relay's mail
+    (Google Postmaster "Feedback Loop"): the letters and digits of the fallback domain, which
+    every node of one relay shares."""
+    letters = "".join(c for c in fallback_domain.lower() if c.isascii() and c.isalnum())
+    return (letters or "relay")[:15].ljust(5, "0")
+
+
+def _set_feedback_id(message: RawMessage, kind: Kind, shop: Shop, settings: Settings) -> None:
+    """`Feedback-ID: <kind>:<shop>:relay:<SenderId>`, Gmail's feedback loop header: complaint
+    rates per kind and shop, never per recipient (a per-message value would be dropped as
+    identifying). Only one may be present, signed after it is added (dkim_sign.OVERSIGNED):
+    a shop's own is replaced. The per-recipient report reference is a separate header."""
+    sender_id = feedback_sender_id(settings.fallback.dkim_domain)
+    message.replace("Feedback-ID", f"{kind.name}:{shop.name}:relay:{sender_id}")
+
+
+def _make_wire_safe(message: RawMessage) -> None:
+    try:
+        make_wire_safe(message)
+    except WireRefusal as refusal:
+        raise Rejection(refusal.reply) from None
 
 
 def _plan_recipients(rcpt_tos: list[str], shop: Shop, kind: Kind, lookups: Lookups) -> list:

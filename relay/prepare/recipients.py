@@ -17,6 +17,8 @@ class Lookups:
     block: Callable[[str], Block | None]
     optout: Callable[[str, str, str], OptOut | None]
     typo: Callable[[str], str | None]
+    # A verified domain's custom return path (bounces.<domain>, from `relay dns check`), or None.
+    return_path: Callable[[str], str | None] = lambda domain: None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -27,17 +29,13 @@ def _checked(address: str) -> tuple[str, str, str | None]:
         valid = email_validator.validate_email(address, check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
         return address, address.rpartition("@")[2].lower(), f"is not valid: {exc}"
-    if valid.ascii_email is None:
-        return (
-            valid.normalized,
-            valid.ascii_domain,
-            ("has non-ASCII characters before the @, which most mail systems do not accept"),
-        )
     domain = valid.ascii_domain.lower()
-    return valid.ascii_email.rpartition("@")[0] + "@" + domain, domain, None
+    # A UTF-8 local part (RFC 6531) is queued like any address: delivery sends it only to a
+    # server that announces SMTPUTF8, and fails it with that reason elsewhere. The domain is
+    # always its A-label, which every server takes.
+    return valid.local_part + "@" + domain, domain, None
 
 
-@functools.lru_cache(maxsize=8192)
 @functools.lru_cache(maxsize=8192)
 def syntax_error(address: str) -> str | None:
     """Why `address` is no mail address at all, or None: syntax only, no DNS. Submission

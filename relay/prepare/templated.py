@@ -187,13 +187,18 @@ def _json_body(message: RawMessage) -> tuple[Any, str | None]:
 def _decoded_body(message: RawMessage) -> bytes:
     """The body without its transfer encoding (RFC 2045 6)."""
     encoding = (message.get("content-transfer-encoding") or "7bit").strip().lower()
+    if message.body_size > 2 * MAX_JSON:  # never read a spooled 25 MB body to refuse it
+        raise RenderError(
+            f"the JSON body has {message.body_size} octets; at most {MAX_JSON}", variable="data"
+        )
+    body = message.body()
     if encoding in ("7bit", "8bit", "binary"):
-        return message.body()
+        return body
     if encoding == "quoted-printable":
-        return quopri.decodestring(message.body())
+        return quopri.decodestring(body)
     if encoding == "base64":
         try:
-            return base64.b64decode(message.body())
+            return base64.b64decode(body)
         except (binascii.Error, ValueError) as error:
             raise RenderError(f"the base64 body is broken: {error}", variable="data") from None
     raise RenderError(f"unknown Content-Transfer-Encoding {encoding!r}", variable="data")

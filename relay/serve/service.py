@@ -288,6 +288,7 @@ class Service:
                 RelaySMTP.line_length_limit - 1,  # aiosmtpd counts the transparency dot
                 True,
                 self.spool_dir,
+                refuse_long_lines=False,  # re-encoded before signing (relay.prepare.wire)
             ),
             "memory": self.memory,
             "trusted": trusted,

@@ -5,10 +5,11 @@ disk, not in RAM, while they arrive.
 The data is read in the pieces the socket delivers (not line by line) and checked on the way:
 it ends only at CRLF.CRLF, so "\\n.\\n", "\\r\\n.\\r" or "\\n.\\r\\n" never end it (SMTP
 smuggling); leading dots are removed (transparency); and a strict reader (submission: it signs
-and relays what it takes) refuses bare CR or LF, NUL and lines longer than aiosmtpd's
-`line_length_limit`. A message over the size limit is read to its end and thrown away. The first
-problem found decides the reply, given once the data has ended (RFC 5321 4.2.5); from then on
-nothing is kept.
+and relays what it takes) refuses bare CR or LF and NUL. Lines longer than `line_limit` are
+refused, or (submission: relay.prepare.wire re-encodes them) only marked on the spool, which
+also says whether any byte is 8-bit, so that a 7-bit message is never scanned again. A message
+over the size limit is read to its end and thrown away. The first problem found decides the
+reply, given once the data has ended (RFC 5321 4.2.5); from then on nothing is kept.
 """
 
 import asyncio
@@ -32,6 +33,7 @@ class DataPolicy:
     strict: bool  # refuse bare CR or LF and NUL
     spool_dir: Path | None  # None: always in memory
     spool_above: int = 1 << 20
+    refuse_long_lines: bool = True  # False: a line over line_limit only sets Spool.long_lines
 
 
 class Spool:
@@ -43,6 +45,8 @@ class Spool:
         self._memory: bytearray | None = bytearray()
         self._file: io.BufferedRandom | None = None
         self.size = 0
+        self.eight_bit = False  # some byte is over 127
+        self.long_lines = False  # some line is over the policy's line_limit (when not refused)
 
     @property
     def on_disk(self) -> bool:
@@ -50,6 +54,8 @@ class Spool:
 
     def write(self, data: bytes) -> None:
         self.size += len(data)
+        if not self.eight_bit and not data.isascii():
+            self.eight_bit = True
         if self._memory is not None:
             self._memory += data
             if self._directory is None or len(self._memory) <= self._threshold:
@@ -111,6 +117,7 @@ class _Checks:
         self._pending_cr = False  # the last piece ended in CR: its LF may start the next one
         self._line_length = 0  # raw octets of the current, unfinished line
         self._lines = 0  # complete lines so far
+        self.long_lines = False  # a line over the limit was found (and not refused)
 
     def raw_problem(self, piece: bytes) -> str | None:
         if not self._policy.strict:
@@ -124,7 +131,13 @@ class _Checks:
 
     def content_problem(self, data: bytes) -> str | None:
         limit = self._policy.line_limit
-        return self._line_too_long(data, limit) if limit and data else None
+        if not limit or not data or self.long_lines:  # once marked, the rest needs no look
+            return None
+        problem = self._line_too_long(data, limit)
+        if problem is not None and not self._policy.refuse_long_lines:
+            self.long_lines = True
+            return None
+        return problem
 
     def _bare_line_ending(self, piece: bytes) -> bool:
         if self._pending_cr:
@@ -189,6 +202,7 @@ class _Receiver:
                 self.problem = replies.TOO_BIG.format(limit=limit)
             if self.problem is None:
                 self._keep(data)
+                self.spool.long_lines = self._checks.long_lines
         if self.problem is not None:
             self.spool.close()
 

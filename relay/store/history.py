@@ -27,6 +27,7 @@ MESSAGE_COLUMNS = (
     "template",
     "test",
     "created_at",
+    "body_dropped_at",
 )
 _MESSAGE = "SELECT " + ", ".join(f"m.{c}" for c in MESSAGE_COLUMNS) + " FROM messages m"
 

@@ -18,7 +18,7 @@ def insert_message(tx: Tx, p: MessageToStore, mail_from: str, client: str) -> No
         tx,
         "INSERT INTO messages (id, shop, order_ref, kind, subject, header_from, message_id,"
         " identity, dkim_domain, mail_from, client, size, body, body_sha256, template, test,"
-        " created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{blob},?,?,?,?)",
+        " created_at, return_path) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,{blob},?,?,?,?,?)",
         [
             p.id,
             p.shop,
@@ -37,6 +37,7 @@ def insert_message(tx: Tx, p: MessageToStore, mail_from: str, client: str) -> No
             p.template,
             int(p.test),
             p.created_at,
+            p.return_path,
         ],
         12,
         "messages",

@@ -3,7 +3,7 @@ searched by order number or customer address, paged by keyset (`after` the last 
 its time and message id), never by OFFSET, so the thousandth page costs what the first does.
 
 A message without an order number is a row of its own. Every statement is scoped by the shop;
-the indexes are migration 9's `messages(shop, created_at, id, order_ref)` for the walk and
+the indexes are migration 10's `messages(shop, created_at, id, order_ref)` for the walk and
 `messages(shop, order_ref, created_at, id)` for "is there a newer message of this order?".
 """
 

@@ -83,15 +83,20 @@ def claim_due(tx: Tx, lease: Lease, limit: int, now: float | None = None) -> lis
         dict(r) for r in rows(tx, _claim_sql(tx.dialect.claim_lock), (*args, now, now, limit))
     ]
     if claimed:
-        # The shop of each message, in one more statement per claim (SQLite uses no index for
-        # a subquery in RETURNING: that would scan the messages table once per row).
+        # The shop and envelope domain of each message, in one more statement per claim
+        # (SQLite uses no index for a subquery in RETURNING: that would scan the messages
+        # table once per row).
         ids = list({r["message"] for r in claimed})
-        sql = f"SELECT id, shop, kind FROM messages WHERE id IN ({marks(len(ids))})"
-        found = rows(tx, sql, ids)
+        found = rows(
+            tx,
+            f"SELECT id, shop, kind, return_path FROM messages WHERE id IN ({marks(len(ids))})",
+            ids,
+        )
         of = {r["id"]: r for r in found}
         for row in claimed:
             message = of.get(row["message"])
             row["shop"], row["kind"] = (message["shop"], message["kind"]) if message else (None, "")
+            row["return_path"] = message["return_path"] if message else None
     return claimed
 
 

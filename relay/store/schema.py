@@ -435,6 +435,19 @@ _V8_NODES = """
     CREATE INDEX messages_body_kept ON messages(created_at) WHERE body IS NOT NULL
     """
 
+# 9: what leaves the relay (issue 13): the envelope senders' domain of a message when it is a
+# shop's custom return path (NULL: the relay's bounce domain), so delivery and the bounce
+# listener agree on it whatever DNS says later; and the last check of the relay's own DNS
+# records (`relay dns check --relay`, the re-check of `relay serve`), one row.
+_V9_WIRE = """
+    ALTER TABLE messages ADD COLUMN return_path TEXT;
+    CREATE TABLE relay_dns (
+        name TEXT PRIMARY KEY CHECK (name = 'relay'),   -- one row
+        checked_at $real NOT NULL,
+        report TEXT NOT NULL               -- JSON of dns_checks.to_json(check_relay(...))
+    )
+    """
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_SPINE,
     {"sqlite": _V2_SHOPS_VERSION_SQLITE, "postgresql": _V2_SHOPS_VERSION},
@@ -444,6 +457,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     {name: _V6_API.replace("$day", day) for name, day in _V6_DAY.items()},
     _V7_REPORTS_AND_AUTH,
     _V8_NODES,
+    _V9_WIRE,
     CONSOLE,
 )
 

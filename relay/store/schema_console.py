@@ -1,6 +1,6 @@
-"""Migration 9, the shop console's tables and indexes (relay.store.schema lists it)."""
+"""Migration 10, the shop console's tables and indexes (relay.store.schema lists it)."""
 
-# 9: the shop console (issue 12): console users of a shop (besides the shop's own log-in, its
+# 10: the shop console (issue 12): console users of a shop (besides the shop's own log-in, its
 # SMTP credentials), sessions as server-side records (the cookie holds a secret whose SHA-256
 # is the id, so a copy of the table opens no session; log-out deletes the row), and the indexes
 # of the order list: newest first per shop, keyset-paged on (created_at, id), with the order

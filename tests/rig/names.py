@@ -40,6 +40,7 @@ BUSY = f"busy@{CUSTOMER_DOMAIN}"  # RCPT: 450 4.2.0 while deferring (default on)
 MAILBOX_FULL = f"full@{CUSTOMER_DOMAIN}"  # accepted, then DSN 5.2.2 mailbox full
 TOO_BIG = f"toobig@{CUSTOMER_DOMAIN}"  # accepted, then DSN 5.3.4 if over 1 KiB
 LATER_UNKNOWN = f"gone@{ACCEPT_ALL_DOMAIN}"  # accepted, then DSN 5.1.1 user unknown
+UTF8_CUSTOMER = f"jörg@{CUSTOMER_DOMAIN}"  # a UTF-8 local part (RFC 6531): needs SMTPUTF8
 
 # Domains Postfix takes mail for (virtual mailbox domains).
 POSTFIX_DOMAINS = (
@@ -51,6 +52,9 @@ POSTFIX_DOMAINS = (
     SHOP_DOMAIN,
     BARE_SHOP_DOMAIN,
 )
+
+# Mailboxes with a UTF-8 local part (any ASCII local part is one already).
+UTF8_MAILBOXES = (UTF8_CUSTOMER,)
 
 # Local parts that are unknown users in every Postfix domain (prefix match).
 UNKNOWN_PREFIXES = ("unknown", "nosuch")

@@ -58,7 +58,7 @@ class PostfixRig:
         *,
         bounce_relay_port: int | None = None,
         bounce_domain: str = names.BOUNCE_DOMAIN,
-        extra_relay_domains: tuple[str, ...] = (),
+        extra_relay_domains: tuple[str, ...] = (names.SHOP_RETURN_PATH,),
         tls: bool = True,
         too_big_limit: int = 1024,
         main_cf: Mapping[str, str] | None = None,

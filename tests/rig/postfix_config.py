@@ -51,7 +51,9 @@ class Settings:
     gateway_hop_port: int  # next-hop smtpd that knows no users (ACCEPT_ALL_DOMAIN)
     bounce_relay_port: int
     bounce_domain: str = names.BOUNCE_DOMAIN
-    extra_relay_domains: tuple[str, ...] = ()  # also routed to the relay inbound
+    # Also routed to the relay inbound: the shop's custom return path (a CNAME of the bounce
+    # domain in tests/dns), where DSNs to its envelope senders go.
+    extra_relay_domains: tuple[str, ...] = (names.SHOP_RETURN_PATH,)
     domains: tuple[str, ...] = names.POSTFIX_DOMAINS
     mailbox_uid: int = 65534
     mailbox_gid: int = 65534
@@ -235,6 +237,7 @@ def mailboxes(domains: Iterable[str]) -> str:
     each domain has one maildir (`<domain>/`); PostfixRig.maildir_messages picks
     a recipient's messages by the Delivered-To header Postfix adds.
     """
+    domains = tuple(domains)
     prefixes = "|".join(names.UNKNOWN_PREFIXES)
     rows = [f"if !/^({prefixes})/"]
     rows += [
@@ -243,6 +246,13 @@ def mailboxes(domains: Iterable[str]) -> str:
         if d != names.ACCEPT_ALL_DOMAIN
     ]
     rows.append("endif")
+    # UTF-8 local parts (RFC 6531) are mailboxes only where named: Postfix takes them with
+    # SMTPUTF8 (smtputf8_enable, on by default), as bytes in this regexp.
+    rows += [
+        f"/^{local}@{_regex_literal(domain)}$/\t{domain}/"
+        for local, _, domain in (a.rpartition("@") for a in names.UTF8_MAILBOXES)
+        if domain in domains
+    ]
     return "\n".join(rows) + "\n"
 
 
