@@ -274,7 +274,7 @@ def test_the_30_day_picture_is_the_figures_of_relay_status(seeded: Seeded) -> No
             for _ in range(times):
                 count(tx, SHOP_A, kind, now)
     page = a.get("/console/")
-    assert '<svg viewBox="0 0 600' in page.text and 'role="img"' in page.text
+    assert '<svg class="plot" viewBox="0 0 600' in page.text and 'role="img"' in page.text
     assert ": 12 zugestellt</title>" in page.text and ": 1 Beschwerden</title>" in page.text
     status = json.loads(cli(console.root, "status", "--json"))
     rates = next(r for r in status["rates"] if r["shop"] == SHOP_A)
