@@ -1,14 +1,15 @@
-"""The webhook outbox on a real SQLite store and real receivers (aiohttp on 127.0.0.1, each
-request verified with `standardwebhooks`): rows written in the transaction of the event, only
-for endpoints that want them; the worker sends them in order per message, retries, gives up at
-max_age, obeys 410, takes over a dead worker's rows, and a hanging endpoint holds up no other
-shop."""
+"""The webhook outbox on a real store (SQLite and PostgreSQL) and real receivers (aiohttp on
+127.0.0.1, each request verified with `standardwebhooks`): rows written in the transaction of
+the event, only for endpoints that want them; the worker sends them in order per message,
+retries, gives up at max_age, obeys 410, takes over a dead worker's rows, and a hanging
+endpoint holds up no other shop."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from relay.webhooks.vault import Vault
 from tests.store_fixtures import new_database, queue_message
 from tests.webhook_receiver import Answer, Receiver, blackhole
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 KEY = b"k" * 32
 VAULT = Vault(KEY)
 SECRET = new_secret()
@@ -110,8 +112,8 @@ async def run_until(
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return new_database(tmp_path, "a", "b")
+def db(tmp_path: Path, fresh_store: Callable[[], str | None]) -> Database:
+    return new_database(tmp_path, "a", "b", url=fresh_store())
 
 
 # --- rows written with the event -----------------------------------------------------------
