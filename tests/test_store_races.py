@@ -20,6 +20,7 @@ import pytest
 
 from relay.store.auth import Throttle, queue_attempt
 from relay.store.db import Database
+from relay.store.problems import open_problem
 from relay.store.reports import finish_report, same_report, store_raw
 from relay.store.sql import Tx
 from tests.store_fixtures import new_database, queue_message, table
@@ -102,3 +103,25 @@ def test_two_copies_of_one_report_processed_at_once_count_once(
     assert (first, second) == (None, reports[0])
     found = table(db, "SELECT id, status FROM reports ORDER BY id")
     assert [r["status"] for r in found] == ["matched", "duplicate"]
+
+
+def test_one_recipient_ended_twice_at_once_opens_one_problem(
+    tmp_path: Path, fresh_store: Fresh
+) -> None:
+    """Two reports that each end one dunning letter's recipient, applied at once on two nodes:
+    one problem (the recipient's), and the second transaction commits instead of failing on
+    the unique recipient (its report would be retried until then)."""
+    db = new_database(tmp_path, url=fresh_store())
+    message = queue_message(db, "max@example.org")
+    recipient = table(db, "SELECT id FROM recipients")[0]["id"]
+
+    def escalate(tx: Tx) -> int | None:
+        return open_problem(
+            tx, shop="shop", message=message, recipient=recipient, address="max@example.org",
+            kind="dunning", order_ref="1001", cause="bounced", reason="userunknown",
+            at=time.time(),
+        )  # fmt: skip
+
+    first, second = race(db, escalate, escalate)
+    assert first is not None and second is None
+    assert [r["id"] for r in table(db, "SELECT id FROM problems")] == [first]
