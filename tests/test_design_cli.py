@@ -1,7 +1,7 @@
 """`relay shop design`, `relay shop template`, `relay preview` and `relay test-email` as a
 shop's admin runs them: the real CLI on a relay directory, Chromium for the PNG, the running
-relay and the test Postfix for the test e-mail. The design (its header image a blob) runs on
-both store backends; templates' storage: tests/test_design_store.py."""
+relay and the test Postfix for the test e-mail. How designs (the header image a blob) and
+templates are stored, on both store backends: tests/test_design_store.py."""
 
 from __future__ import annotations
 
@@ -48,7 +48,6 @@ def design_json(relay: RelayProcess) -> dict:
     return relay.json("shop", "design", SHOP)
 
 
-@pytest.mark.backends("sqlite", "postgresql")
 def test_design_is_set_shown_and_every_bad_value_refused(relay_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     relay = relay_factory()
     footer = "Mein Shop GmbH\nBerlin"
