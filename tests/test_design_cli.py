@@ -1,6 +1,7 @@
 """`relay shop design`, `relay shop template`, `relay preview` and `relay test-email` as a
 shop's admin runs them: the real CLI on a relay directory, Chromium for the PNG, the running
-relay and the test Postfix for the test e-mail."""
+relay and the test Postfix for the test e-mail. How designs (the header image a blob) and
+templates are stored, on both store backends: tests/test_design_store.py."""
 
 from __future__ import annotations
 

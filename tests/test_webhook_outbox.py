@@ -1,14 +1,15 @@
-"""The webhook outbox on a real SQLite store and real receivers (aiohttp on 127.0.0.1, each
-request verified with `standardwebhooks`): rows written in the transaction of the event, only
-for endpoints that want them; the worker sends them in order per message, retries, gives up at
-max_age, obeys 410, takes over a dead worker's rows, and a hanging endpoint holds up no other
-shop."""
+"""The webhook outbox on a real store (SQLite and PostgreSQL) and real receivers (aiohttp on
+127.0.0.1, each request verified with `standardwebhooks`): rows written in the transaction of
+the event, only for endpoints that want them; the worker sends them in order per message,
+retries, gives up at max_age, obeys 410, takes over a dead worker's rows, and a hanging
+endpoint holds up no other shop."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from relay.actions.errors import transaction_write
 from relay.dns import AsyncResolver
 from relay.model import DeliveryResult, State
 from relay.store import outbox
-from relay.store.db import Database
+from relay.store.db import Database, open_database
 from relay.store.problems import list_problems
 from relay.store.recipients import Bounce, Lease, claim_due, mark_bounced, record_attempt
 from relay.store.suppression import add_optout
@@ -28,9 +29,11 @@ from relay.webhooks.outbox import OutboxSettings, OutboxWorker
 from relay.webhooks.sender import Sender, SenderSettings
 from relay.webhooks.signing import new_secret
 from relay.webhooks.vault import Vault
+from tests.rig.tools import free_port
 from tests.store_fixtures import new_database, queue_message
 from tests.webhook_receiver import Answer, Receiver, blackhole
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 KEY = b"k" * 32
 VAULT = Vault(KEY)
 SECRET = new_secret()
@@ -110,8 +113,8 @@ async def run_until(
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return new_database(tmp_path, "a", "b")
+def db(tmp_path: Path, fresh_store: Callable[[], str | None]) -> Database:
+    return new_database(tmp_path, "a", "b", url=fresh_store())
 
 
 # --- rows written with the event -----------------------------------------------------------
@@ -287,3 +290,42 @@ def test_a_hanging_endpoint_holds_up_no_other_shop(db: Database) -> None:
     assert sorted(r.payload["data"]["recipient"] for r in hook.received) == sorted(
         f"b{i}@example.org" for i in range(10)
     )
+
+
+def test_a_secret_rotated_through_another_node_signs_the_next_post(
+    db: Database, tmp_path: Path
+) -> None:
+    """Several nodes: the outbox runs on one node (B); the shop's admin rotates the secret
+    through another (A). The running worker signs its next POST with the new secret: it reads
+    the endpoints with every claim, so there is nothing to tell it."""
+    node_b = open_database(db.url, tmp_path)
+    rotated = new_secret()
+    port = free_port()
+
+    async def main() -> tuple[Receiver, Receiver]:
+        async with sender() as live:
+            w = OutboxWorker(
+                node_b.read, transaction_write(node_b), live, VAULT, FAST, "node-b/outbox"
+            )
+            await w.start()
+            try:
+                async with Receiver(SECRET, port=port) as before:
+                    endpoint(db, "a", before.url)
+                    deliver(db, queue_message(db, "x@example.org", shop="a"))
+                    await before.wait_for(1)
+                async with Receiver(rotated, port=port) as after:
+                    now = time.time()
+                    with db.transaction() as tx:  # as `relay shop webhook a --rotate-secret`
+                        save_endpoint(tx, "a", after.url, ALL, VAULT.seal("a", rotated),
+                                      (VAULT.seal("a", SECRET), now + 86400), now)  # fmt: skip
+                    deliver(db, queue_message(db, "y@example.org", shop="a"))
+                    await after.wait_for(1)
+            finally:
+                await w.stop(grace=1)
+        return before, after
+
+    before, after = asyncio.run(main())
+    node_b.close()
+    assert (before.failures, after.failures) == (0, 0)  # each verified with its own secret
+    assert after.received[0].payload["data"]["recipient"] == "y@example.org"  # type: ignore[index]
+    assert len(after.received[0].headers["webhook-signature"].split()) == 2  # old one still signs

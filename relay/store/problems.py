@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from relay.store.sql import Conn, Tx, changed, insert, row, rows
+from relay.store.sql import Conn, Tx, changed, insert, row, rows, serialize
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,11 @@ def open_problem(
     reason: str | None,
     at: float,
 ) -> int | None:
-    """The new problem's id; None when the recipient has one already (it ends only once)."""
+    """The new problem's id; None when the recipient has one already (it ends only once).
+    Under the recipient's lock: of two transactions that end one recipient at once (two
+    reports about it on two nodes), the second finds the first's problem instead of failing
+    on the unique recipient."""
+    serialize(tx, f"problem:{recipient}")
     if row(tx, "SELECT 1 FROM problems WHERE recipient = ?", (recipient,)) is not None:
         return None
     return insert(
