@@ -17,7 +17,7 @@ from relay.store.db import Database
 from relay.store.errors import StoreClosed, StoreError, StoreUnavailable
 from relay.store.pgwriter import PoolWriter
 from relay.store.sql import Tx, changed, execute
-from relay.store.writer import Writer
+from relay.store.writer import WriteLock, Writer, write_lock_path
 
 
 def _table(db: Path) -> None:
@@ -37,6 +37,16 @@ def _values(db: Path) -> list[int]:
         return [x for (x,) in conn.execute("SELECT x FROM t ORDER BY x")]
     finally:
         conn.close()
+
+
+class CountingWriter(Writer):
+    """Counts its commits (each one fsync with synchronous=FULL)."""
+
+    commits = 0
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        super()._commit(conn)
+        self.commits += 1
 
 
 def full_disk() -> sqlite3.OperationalError:
@@ -136,3 +146,31 @@ def test_a_job_sees_an_opaque_handle_that_store_helpers_accept(tmp_path: Path) -
         writer.stop()
 
     asyncio.run(main())
+
+
+def test_jobs_queued_while_another_worker_commits_share_one_commit(tmp_path: Path) -> None:
+    """Two workers' writers take turns under the write lock. What a worker submits while the
+    other one holds it (its commit and fsync) joins the batch already waiting: one commit for
+    all of them, not one for the first job and another for the rest."""
+    db = tmp_path / "w.db"
+    _table(db)
+    other_worker = WriteLock(write_lock_path(db))
+
+    async def main() -> None:
+        writer = CountingWriter(db)
+        writer.start()
+        with other_worker:
+            first = asyncio.ensure_future(writer.run(_insert(1)))
+            while not writer._jobs.empty():  # the writer has taken it and waits for the lock
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(0.05)
+            rest = [asyncio.ensure_future(writer.run(_insert(n))) for n in range(2, 6)]
+            await asyncio.sleep(0.05)
+            assert not first.done()  # no commit while the other worker holds the lock
+        assert await asyncio.wait_for(asyncio.gather(first, *rest), 5) == [1] * 5
+        assert writer.commits == 1
+        writer.stop()
+
+    asyncio.run(main())
+    other_worker.close()
+    assert _values(db) == [1, 2, 3, 4, 5]

@@ -129,17 +129,13 @@ class GroupWriter(ABC):
             if first is _STOP:
                 return
             batch = [first]
-            while len(batch) < _MAX_BATCH:
-                try:
-                    item = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._jobs.put(_STOP)
-                    break
-                batch.append(item)
             try:
-                self._commit_batch(batch)
+                # The batch is taken once the write lock is held: while another worker
+                # commits (its fsync), this worker's new jobs queue up and then share one
+                # commit with those before them, instead of starting a batch of their own.
+                with self._batch_lock():
+                    self._take_waiting(batch)
+                    self._commit_batch(batch)
             except BaseException as exc:  # e.g. a failing ROLLBACK: answer everyone, go on
                 log.exception("writer: batch failed")
                 for _job, future, loop in batch:
@@ -147,19 +143,31 @@ class GroupWriter(ABC):
                         loop.call_soon_threadsafe(_settle, future, False, exc)
             # Let go of the jobs before waiting for the next: they hold what they stored (a
             # 25 MB message), which would otherwise stay in memory until the next write.
-            first = item = batch = None  # type: ignore[assignment]
+            first = batch = None  # type: ignore[assignment]
+
+    def _take_waiting(self, batch: list[Any]) -> None:
+        """Add the jobs already queued to `batch` (up to _MAX_BATCH), never a stop."""
+        while len(batch) < _MAX_BATCH:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if item is _STOP:  # finish this batch first; the loop stops at the next get
+                self._jobs.put(_STOP)
+                return
+            batch.append(item)
 
     def _commit_batch(self, batch: list[Any]) -> None:
+        """Run and commit `batch` (the caller holds the batch lock), then answer its callers."""
         outcomes: list[tuple[bool, Any]] = []
         try:
             self._conn = conn = self._usable(self._conn)
             tx = self._tx = Tx(conn, self.dialect)
-            with self._batch_lock():
-                self._rollback_if_open(conn)  # left open by a batch whose ROLLBACK failed
-                self._begin(conn)
-                for job, _future, _loop in batch:
-                    outcomes.append(_run_in_savepoint(conn, tx, job, self.dialect))
-                self._commit(conn)
+            self._rollback_if_open(conn)  # left open by a batch whose ROLLBACK failed
+            self._begin(conn)
+            for job, _future, _loop in batch:
+                outcomes.append(_run_in_savepoint(conn, tx, job, self.dialect))
+            self._commit(conn)
             committed(tx)
         except Exception as exc:  # the commit itself failed: nobody's rows are durable
             log.error("group commit of %d jobs failed: %s", len(batch), exc)
