@@ -151,12 +151,17 @@ def test_a_job_sees_an_opaque_handle_that_store_helpers_accept(tmp_path: Path) -
 def test_jobs_queued_while_another_worker_commits_share_one_commit(tmp_path: Path) -> None:
     """Two workers' writers take turns under the write lock. What a worker submits while the
     other one holds it (its commit and fsync) joins the batch already waiting: one commit for
-    all of them, not one for the first job and another for the rest."""
+    all of them, not one for the first job and another for the rest; and the batch's callers
+    are answered with one wake-up of their event loop, not one per job."""
     db = tmp_path / "w.db"
     _table(db)
     other_worker = WriteLock(write_lock_path(db))
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+        wake_ups = []
+        wake = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *a: wake_ups.append(a) or wake(*a)  # type: ignore[method-assign]
         writer = CountingWriter(db)
         writer.start()
         with other_worker:
@@ -169,6 +174,7 @@ def test_jobs_queued_while_another_worker_commits_share_one_commit(tmp_path: Pat
             assert not first.done()  # no commit while the other worker holds the lock
         assert await asyncio.wait_for(asyncio.gather(first, *rest), 5) == [1] * 5
         assert writer.commits == 1
+        assert len(wake_ups) == 1  # and one wake-up of the callers' loop for the batch
         writer.stop()
 
     asyncio.run(main())

@@ -138,9 +138,7 @@ class GroupWriter(ABC):
                     self._commit_batch(batch)
             except BaseException as exc:  # e.g. a failing ROLLBACK: answer everyone, go on
                 log.exception("writer: batch failed")
-                for _job, future, loop in batch:
-                    with contextlib.suppress(RuntimeError):  # that caller's loop has closed
-                        loop.call_soon_threadsafe(_settle, future, False, exc)
+                _answer(batch, [(False, exc)] * len(batch))
             # Let go of the jobs before waiting for the next: they hold what they stored (a
             # 25 MB message), which would otherwise stay in memory until the next write.
             first = batch = None  # type: ignore[assignment]
@@ -175,8 +173,7 @@ class GroupWriter(ABC):
                 self._rollback_if_open(self._conn)
             failure = _translated(exc, self.dialect)
             outcomes = [(False, failure)] * len(batch)
-        for (_job, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, ok, value)
+        _answer(batch, outcomes)
 
 
 class Writer(GroupWriter):
@@ -228,6 +225,22 @@ def _translated(exc: Exception, dialect: Dialect) -> Exception:
     failure = dialect.translate(exc)
     failure.__cause__ = exc
     return failure
+
+
+def _answer(batch: list[Any], outcomes: list[tuple[bool, Any]]) -> None:
+    """Resolve the batch's futures: one call_soon_threadsafe per event loop, not per job (each
+    one writes to that loop's wake-up pipe: a syscall, and a loop pass to read it)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, bool, Any]]] = {}
+    for (_job, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(loop, []).append((future, ok, value))
+    for loop, answers in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that caller's loop has closed
+            loop.call_soon_threadsafe(_settle_all, answers)
+
+
+def _settle_all(answers: list[tuple[asyncio.Future, bool, Any]]) -> None:
+    for future, ok, value in answers:
+        _settle(future, ok, value)
 
 
 def _settle(future: asyncio.Future, ok: bool, value: Any) -> None:
