@@ -18,6 +18,7 @@ from relay.store.errors import StoreClosed, StoreError, StoreUnavailable
 from relay.store.pgwriter import PoolWriter
 from relay.store.sql import Tx, changed, execute
 from relay.store.writer import WriteLock, Writer, write_lock_path
+from tests.rig.tools import wait_until
 
 
 def _table(db: Path) -> None:
@@ -180,3 +181,42 @@ def test_jobs_queued_while_another_worker_commits_share_one_commit(tmp_path: Pat
     asyncio.run(main())
     other_worker.close()
     assert _values(db) == [1, 2, 3, 4, 5]
+
+
+def _wal_frames(db: Path) -> tuple[int, int]:
+    """(frames in the WAL, frames of it already copied to the database file)."""
+    conn = sqlite3.connect(db)
+    try:
+        _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return frames, copied
+    finally:
+        conn.close()
+
+
+def test_no_commit_waits_for_a_wal_checkpoint_the_checkpointer_does_it(tmp_path: Path) -> None:
+    """SQLite's automatic checkpoint (at 1000 WAL pages) ran inside the commit that crossed
+    the mark: that batch's 250s, and the other workers', waited for the database file's
+    write and fsync. The writer's commits never checkpoint; its Checkpointer thread does."""
+    db = tmp_path / "w.db"
+    _table(db)
+    rows = 3000  # 3000 commits of a page or more each: three automatic checkpoints' worth
+
+    async def fill(writer: Writer) -> None:
+        for n in range(rows):
+            await writer.run(_insert(n))
+
+    never = Writer(db, checkpoint_every=3600)
+    never.start()
+    asyncio.run(fill(never))
+    frames, _copied = _wal_frames(db)
+    assert frames >= rows  # no commit copied the WAL back and started it over
+    never.stop()
+
+    db2 = tmp_path / "w2.db"
+    _table(db2)
+    soon = Writer(db2, checkpoint_every=0.05)
+    soon.start()
+    asyncio.run(fill(soon))
+    wait_until(lambda: _wal_frames(db2)[1] == _wal_frames(db2)[0], 10, "the checkpointer")
+    soon.stop()
+    assert len(_values(db2)) == rows
