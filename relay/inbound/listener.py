@@ -14,13 +14,19 @@ from bounces.verp import token_of
 from relay import logs
 from relay.inbound import reports
 from relay.inbound.matching import bounce_recipient
+from relay.inbound.parsing import ReportParser
 from relay.smtp import replies
 from relay.smtp.protocol import NoAuthHandler
 from relay.store.db import Read, Write
-from relay.store.reports import load_raw, store_raw, unprocessed
+from relay.store.reports import load_raw, store_raw
 from relay.store.suppression import mailto_target
 
 log = logging.getLogger(__name__)
+
+# A report concerns one message; RFC 5321 4.5.3.1.8 asks for 100 recipients at least and lets
+# a server answer 452 past its limit (4.5.3.1.10). Without a cap a sender could name hundreds
+# of thousands of (public) complaint addresses, all held in memory and stored with the report.
+MAX_RECIPIENTS = 100
 
 
 @dataclass
@@ -36,6 +42,7 @@ class InboundHandler(NoAuthHandler):
     def __init__(self, deps: InboundDeps) -> None:
         self.deps = deps
         self._tasks: set[asyncio.Task] = set()
+        self.parser = ReportParser()
 
     def accepts(self, address: str) -> bool:
         address = address.strip().strip("<>").lower()
@@ -50,6 +57,8 @@ class InboundHandler(NoAuthHandler):
         return local is not None and mailto_target(self.deps.read(), local) is not None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return replies.TOO_MANY_RECIPIENTS
         if not self.accepts(address):
             return replies.NO_SUCH_USER
         envelope.rcpt_tos.append(address)
@@ -82,7 +91,7 @@ class InboundHandler(NoAuthHandler):
 
     async def process(self, report_id: int) -> reports.Outcome:
         raw, rcpts = load_raw(self.deps.read(), report_id)
-        parsed = await asyncio.to_thread(reports.parse, raw)
+        parsed = await self.parser.parse(raw)  # a child process with a deadline
         deps = self.deps
         outcome = await deps.write(
             lambda tx: reports.apply_parsed(
@@ -92,11 +101,7 @@ class InboundHandler(NoAuthHandler):
         logs.report(outcome)  # issue 14: one line per report
         return outcome
 
-    async def recover(self) -> None:
-        """Process reports stored before a stop but not yet processed."""
-        for report_id in unprocessed(self.deps.read()):
-            await self._process_logged(report_id)
-
     async def drain(self) -> None:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=30)
+        await asyncio.to_thread(self.parser.close)

@@ -21,7 +21,7 @@ import pytest
 
 from relay.prepare.pipeline import Rejection
 from relay.store.shops import save_verdict
-from tests.review._submit import SHOP, shop_database, submit
+from tests.shop_submit import SHOP, shop_database, submit
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import string
 from pathlib import Path
 
 from relay.prepare.templated import MAX_JSON
-from tests.review._timed import seconds_to_run
+from tests.timed import seconds_to_run
 
 
 def many_names_json() -> bytes:
@@ -47,7 +47,7 @@ def templated(body: bytes) -> bytes:
 SUBMIT = """
 from pathlib import Path
 from relay.prepare.pipeline import Rejection
-from tests.review._submit import shop_database, submit
+from tests.shop_submit import shop_database, submit
 from tests.review.test_json_body_duplicate_check_is_quadratic import many_names_json, templated
 
 db, settings = shop_database(Path(DIRECTORY))

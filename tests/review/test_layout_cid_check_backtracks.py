@@ -21,8 +21,8 @@ import smtplib
 import threading
 from pathlib import Path
 
-from tests.review._live import greetings_while, one_worker_relay, shop_sends, stop_quickly
-from tests.review._timed import seconds_to_run
+from tests.live import greetings_while, one_worker_relay, shop_sends, stop_quickly
+from tests.timed import seconds_to_run
 
 
 def layout_message(spaces: int) -> bytes:
@@ -40,7 +40,7 @@ SUBMIT = """
 import sys
 from pathlib import Path
 from relay.prepare.pipeline import Rejection
-from tests.review._submit import shop_database, submit
+from tests.shop_submit import shop_database, submit
 from tests.review.test_layout_cid_check_backtracks import layout_message
 
 db, settings = shop_database(Path(sys.argv[1]))

@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from tests.harness import RelayProcess
-from tests.review._live import UNREACHABLE_DNS
+from tests.live import UNREACHABLE_DNS
 
 
 def test_message_show_prints_lines_without_carriage_return_escapes(tmp_path: Path) -> None:

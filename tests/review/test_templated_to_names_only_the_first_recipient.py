@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from relay.render import sample_data
-from tests.review._submit import shop_database, submit
+from tests.shop_submit import shop_database, submit
 
 
 def test_without_a_to_header_every_envelope_recipient_is_in_to(tmp_path: Path) -> None:

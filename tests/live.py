@@ -1,4 +1,4 @@
-"""A relay of its own for the review tests that attack a running `relay serve`: one worker, no
+"""A relay of its own for the tests that attack a running `relay serve`: one worker, no
 nsd or Postfix needed (nothing in these tests is delivered), and a probe that asks whether the
 listeners still answer."""
 

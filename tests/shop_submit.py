@@ -1,5 +1,5 @@
 """The submission path every way in shares (`relay.submit.submit_now`: parse, render, sign,
-store), on a real SQLite store with one shop, for the review tests that time or inspect it."""
+store), on a real SQLite store with one shop, for the tests that time or inspect it."""
 
 from __future__ import annotations
 
