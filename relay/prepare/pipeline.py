@@ -149,6 +149,18 @@ def prepare(
     return prepared
 
 
+def asks_for_rendering(data: bytes | Source) -> bool:
+    """Whether the header may name X-Relay-Template or X-Relay-Layout: a look at the raw head,
+    before any parsing, so that the caller can render off its event loop. A false yes (the
+    words in a longer header name) costs only that; a message without them never renders."""
+    raw = data[:_RENDER_LOOK] if isinstance(data, bytes | bytearray) else data.head(_RENDER_LOOK)
+    head = b"\n" + bytes(raw).partition(b"\r\n\r\n")[0].lower()
+    return any(b"\n" + name.encode() in head for name in RENDER_HEADERS)
+
+
+_RENDER_LOOK = 256 * 1024  # octets of the header read for asks_for_rendering()
+
+
 def _parse(data: bytes | Source) -> RawMessage:
     try:
         return RawMessage.parse(data)

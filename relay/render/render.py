@@ -154,7 +154,7 @@ def _context(
         order=envelope.order,
         kind=kind,
         language=language,
-        recipient=envelope.recipient,
+        recipient="" if envelope.undisclosed else envelope.recipient,
         layout=layout,
     )
     return context
