@@ -232,7 +232,10 @@ def _order_of(relay_headers: dict[str, str]) -> str | None:
 def _check_from(message: RawMessage, shop: Shop) -> None:
     sender = from_address(message)
     if sender is None:
-        raise Rejection("550 5.6.0 The message needs exactly one From address (RFC 5322 3.6.2)")
+        raise Rejection(
+            "550 5.6.0 The message needs exactly one From field with one valid address"
+            " (RFC 5322 3.6.2)"
+        )
     if not shop.owns_address(sender[1]):
         raise Rejection(_foreign("From", sender[1], shop))
 
@@ -244,7 +247,9 @@ def _check_sender(message: RawMessage, shop: Shop) -> None:
         return
     sender = single_mailbox(message, "sender")
     if sender is None:
-        raise Rejection("550 5.6.0 Sender must be one field with one address (RFC 5322 3.6.2)")
+        raise Rejection(
+            "550 5.6.0 Sender must be one field with one valid address (RFC 5322 3.6.2)"
+        )
     if not shop.owns_address(sender[1]):
         raise Rejection(_foreign("Sender", sender[1], shop))
 
