@@ -1,6 +1,7 @@
 """What anyone on the internet can make the bounce listener do: a report it cannot read in
 time is kept as `unreadable` without stopping anything, a stored one does not keep the relay
-from starting, and one transaction names at most 100 recipients.
+from starting, one transaction names at most 100 recipients, and one sender's reports that
+prove nothing are capped per day.
 
 Real parts for the live tests: `relay serve` (one worker), reports sent by smtplib or a raw
 socket to the complaint address (no token needed), the shop's port probed for its greeting.
@@ -10,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import smtplib
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
 from relay.inbound.parsing import ReportParser
+from relay.inbound.quota import MAX_UNMATCHED_PER_DAY
 from tests.live import greetings_while, one_worker_relay, send_report, stop_quickly
+from tests.rig.tools import wait_until
 
 COUNT = 5_000
 
@@ -112,3 +117,32 @@ def test_a_transaction_cannot_name_thousands_of_recipients(tmp_path: Path) -> No
     accepted = codes.count(b"250")
     assert accepted <= 1000, f"{accepted} of {COUNT} recipients accepted in one transaction"
     assert b"452" in codes, set(codes)
+
+
+def test_a_sender_of_reports_that_prove_nothing_is_refused_after_the_days_cap(
+    tmp_path: Path,
+) -> None:
+    """The complaint address needs no token, so each stranger's report is stored: past 100 a
+    day that match nothing, the same sender gets 452 at RCPT; others are still taken."""
+    relay = one_worker_relay(tmp_path / "relay").start()
+    junk = b"From: spam@example.org\r\nSubject: hello\r\n\r\nnothing to see\r\n"
+    try:
+        with smtplib.SMTP("127.0.0.1", relay.inbound_port, timeout=60) as client:
+            client.ehlo("mx.example.org")
+            for _ in range(MAX_UNMATCHED_PER_DAY):
+                client.sendmail("spam@example.org", ["fbl@relay.example.net"], junk)
+
+            def all_read() -> bool:
+                with sqlite3.connect(relay.root / "var" / "relay.db") as conn:
+                    statuses = [s for (s,) in conn.execute("SELECT status FROM reports")]
+                return len(statuses) == MAX_UNMATCHED_PER_DAY and "new" not in statuses
+
+            wait_until(all_read, 60, "every report to be read")
+            client.mail("spam@example.org")
+            code, text = client.rcpt("fbl@relay.example.net")
+            assert (code, text[:5]) == (452, b"4.7.1"), (code, text)
+            client.rset()
+            client.mail("postmaster@example.net")  # another sender: taken
+            assert client.rcpt("fbl@relay.example.net")[0] == 250
+    finally:
+        stop_quickly(relay)

@@ -15,6 +15,7 @@ from relay import logs
 from relay.inbound import reports
 from relay.inbound.matching import bounce_recipient
 from relay.inbound.parsing import ReportParser
+from relay.inbound.quota import UnmatchedQuota
 from relay.smtp import replies
 from relay.smtp.protocol import NoAuthHandler
 from relay.store.db import Read, Write
@@ -43,6 +44,7 @@ class InboundHandler(NoAuthHandler):
         self.deps = deps
         self._tasks: set[asyncio.Task] = set()
         self.parser = ReportParser()
+        self.quota = UnmatchedQuota()
 
     def accepts(self, address: str) -> bool:
         address = address.strip().strip("<>").lower()
@@ -61,29 +63,34 @@ class InboundHandler(NoAuthHandler):
             return replies.TOO_MANY_RECIPIENTS
         if not self.accepts(address):
             return replies.NO_SUCH_USER
+        public = address.strip().strip("<>").lower() == self.deps.complaint_address.lower()
+        if public and self.quota.full(envelope.mail_from or ""):
+            return replies.UNMATCHED_REPORTS
         envelope.rcpt_tos.append(address)
         return replies.RCPT_OK
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
         raw, rcpts, sender = envelope.content, list(envelope.rcpt_tos), envelope.mail_from or ""
         report_id = await self.deps.write(lambda tx: store_raw(tx, raw, sender, rcpts))
-        self._spawn(report_id)
+        self._spawn(report_id, sender)
         return replies.REPORT_STORED.format(id=report_id)
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("bounce listener failed", exc_info=error)
         return replies.INTERNAL_ERROR
 
-    def _spawn(self, report_id: int) -> None:
-        task = asyncio.create_task(self._process_logged(report_id))
+    def _spawn(self, report_id: int, sender: str) -> None:
+        task = asyncio.create_task(self._process_logged(report_id, sender))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process_logged(self, report_id: int) -> None:
+    async def _process_logged(self, report_id: int, sender: str) -> None:
         """The raw report is stored already: a failure here leaves it unprocessed (the next
         start retries it) and must not end anything else."""
         try:
-            await self.process(report_id)
+            outcome = await self.process(report_id)
+            if outcome.status in ("unrecognized", "unverified"):
+                self.quota.count(sender)
         except Exception:
             log.exception(
                 "report %d: processing failed; kept unprocessed for the next start", report_id
