@@ -9,6 +9,7 @@ GIL). Live: `relay serve`, the shop over STARTTLS + AUTH, a probe for the 220 gr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import email
@@ -18,15 +19,19 @@ import json
 import smtplib
 import string
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import relay.submit
 from relay.prepare.pipeline import Rejection
 from relay.prepare.templated import MAX_JSON, MAX_LAYOUT_PARTS
 from relay.render import sample_data
+from relay.signing import Signer
+from relay.submit import SubmissionDeps, Submitter
 from tests.live import greetings_while, one_worker_relay, shop_sends, stop_quickly
-from tests.shop_submit import shop_database, submit
+from tests.shop_submit import SENDER, SHOP, shop_database, submit
 from tests.timed import seconds_to_run
 
 
@@ -178,3 +183,46 @@ def test_without_a_to_header_one_recipient_is_the_to(tmp_path: Path) -> None:
     prepared = submit(db, settings, reminder_without_to(), ["alice@example.org"])
     sent = email.message_from_bytes(bytes(prepared.body), policy=email.policy.default)
     assert {a.addr_spec for a in sent["To"].addresses} == {"alice@example.org"}
+
+
+def _submitter(tmp_path: Path) -> tuple[Submitter, Callable[[], None]]:
+    db, settings = shop_database(tmp_path)
+    writer = db.writer()
+    writer.start()
+    deps = SubmissionDeps(db.read, writer.run, Signer(0), settings, lambda _: None, lambda: None)
+    return Submitter(deps), writer.stop
+
+
+def test_rendering_runs_off_the_event_loop_and_past_its_time_is_451(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The render of X-Relay-Template / X-Relay-Layout ran inside prepare() on the worker's
+    event loop, so every session of the worker waited for it."""
+    submitter, stop = _submitter(tmp_path)
+    threads: list[str] = []
+    prepare = relay.submit.prepare_submission
+
+    def watched(*args: object) -> object:
+        threads.append(threading.current_thread().name)
+        return prepare(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(relay.submit, "prepare_submission", watched)
+    plain = b"From: info@shop.example.com\r\nTo: max@example.org\r\nSubject: x\r\n\r\nHallo\r\n"
+    try:
+
+        async def scenario() -> str:
+            loop_thread = threading.current_thread().name
+            for message in (reminder_without_to(), plain):
+                await submitter.submit(SHOP, SENDER, ["max@example.org"], message, "127.0.0.1")
+            monkeypatch.setattr(relay.submit, "RENDER_SECONDS", 0.0)  # no time at all
+            with pytest.raises(Rejection) as refused:
+                await submitter.submit(
+                    SHOP, SENDER, ["max@example.org"], reminder_without_to(), "127.0.0.1"
+                )
+            assert threads[0].startswith("render-smtp") and threads[1] == loop_thread, threads
+            return refused.value.reply
+
+        reply = asyncio.run(scenario())
+    finally:
+        stop()
+    assert reply.startswith("451 4.3.0 Rendering the message took over 0 s"), reply
