@@ -162,8 +162,9 @@ def test_check_template_refuses_raw_html_and_references_that_are_not_https(
         ('<mj-image src="file:///etc/passwd" />', "src 'file:///etc/passwd'"),
         ('<mj-image src="http://169.254.169.254/latest" />', "src 'http://169.254.169.254"),
         ('<mj-button href="javascript:alert(1)">x</mj-button>', "href 'javascript:alert(1)'"),
+        ('<mj-section background-url="file:///etc/hosts"></mj-section>', "background-url 'file:"),
         (
-            '<mj-section background-url="x"><mj-column><mj-text><p style="background:url('
+            '<mj-section><mj-column><mj-text><p style="background:url('
             'file:///etc/hosts)">x</p></mj-text></mj-column></mj-section>',
             "url( 'file:",
         ),

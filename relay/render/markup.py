@@ -21,7 +21,8 @@ _RAW_TAGS = (
 )  # fmt: skip
 _RAW_TAG = re.compile(rf"<\s*+/?\s*+({'|'.join(_RAW_TAGS)})\b", re.IGNORECASE)
 _URL_ATTRIBUTE = re.compile(
-    r"\b(src|href|background|srcset|action|formaction|poster|data|xlink:href)\s*+=\s*+"
+    r"\b(src|href|background-url|background|srcset|action|formaction|poster|data|xlink:href)"
+    r"\s*+=\s*+"
     r"([\"']?+)([^\"'\s>]*+)",
     re.IGNORECASE,
 )
