@@ -216,12 +216,18 @@ def slow_searches(found: Found, size: int = SIZE, limit: float = LIMIT) -> list[
     binary = isinstance(found.pattern.pattern, bytes)
     for description, text in hostile_inputs(found.pattern, size):
         subject: str | bytes = text.encode("latin-1", "replace") if binary else text
-        started = time.perf_counter()
-        found.pattern.search(subject)  # type: ignore[arg-type]
-        took = time.perf_counter() - started
+        took = _search_time(found.pattern, subject)
+        if took > limit:  # again, twice: a busy machine may stall one run, not three
+            took = min(took, *(_search_time(found.pattern, subject) for _ in range(2)))
         if took > limit:
             slow.append(f"{found.where} {found.pattern.pattern!r}: {took:.2f} s on {description}")
     return slow
+
+
+def _search_time(pattern: re.Pattern, subject: str | bytes) -> float:
+    started = time.perf_counter()
+    pattern.search(subject)  # type: ignore[arg-type]
+    return time.perf_counter() - started
 
 
 def main(package: str) -> int:
