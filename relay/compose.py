@@ -70,7 +70,7 @@ def compose(conn: Conn, shop: Shop, request: TemplateRequest) -> bytes:
         sender_name=shop.sender_name,
         recipient=recipients[0],
         order=request.order,
-        also_to=recipients[1:],
+        undisclosed=len(recipients) > 1,  # no customer sees another's address
     )
     message = render_message(design, template, request.data, envelope).message
     return mark_test(message) if request.test else message

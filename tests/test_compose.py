@@ -123,9 +123,17 @@ def test_the_shops_own_template_renders_and_the_history_names_it(db: Database) -
     assert b"X-Relay-" not in stored  # the markers are read and removed
 
 
-def test_several_recipients_are_all_in_to(db: Database) -> None:
+def test_several_recipients_see_none_of_each_others_addresses(db: Database) -> None:
+    """One message goes to every recipient: a To naming them all would show each customer the
+    others' addresses (RFC 5322 3.4: the empty group `undisclosed-recipients:;`)."""
     message = compose(db.read(), shop(), request(to=("max@example.org", "eva@example.org")))
-    assert parsed(message)["To"] == "max@example.org, eva@example.org"
+    assert parsed(message)["To"] == "undisclosed-recipients:;"
+    assert b"max@example.org" not in message and b"eva@example.org" not in message
+
+
+def test_one_recipient_is_the_to(db: Database) -> None:
+    message = compose(db.read(), shop(), request(to=("max@example.org",)))
+    assert parsed(message)["To"] == "max@example.org"
 
 
 @pytest.mark.parametrize(

@@ -112,9 +112,11 @@ def announce(config: Config, count: int) -> None:
 def delivery_route(config: Config) -> str:
     delivery = config.delivery
     if delivery.relayhost:
+        mode = delivery.relayhost_tls
+        if delivery.relayhost_auth and mode == "may":
+            mode = "encrypt"  # as relayhost_from: credentials never go in clear (RFC 4954 4)
         auth = ", AUTH" if delivery.relayhost_auth else ""
-        tls = f"TLS {delivery.relayhost_tls}{auth}"
-        return f"all mail through the relayhost {delivery.relayhost} ({tls})"
+        return f"all mail through the relayhost {delivery.relayhost} (TLS {mode}{auth})"
     return f"to each recipient domain's MX hosts on port {delivery.smtp_port}"
 
 
