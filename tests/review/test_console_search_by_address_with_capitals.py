@@ -34,3 +34,25 @@ def test_an_order_is_found_by_its_customers_address_however_it_is_cased(
         by_address = client.get(f"/console/orders?q={typed}")
         assert by_address.status == 200
         assert "A-4711" in by_address.text
+
+
+def test_a_blocked_customer_with_capitals_shows_in_the_shops_suppressions(tmp_path: Path) -> None:
+    """Same root: `blocks_seen_by` (relay/store/suppression.py) joins the lower-cased block
+    to `recipients.address` as stored, so `GET /api/v1/suppressions` and the console's problems
+    page never show the shop that its customer `Max.Mustermann@...` is blocked (a complaint, a
+    dead address), although the block stops that shop's mail to him."""
+    import json
+
+    from relay.store.suppression import add_block
+    from tests.console_app import cli
+
+    with running_console(tmp_path) as console:
+        console.submit(SHOP_A, ADDRESS, kind="payment-reminder", order="A-4711")
+        with console.db.transaction() as tx:
+            add_block(tx, ADDRESS, "complaint", "arf")
+        token = json.loads(cli(console.root, "shop", "token", "create", SHOP_A, "--json"))["token"]
+        client = console.client()
+        answer = client.get("/api/v1/suppressions", {"Authorization": f"Bearer {token}"})
+        assert answer.status == 200
+        blocked = [b["address"] for b in json.loads(answer.text)["blocks"]]
+        assert blocked == [ADDRESS.lower()]
