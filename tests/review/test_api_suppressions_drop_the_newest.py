@@ -31,9 +31,7 @@ def test_the_newest_opt_out_is_in_the_answer(tmp_path: Path) -> None:
                     (SHOP_A, f"kunde{n}@example.org", "refund", 1_700_000_000.0 + n, "one-click"),
                 )
         token = json.loads(cli(console.root, "shop", "token", "create", SHOP_A, "--json"))["token"]
-        answer = console.client().get(
-            "/api/v1/suppressions", {"Authorization": f"Bearer {token}"}
-        )
+        answer = console.client().get("/api/v1/suppressions", {"Authorization": f"Bearer {token}"})
         assert answer.status == 200
         body = json.loads(answer.text)
         addresses = {o["address"] for o in body["optouts"]}

@@ -37,7 +37,9 @@ def test_shop_a_dns_pages_do_not_hold_up_shop_b_login(tmp_path: Path) -> None:
             assert console.client().login(SHOP_B, PASSWORD_B).status == 303
             quiet = time.monotonic() - started
 
-            loads = [threading.Thread(target=a.get, args=("/console/dns",)) for _ in range(PARALLEL)]
+            loads = [
+                threading.Thread(target=a.get, args=("/console/dns",)) for _ in range(PARALLEL)
+            ]
             for load in loads:
                 load.start()
             time.sleep(0.5)  # the DNS pages have taken the pool's threads

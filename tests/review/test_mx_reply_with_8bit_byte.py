@@ -19,8 +19,8 @@ from pathlib import Path
 
 from relay.store.recipients import Lease
 from tests.held_mx import scheduler_for, until
-from tests.store_fixtures import new_database, queue_message
-from tests.store_fixtures import table
+from tests.store_fixtures import new_database, queue_message, table
+
 
 def state(db) -> str:  # type: ignore[no-untyped-def]
     return str(table(db, "SELECT state FROM recipients")[0]["state"])
