@@ -20,7 +20,7 @@ from relay.store.days import count
 from relay.store.history import recipients_of
 from relay.store.problems import get_problem, open_problem
 from relay.store.shops import get_shop
-from relay.store.suppression import add_optout
+from relay.store.suppression import add_block, add_optout
 from tests.console_app import (
     PASSWORD_A,
     PASSWORD_B,
@@ -298,3 +298,51 @@ def test_the_order_list_pages_by_keyset(seeded: Seeded) -> None:
     rest = re.findall(r'href="/console/orders/([PB]-\d+)"', second.text)
     assert set(rest).isdisjoint(seen) and len(seen) + len(rest) == 28  # 27 + B-7
     assert seen[0] == "P-26" and rest[-1] == "B-7"
+
+
+# --- review 3: a test e-mail is in no customer's order and opens no problem ------------------
+
+STAFF = "inhaber@shop.example.com"
+
+
+def _api(console: Console, path: str) -> dict:
+    token = json.loads(cli(console.root, "shop", "token", "create", SHOP_A, "--json"))["token"]
+    answer = console.client().get(path, {"Authorization": f"Bearer {token}"})
+    assert answer.status == 200, answer.text
+    return json.loads(answer.text)
+
+
+def _console_test_email(console: Console, to: str) -> Client:
+    client = console.client()
+    assert client.login(SHOP_A, PASSWORD_A).status == 303
+    sent = client.post(
+        "/console/design/test-email",
+        {"csrf": client.token("/console/design"), "to": to, "kind": "payment-reminder"},
+    )
+    assert sent.status == 303, sent.text[:300]
+    return client
+
+
+def test_a_test_email_is_not_in_a_customers_order(tmp_path: Path) -> None:
+    """Review 3: every test e-mail carried the sample's order number, 10023 (what most shop
+    systems' order numbers look like), and showed in that order's history: the order API and
+    the console's order page. Its order number is marked now ("TEST-10023", in the text too),
+    and a test is in no order's list, whatever order it carries."""
+    with running_console(tmp_path) as console:
+        real = console.submit(SHOP_A, "kunde@example.org", kind="payment-reminder", order="10023")
+        client = _console_test_email(console, STAFF)
+        order = _api(console, "/api/v1/orders/10023/messages")
+        assert [m["id"] for m in order["messages"]] == [real]
+        assert client.get("/console/orders/10023").text.count("/console/messages/") == 1
+        listed = client.get("/console/orders")
+        assert "TEST-10023" not in listed.text and ">Test</span>" in listed.text
+
+
+def test_a_test_email_that_cannot_be_delivered_opens_no_problem(tmp_path: Path) -> None:
+    """Review 3: a test of a mandatory kind to a blocked address opened a problem, "reach the
+    customer another way (by post)"; a test reaches the shop's staff, not a customer."""
+    with running_console(tmp_path) as console:
+        with console.db.transaction() as tx:
+            add_block(tx, STAFF, "complaint", "arf")
+        _console_test_email(console, STAFF)  # suppressed: the address is blocked
+        assert _api(console, "/api/v1/problems")["problems"] == []

@@ -18,6 +18,7 @@ from relay.store import console_users as users
 from relay.store import orders
 from relay.store.db import Database
 from relay.store.errors import StoreError
+from relay.store.history import order_messages
 from relay.store.messages import insert_message
 from relay.store.shops import remove_shop
 from relay.store.sql import Conn, rows
@@ -26,10 +27,12 @@ from tests.store_fixtures import Message, new_database
 _ids = itertools.count(1)
 
 
-def _message(db: Database, shop: str, order: str | None, to: str, at: float) -> str:
+def _message(
+    db: Database, shop: str, order: str | None, to: str, at: float, test: bool = False
+) -> str:
     message_id = f"T{next(_ids):08d}"
     plan = RecipientPlan(to, to.rpartition("@")[2], State.QUEUED)
-    stored = Message(message_id, shop, [plan], order_ref=order, created_at=at)
+    stored = Message(message_id, shop, [plan], order_ref=order, created_at=at, test=test)
     with db.transaction() as tx:
         insert_message(tx, stored, "info@x.example", "test")
     return message_id
@@ -95,6 +98,22 @@ def test_searches_are_exact_prefix_and_scoped_by_shop(db: Database) -> None:
     summaries = orders.order_summaries(conn, "a", ["1001", "1200", "1002"])
     assert summaries["1001"].messages == 2 and summaries["1001"].states == {"queued": 2}
     assert "1002" not in summaries  # shop b's order
+
+
+def test_a_test_message_is_a_row_of_its_own_and_in_no_order(db: Database) -> None:
+    """Review 3: a test that carried a real order number (the sample's 10023, or the API's
+    "test" with an order) was listed, counted and found as part of that order."""
+    now = time.time()
+    real = _message(db, "a", "10023", "kunde@example.org", now - 20)
+    test = _message(db, "a", "10023", "staff@example.org", now - 10, test=True)
+    conn = db.read()
+    listed = [(r.order, r.message, r.test) for p in _walk(conn, "a", 10) for r in p]
+    assert listed == [(None, test, True), ("10023", real, False)]
+    assert [r.message for p in _walk(conn, "a", 10, prefix="1002") for r in p] == [real]
+    assert orders.order_summaries(conn, "a", ["10023"])["10023"].messages == 1
+    assert [m["id"] for m in order_messages(conn, "a", "10023")] == [real]
+    found = _walk(conn, "a", 10, address="staff@example.org")
+    assert [(r.order, r.message) for p in found for r in p] == [(None, test)]
 
 
 @pytest.mark.backends("sqlite")

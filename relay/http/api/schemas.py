@@ -63,7 +63,10 @@ def _send_template() -> dict[str, Any]:
             "order": {**ORDER, "description": "the order it belongs to (X-Relay-Order)"},
             "language": {"enum": LANGUAGES, "description": "default: the shop's language"},
             "data": {"type": "object", "description": "the values the template shows"},
-            "test": {"type": "boolean", "description": "a test message (marked in history)"},
+            "test": {
+                "type": "boolean",
+                "description": "a test: marked in history, in no order's list, never escalated",
+            },
         },
         description="Send a message the relay renders from a template with data",
     )
