@@ -346,3 +346,26 @@ def test_a_test_email_that_cannot_be_delivered_opens_no_problem(tmp_path: Path) 
             add_block(tx, STAFF, "complaint", "arf")
         _console_test_email(console, STAFF)  # suppressed: the address is blocked
         assert _api(console, "/api/v1/problems")["problems"] == []
+
+
+# --- review 3: a customer's address is found however it is cased ----------------------------
+
+CAPITALS = "Max.Mustermann@example.org"
+
+
+@pytest.mark.parametrize("typed", [CAPITALS, CAPITALS.lower()])
+def test_an_order_is_found_by_its_customers_address_however_it_is_cased(
+    tmp_path: Path, typed: str
+) -> None:
+    """Review 3: submission keeps the local part as written (RFC 5321 §2.4), and the search
+    compared the stored `Max.Mustermann@...` with the lower-cased query: the shop's staff,
+    pasting the address from their shop system, were told there is no such order."""
+    with running_console(tmp_path) as console:
+        console.submit(SHOP_A, CAPITALS, kind="payment-reminder", order="A-4711")
+        client = console.client()
+        assert client.login(SHOP_A, PASSWORD_A).status == 303
+        by_number = client.get("/console/orders?q=A-4711")
+        assert "A-4711" in by_number.text  # the order is there
+        by_address = client.get(f"/console/orders?q={typed}")
+        assert by_address.status == 200
+        assert "A-4711" in by_address.text

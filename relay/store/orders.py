@@ -55,8 +55,12 @@ _NEWEST_OF_ORDER = (
 )
 _NO_TESTS = " AND m.test = 0"
 _ORDER = " ORDER BY m.created_at DESC, m.id DESC LIMIT ?"
-# Driven by the address (index recipients_address): a customer has few messages, a shop many.
-_TO_ADDRESS = " AND {alias}.id IN (SELECT r.message FROM recipients r WHERE r.address = ?)"
+# Driven by the address (index recipients_address_lower, migration 11): a customer has few
+# messages, a shop many. Both sides lowered by the engine: what is typed as stored always
+# matches, and ASCII letters match in any case (SQLite's lower() changes only those).
+_TO_ADDRESS = (
+    " AND {alias}.id IN (SELECT r.message FROM recipients r WHERE lower(r.address) = lower(?))"
+)
 
 
 def _page(
@@ -93,7 +97,7 @@ def orders_to(
     where = _TO_ADDRESS.format(alias="m") + _NEWEST_OF_ORDER.format(
         also=_TO_ADDRESS.format(alias="n")
     )
-    wanted = address.strip().lower()
+    wanted = address.strip()
     return _page(conn, where, [shop, wanted, wanted], after, limit)
 
 
