@@ -40,7 +40,12 @@ CONSOLE = """
 # compare lower(address); this index keeps that a lookup, not a scan of every recipient. It
 # replaces the index on the address as written, which no statement uses any more (`relay
 # messages --to` compares lower-cased too): one index per recipient written, as before.
+# And `GET /api/v1/suppressions` pages newest first by keyset (created_at, address[, kind]):
+# these two indexes give the rows in that order without sorting a shop's every opt-out (or the
+# relay's every block) for each page.
 CONSOLE_SEARCH = """
     CREATE INDEX recipients_address_lower ON recipients(lower(address));
-    DROP INDEX recipients_address
+    DROP INDEX recipients_address;
+    CREATE INDEX optouts_shop_created ON optouts(shop, created_at, address, kind);
+    CREATE INDEX blocks_created ON blocks(created_at, address)
     """

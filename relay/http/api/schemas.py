@@ -174,10 +174,17 @@ def _suppressions() -> dict[str, Any]:
         description="the customer stopped one optional kind of this shop's mail",
     )
     return _object(
-        ["blocks", "optouts"],
+        ["blocks", "optouts", "next"],
         {
-            "blocks": {"type": "array", "items": block},
-            "optouts": {"type": "array", "items": optout},
+            "blocks": {"type": "array", "items": block, "description": "newest first"},
+            "optouts": {"type": "array", "items": optout, "description": "newest first"},
+            "next": _nullable(
+                {
+                    **STRING,
+                    "description": "more in either list: pass it as `after` for the next page"
+                    " (a list that ended comes back empty); null: nothing more",
+                }
+            ),
         },
     )
 
