@@ -154,7 +154,7 @@ ROUTES: tuple[Route, ...] = (
             "201": ("created; `secret` is shown this once", "Webhook"),
         },
         body="WebhookPut",
-        errors=(400, 413, 415, 422),
+        errors=(400, 413, 415, 422, 503),
     ),
     Route(
         "DELETE",

@@ -1,6 +1,7 @@
-"""`GET /api/v1/suppressions` on a real HTTP listener (tests/console_app.py): the blocks of
-the shop's own customers however their addresses were cased, and every opt-out, newest first,
-in pages with a cursor."""
+"""The caller's shop's routes (relay/http/api/shop.py) on a real HTTP listener
+(tests/console_app.py): `GET /api/v1/suppressions` (the blocks of the shop's own customers
+however their addresses were cased, every opt-out, newest first, in pages with a cursor) and
+`PUT /api/v1/webhooks` while DNS is down."""
 
 from __future__ import annotations
 
@@ -101,3 +102,23 @@ def test_a_blocked_customer_with_capitals_shows_in_the_shops_suppressions(tmp_pa
             add_block(tx, CAPITALS, "complaint", "arf")
         blocked = [b["address"] for b in _get(console, "/api/v1/suppressions")["blocks"]]
         assert blocked == [CAPITALS.lower()]
+
+
+def test_a_webhook_url_that_cannot_be_resolved_now_is_a_503(tmp_path: Path) -> None:
+    """Review 3: the relay's own DNS outage was answered 422 "The webhook URL is refused", and
+    a shop's software (or its developer) took the URL for wrong. RFC 9110 §15.5.21: 422 is for
+    a request that cannot be processed; an outage is 503 with Retry-After. Here the relay's
+    name server is 127.0.0.1:9, which answers nothing."""
+    with running_console(tmp_path, nameserver="127.0.0.1:9") as console:
+        answer = console.client().request(
+            "PUT",
+            "/api/v1/webhooks",
+            json.dumps({"url": "https://hooks.example.com/relay"}).encode(),
+            {"Authorization": f"Bearer {_token(console)}", "Content-Type": "application/json"},
+        )
+        problem = json.loads(answer.text)
+        assert "could not be resolved now" in problem["detail"]  # the outage, as the relay saw it
+        assert answer.status == 503, problem
+        assert problem["type"] == "/api/v1/errors/unavailable" and problem["field"] == "/url"
+        assert int(answer.headers["Retry-After"]) > 0
+        assert _get(console, "/api/v1/webhooks", status=404)  # nothing was saved
