@@ -369,3 +369,39 @@ def test_an_order_is_found_by_its_customers_address_however_it_is_cased(
         by_address = client.get(f"/console/orders?q={typed}")
         assert by_address.status == 200
         assert "A-4711" in by_address.text
+
+
+# --- review 3: the language switch of a page answered to a POST -----------------------------
+
+
+def test_switching_language_after_a_refused_test_email_shows_a_console_page(
+    tmp_path: Path,
+) -> None:
+    """Review 3: the switch of a page answered to a POST was "the GET of its path with lang=",
+    and `/console/design/test-email` has no GET: a bare "405: Method Not Allowed"."""
+    with running_console(tmp_path) as console:
+        client = console.client()
+        assert client.login(SHOP_A, PASSWORD_A).status == 303
+        refused = client.post(
+            "/console/design/test-email", {"csrf": client.token(), "to": "not an address"}
+        )
+        assert refused.status == 422
+        switch = next(
+            link.replace("&amp;", "&")
+            for link in re.findall(r'href="([^"]+)"', refused.text)
+            if "lang=en" in link
+        )
+        assert switch == "/console/design?lang=en"  # the page the form is on
+        page = client.get(switch)
+        if page.status in (302, 303):
+            page = client.get(page.location)
+        assert page.status == 200, f"GET {switch}: {page.status} {page.text[:60]!r}"
+        assert '<html lang="en"' in page.text
+        # The GET of a form's address itself is a console page too, in either language.
+        for path, words in (("/console/dns/check?lang=de", "nimmt nur ein abgeschicktes"),
+                            ("/console/dns/check?lang=en", "only takes a form")):  # fmt: skip
+            answer = client.get(path)
+            assert answer.status == 405 and words in answer.text, answer.text[:200]
+            assert answer.headers["Allow"] == "POST"
+            assert answer.headers["Content-Security-Policy"] == PAGE_POLICY
+            assert 'href="/console/dns"' in answer.text  # the navigation of a logged-in shop
