@@ -202,10 +202,6 @@ def _plan_row(plan: RecipientPlan, kind: str) -> dict[str, Any]:
     return {"state": str(plan.state), "reason": plan.reason, "detail": plan.detail, "kind": kind}
 
 
-def _plan_row(plan: RecipientPlan, kind: str) -> dict[str, Any]:
-    return {"state": str(plan.state), "reason": plan.reason, "detail": plan.detail, "kind": kind}
-
-
 async def get_message(request: web.Request) -> web.Response:
     api, caller = deps(request), shop(request)
     found = message(
