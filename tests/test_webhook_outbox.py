@@ -21,6 +21,7 @@ from relay.store import outbox
 from relay.store.db import Database
 from relay.store.problems import list_problems
 from relay.store.recipients import Bounce, Lease, claim_due, mark_bounced, record_attempt
+from relay.store.shops import remove_shop
 from relay.store.suppression import add_optout
 from relay.store.webhooks import get_endpoint, save_endpoint
 from relay.webhooks.guard import UrlPolicy
@@ -257,6 +258,22 @@ def test_an_unexpected_error_counts_as_a_try_and_never_leaves_the_row_leased(
     (row,) = outbox.deliveries(db.read(), "a")
     assert row["state"] == "failed" and row["attempts"] >= 2
     assert "internal error: ValueError" in row["last_error"]
+
+
+def test_a_removed_shops_customers_are_told_to_nobody(db: Database) -> None:
+    """Review 3 (noticed): `relay shop remove` left the shop's webhook endpoint active, and
+    late outcomes of its mail (a DSN days later) were still POSTed to it."""
+    endpoint(db, "a", "http://127.0.0.1:9/hook")
+    deliver(db, queue_message(db, "x@example.org", shop="a"))
+    late = queue_message(db, "y@example.org", shop="a")
+    assert len(pending(db)) == 1
+    with db.transaction() as tx:
+        assert remove_shop(tx, "a", time.time())
+    assert get_endpoint(db.read(), "a") is None  # its sealed secret is gone with it
+    (row,) = outbox.deliveries(db.read(), "a")
+    assert row["state"] == "dropped" and row["last_error"] == "the shop was removed"
+    deliver(db, late)  # an outcome after the removal
+    assert len(outbox.deliveries(db.read(), "a")) == 1
 
 
 def test_410_disables_the_endpoint_and_drops_what_waits(db: Database) -> None:
