@@ -186,7 +186,7 @@ def test_another_shops_ids_are_404_on_every_route(two_shops: RelayProcess) -> No
     assert {k: v for k, v in foreign[0].json.items() if k != "detail"} == {
         k: v for k, v in nothing.items() if k != "detail"
     }
-    assert theirs.get("/api/v1/problems?state=all").json == {"problems": []}
+    assert theirs.get("/api/v1/problems?state=all").json == {"total": 0, "problems": []}
     assert theirs.get("/api/v1/suppressions").json == {"blocks": [], "optouts": [], "next": None}
     assert mine.get("/api/v1/problems").json["problems"][0]["open"]  # the ack did nothing
     # What the second shop sends is its own, and the first shop cannot see it either.

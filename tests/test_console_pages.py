@@ -12,12 +12,15 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from relay.http.console.pages import FRAME_POLICY, PAGE_POLICY
+from relay.model import RecipientPlan, State
 from relay.store.days import count
 from relay.store.history import recipients_of
+from relay.store.messages import insert_message
 from relay.store.problems import get_problem, open_problem
 from relay.store.shops import get_shop
 from relay.store.suppression import add_block, add_optout
@@ -32,6 +35,7 @@ from tests.console_app import (
     cli,
     running_console,
 )
+from tests.store_fixtures import Message
 
 CUSTOMER = "kunde@shop-customers.example.com"
 OPTED_OUT = "eva@shop-customers.example.com"
@@ -405,3 +409,34 @@ def test_switching_language_after_a_refused_test_email_shows_a_console_page(
             assert answer.headers["Allow"] == "POST"
             assert answer.headers["Content-Security-Policy"] == PAGE_POLICY
             assert 'href="/console/dns"' in answer.text  # the navigation of a logged-in shop
+
+
+# --- review 3: a list that is cut says so ----------------------------------------------------
+
+
+def test_an_order_or_problem_list_that_is_cut_says_how_many_there_are(tmp_path: Path) -> None:
+    """Review 3 (noticed): an order's messages and the problems were cut at 200 without a
+    word, on the console and in the API."""
+    with running_console(tmp_path) as console:
+        now = time.time()
+        with console.db.transaction() as tx:
+            for n in range(201):
+                plan = RecipientPlan(f"k{n}@example.org", "example.org", State.QUEUED)
+                stored = Message(f"BIG{n:05d}", SHOP_A, [plan], order_ref="BIG", created_at=now)
+                insert_message(tx, stored, "info@shop.example.com", "test")
+        for n in range(201):
+            _problem(console, SHOP_A, f"BIG{n:05d}")
+        client = console.client()
+        assert client.login(SHOP_A, PASSWORD_A).status == 303
+        order = client.get("/console/orders/BIG?lang=en").text
+        assert "The first 200 of this order&#39;s 201 e-mails are shown." in order
+        problems = client.get("/console/problems?lang=en").text
+        assert "The newest 200 of 201 cases are shown." in problems
+        token = json.loads(cli(console.root, "shop", "token", "create", SHOP_A, "--json"))
+        auth = {"Authorization": f"Bearer {token['token']}"}
+        listed = json.loads(client.get("/api/v1/orders/BIG/messages", auth).text)
+        assert (listed["total"], len(listed["messages"])) == (201, 200)
+        listed = json.loads(client.get("/api/v1/problems", auth).text)
+        assert (listed["total"], len(listed["problems"])) == (201, 200)
+        small = client.get(f"/console/orders/{quote('A-1')}")  # nothing cut: nothing said
+        assert "are shown" not in small.text and "werden die ersten" not in small.text

@@ -136,5 +136,15 @@ def order_summaries(conn: Conn, shop: str, orders: list[str]) -> dict[str, Order
     }
 
 
+def order_message_count(conn: Conn, shop: str, order: str) -> int:
+    """How many messages the order has (tests are in no order): said where a list is cut."""
+    found = rows(
+        conn,
+        "SELECT count(*) AS n FROM messages m WHERE m.shop = ? AND m.order_ref = ?" + _NO_TESTS,
+        (shop, order),
+    )
+    return int(found[0]["n"])
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -27,6 +27,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 STRING = {"type": "string"}
+COUNT = {"type": "integer", "minimum": 0}
 TIME = {"type": "string", "format": "date-time"}
 ADDRESS = {"type": "string", "minLength": 3, "maxLength": 320, "pattern": "^[^\\s@]+@[^\\s@]+$"}
 ORDER = {"type": "string", "minLength": 1, "maxLength": 128}
@@ -295,13 +296,26 @@ def components() -> dict[str, dict[str, Any]]:
         "Accepted": _accepted(),
         "Message": _message(),
         "OrderMessages": _object(
-            ["order", "messages"],
-            {"order": STRING, "messages": {"type": "array", "items": ref("Message")}},
+            ["order", "total", "messages"],
+            {
+                "order": STRING,
+                "total": {
+                    **COUNT,
+                    "description": "all the order's messages; the first 200 are listed",
+                },
+                "messages": {"type": "array", "items": ref("Message")},
+            },
         ),
         "Suppressions": _suppressions(),
         "Webhook": _webhook(),
         "WebhookPut": _webhook_put(),
         "Problem": _problem(),
-        "Problems": _object(["problems"], {"problems": {"type": "array", "items": ref("Problem")}}),
+        "Problems": _object(
+            ["total", "problems"],
+            {
+                "total": {**COUNT, "description": "problems in all; the newest 200 are listed"},
+                "problems": {"type": "array", "items": ref("Problem")},
+            },
+        ),
         "Error": _error(),
     }

@@ -14,6 +14,7 @@ from relay.actions.suppressions import MAX_LIST, Cursor, shop_suppressions
 from relay.http.api.body import json_body, validate
 from relay.http.api.deps import answer, deps, iso, language, shop, token
 from relay.http.api.errors import ApiError, from_action, not_found
+from relay.store.problems import count_problems
 
 
 async def suppressions(request: web.Request) -> web.Response:
@@ -125,7 +126,8 @@ async def list_problems(request: web.Request) -> web.Response:
         include_acked=state == "all",
         language=language(request, caller.language),
     )
-    return answer({"problems": [_problem_body(p) for p in found]})
+    total = count_problems(api.read(), caller.name, only_open=state != "all")
+    return answer({"total": total, "problems": [_problem_body(p) for p in found]})
 
 
 async def ack_problem(request: web.Request) -> web.Response:

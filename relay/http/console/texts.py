@@ -165,6 +165,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     # one order, one message
     "order.title": ("Bestellung {order}", "Order {order}"),
     "order.back": ("Alle Bestellungen", "All orders"),
+    "order.cut": (
+        "Gezeigt werden die ersten {shown} von {total} E-Mails dieser Bestellung.",
+        "The first {shown} of this order's {total} e-mails are shown.",
+    ),
     "msg.received": ("Eingegangen", "Received"),
     "msg.subject": ("Betreff", "Subject"),
     "msg.kind": ("Art", "Kind"),
