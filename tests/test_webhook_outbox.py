@@ -22,6 +22,7 @@ from relay.store import outbox
 from relay.store.db import Database, open_database
 from relay.store.problems import list_problems
 from relay.store.recipients import Bounce, Lease, claim_due, mark_bounced, record_attempt
+from relay.store.shops import remove_shop
 from relay.store.suppression import add_optout
 from relay.store.webhooks import get_endpoint, save_endpoint
 from relay.webhooks.guard import UrlPolicy
@@ -231,6 +232,51 @@ def test_a_failing_endpoint_is_tried_until_max_age_then_given_up(db: Database) -
     # Tries every 0.2 s (+-20 %) and a last one at max_age: about 5, never fewer than 3.
     assert 3 <= row["attempts"] == hook.count <= 8
     assert row["finished_at"] - row["created_at"] >= 1.0
+
+
+class _BrokenSender:
+    """A sender with a bug: `send` raises, where its contract says it never does."""
+
+    async def __aenter__(self) -> _BrokenSender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def send(self, delivery: Any) -> Any:
+        raise ValueError("invalid literal for int() with base 10: '\u00b2'")
+
+
+def test_an_unexpected_error_counts_as_a_try_and_never_leaves_the_row_leased(
+    db: Database,
+) -> None:
+    """Review 3: an error the worker did not foresee left the row leased (renewed with the
+    worker's other rows): never tried again, never given up, the message's later events
+    held back. It is a failed try like any other now, and ends at max_age."""
+    settings = OutboxSettings(schedule=(0.2,), max_age=1.0, timeout=2.0, poll=0.05)
+    endpoint(db, "a", "http://127.0.0.1:9/hook")
+    deliver(db, queue_message(db, "x@example.org", shop="a"))
+    broken: Any = _BrokenSender()
+    asyncio.run(run_until(db, settings, lambda: not pending(db), timeout=10, s=broken))
+    (row,) = outbox.deliveries(db.read(), "a")
+    assert row["state"] == "failed" and row["attempts"] >= 2
+    assert "internal error: ValueError" in row["last_error"]
+
+
+def test_a_removed_shops_customers_are_told_to_nobody(db: Database) -> None:
+    """Review 3 (noticed): `relay shop remove` left the shop's webhook endpoint active, and
+    late outcomes of its mail (a DSN days later) were still POSTed to it."""
+    endpoint(db, "a", "http://127.0.0.1:9/hook")
+    deliver(db, queue_message(db, "x@example.org", shop="a"))
+    late = queue_message(db, "y@example.org", shop="a")
+    assert len(pending(db)) == 1
+    with db.transaction() as tx:
+        assert remove_shop(tx, "a", time.time())
+    assert get_endpoint(db.read(), "a") is None  # its sealed secret is gone with it
+    (row,) = outbox.deliveries(db.read(), "a")
+    assert row["state"] == "dropped" and row["last_error"] == "the shop was removed"
+    deliver(db, late)  # an outcome after the removal
+    assert len(outbox.deliveries(db.read(), "a")) == 1
 
 
 def test_410_disables_the_endpoint_and_drops_what_waits(db: Database) -> None:

@@ -156,8 +156,8 @@ def history(
             where.append(f"{column} = ?")
             args.append(wanted)
     if to:
-        where.append("r.address = ?")
-        args.append(to.lower())
+        where.append("lower(r.address) = lower(?)")  # stored as written (migration 11's index)
+        args.append(to)
     sql = HISTORY_SQL + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY m.created_at DESC, r.id LIMIT ?"
     return [_booleans(dict(r)) for r in rows(conn, sql, (*args, limit))]

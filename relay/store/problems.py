@@ -80,6 +80,13 @@ def list_problems(
     return [_problem(r) for r in found]
 
 
+def count_problems(conn: Conn, shop: str, *, only_open: bool = True) -> int:
+    """How many problems `list_problems` would list without its limit."""
+    sql = "SELECT count(*) AS n FROM problems WHERE shop = ?"
+    found = row(conn, sql + (" AND acked_at IS NULL" if only_open else ""), (shop,))
+    return int(found["n"]) if found is not None else 0
+
+
 def count_open(conn: Conn) -> dict[str, int]:
     """Open problems per shop."""
     found = rows(
