@@ -137,7 +137,9 @@ HISTORY_SQL = """
 SELECT r.id AS recipient_id, r.address, r.state, r.reason, r.detail, r.attempts,
        r.next_attempt_at, r.last_code, r.last_status, r.last_text, r.updated_at,
        m.id AS message, m.shop, m.order_ref, m.kind, m.subject, m.identity, m.template,
-       m.test, m.created_at
+       m.test, m.created_at,
+       (SELECT a.mx_host FROM attempts a WHERE a.recipient = r.id
+        ORDER BY a.id DESC LIMIT 1) AS last_mx_host
 FROM recipients r JOIN messages m ON m.id = r.message
 """
 
@@ -156,8 +158,11 @@ def history(
             where.append(f"{column} = ?")
             args.append(wanted)
     if to:
-        where.append("r.address = ?")
-        args.append(to.lower())
+        # Rows keep the address as the shop wrote it (email-validator lowers the domain only);
+        # the domain is case-insensitive (RFC 5321 2.4), and so, in practice, is the local
+        # part: every mailbox provider treats Max.Mustermann@ and max.mustermann@ as one.
+        where.append("lower(r.address) = ?")
+        args.append(to.strip().lower())
     sql = HISTORY_SQL + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY m.created_at DESC, r.id LIMIT ?"
     return [_booleans(dict(r)) for r in rows(conn, sql, (*args, limit))]

@@ -305,3 +305,20 @@ def retry_now(tx: Tx, *, message: str | None = None, every_deferred: bool = Fals
     for found in moved:
         add_event(tx, EventKind.RETRY, message=found["message"], recipient=found["id"], at=now)
     return len(moved)
+
+
+_NOT_YET_DUE = (
+    f"UPDATE recipients SET next_attempt_at = ?, updated_at = ?"
+    f" WHERE state = '{State.QUEUED}' AND next_attempt_at > ? RETURNING id, message"
+)
+
+
+def flush_all(tx: Tx) -> int:
+    """`relay queue flush`: every deferred row due now, and every queued row that waits for
+    a later time too (given back after a crash, its claim set the next attempt a retry
+    interval ahead: the message may have been sent just before); how many."""
+    now = time.time()
+    waiting = rows(tx, _NOT_YET_DUE, (now, now, now))  # before the deferred ones join them
+    for found in waiting:
+        add_event(tx, EventKind.RETRY, message=found["message"], recipient=found["id"], at=now)
+    return len(waiting) + retry_now(tx, every_deferred=True)
