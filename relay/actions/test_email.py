@@ -7,16 +7,19 @@ the template's, RFC 2047-encoded where it is not ASCII (a shop named "Möbel Mü
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from relay.actions.errors import ActionError
 from relay.actions.templates import check_kind, language_for
 from relay.compose import TemplateRequest, compose
 from relay.model import Shop
-from relay.prepare.pipeline import Prepared, Settings
+from relay.prepare.pipeline import Prepared, Rejection, Settings
+from relay.prepare.recipients import syntax_error
 from relay.render import RenderError, sample_data, sample_envelope
 from relay.store.db import Database
 from relay.store.shops import get_shop
 from relay.store.sql import Conn
-from relay.submit import ShopGone, submit_now
+from relay.submit import ShopGone, Submitter, submit_now
 
 DEFAULT_KIND = "payment-reminder"
 CLIENT = "relay test-email"  # the history's client column
@@ -60,3 +63,30 @@ def send_now(
         return submit_now(db, shop.name, shop.sender, [to], message, CLIENT, settings)
     except ShopGone:
         raise ActionError(f"shop {shop_name!r} was removed meanwhile", "shop") from None
+
+
+async def send_queued(
+    conn: Conn,
+    shop: Shop,
+    to: str,
+    render: Callable[[Shop, TemplateRequest], Awaitable[bytes]],
+    submitter: Submitter,
+    kind: str = DEFAULT_KIND,
+    language: str | None = None,
+) -> Prepared:
+    """The same sample through a running relay's Submitter (the console): `render` is where
+    the relay renders templates (relay.http.api.render.Renderer.render). A refusal is an
+    ActionError naming the field; nothing is stored then."""
+    why = syntax_error(to)
+    if why is not None:
+        raise ActionError(f"{to!r} is not a valid address: {why}", "to")
+    request = sample_request(conn, shop, to, kind, language)
+    try:
+        message = await render(shop, request)
+        return await submitter.submit(shop.name, shop.sender, [to], message, CLIENT)
+    except RenderError as error:
+        raise ActionError(str(error), error.variable or "kind") from None
+    except Rejection as rejection:
+        raise ActionError(rejection.reply, "to") from None
+    except ShopGone:
+        raise ActionError(f"shop {shop.name!r} was removed meanwhile", "shop") from None

@@ -6,19 +6,16 @@ from typing import Any
 import click
 
 from dns_checks import (
-    DnsError,
     DnsRecord,
     check_relay,
-    records_to_publish,
     relay_records,
-    shop_spf_note,
     to_json,
 )
+from relay.actions.dns import publish_records
 from relay.cli.common import State, emit, json_option, pass_state, when
 from relay.dns import DnspythonResolver, check_resolver, relay_setup
 from relay.errors import SetupError
 from relay.identity_check import check_shop, store_verdicts
-from relay.keys import public_key_b64
 from relay.model import Shop
 from relay.runtime import fallback_key_path
 from relay.store.dns_results import save_relay_dns
@@ -78,18 +75,11 @@ def show(state: State, shop: str | None, for_relay: bool, as_json: bool) -> None
         data = [_records_json(setup.hostname, relay_records(setup, resolver))]
         emit(data, as_json, _render_records)
         return
-    public = public_key_b64(record.dkim_private_key)
-    setup = relay_setup(state.config)
     data = []
-    for domain in record.domains:
-        try:
-            records = records_to_publish(domain, record.dkim_selector, public, setup, resolver)
-        except DnsError as exc:
-            raise click.ClickException(
-                f"DNS lookup for {domain} failed: {exc}; try again"
-            ) from None
-        note = shop_spf_note(domain) if records else ""  # none: a public mailbox domain
-        data.append(_records_json(domain, records, note))
+    for entry in publish_records(record, state.config, resolver):
+        if entry.error:
+            raise click.ClickException(f"{entry.error}; try again")
+        data.append(_records_json(entry.domain, entry.records, entry.note))
     emit(data, as_json, _render_records)
 
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
-from relay.actions import templates as template_actions
 from relay.actions.errors import ActionError
 from relay.cli.common import State, pass_state
 from relay.cli.shop_design import existing_shop, refused
-from relay.compose import StoredAssets
 
 
 @click.command()
@@ -50,27 +47,23 @@ def preview(
     width: str,
 ) -> None:
     """Render a kind in the shop's design and write it as .html or .png."""
+    from relay.actions.preview import render_preview
     from relay.preview import PreviewError, write_preview
-    from relay.render import RenderError, render_parts, sample_data, sample_envelope
+    from relay.render import RenderError
 
     if out.suffix.lower() not in (".html", ".htm", ".png"):
         raise click.BadParameter("write the preview as FILE.html or FILE.png", param_hint="--out")
     shop = existing_shop(state, shop_name)
     options = {"language": "--language", "kind": "--kind"}
     try:
-        chosen = template_actions.language_for(state.conn, shop, language)
-        found = template_actions.effective(state.conn, shop, kind, chosen)
-        data = _data(data_file) if data_file else sample_data(kind, chosen)
-        envelope = replace(
-            sample_envelope(chosen), sender=shop.sender, sender_name=shop.sender_name
-        )
-        parts = render_parts(StoredAssets(state.conn).design(shop), found.template, data, envelope)
-        write_preview(parts, out, width=int(width))
+        data = _data(data_file) if data_file else None
+        shown = render_preview(state.conn, shop, kind, language, data=data)
+        write_preview(shown.parts, out, width=int(width))
     except (ActionError, RenderError) as error:
         refused(error, options)
     except PreviewError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{out}: {kind}/{chosen} of shop {shop.name} ({found.template.reference})")
+    click.echo(f"{out}: {kind}/{shown.language} of shop {shop.name} ({shown.reference})")
 
 
 def _data(path: Path) -> Any:

@@ -1,5 +1,5 @@
 """`relay shop add/list/show/kinds`; `set`/`remove` (relay.cli.shop_edit) and `design`/`template`
-(relay.cli.shop_design) are added to the group at the end."""
+(relay.cli.shop_design) and `user` (relay.cli.shop_users) are added to the group at the end."""
 
 import re
 import time
@@ -7,6 +7,7 @@ import time
 import click
 
 from dns_checks import InvalidDomain, public_mailbox_reason, to_ascii_domain
+from relay.actions import kinds as kind_actions
 from relay.actions.errors import ActionError
 from relay.actions.shops import check_password, check_sender
 from relay.cli.common import State, emit, json_option, pass_state, table, when
@@ -14,7 +15,6 @@ from relay.cli.shop_edit import refuse
 from relay.cli.tokens import token
 from relay.cli.webhook import webhook
 from relay.keys import new_dkim_key, new_selector, public_key_b64
-from relay.kinds import BUILTIN_KINDS, IMPLICIT_KIND
 from relay.model import Shop
 from relay.passwords import generate_password, hash_password
 from relay.shop_health import describe_change, shop_health
@@ -26,7 +26,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 @click.group()
 def shop() -> None:
     """Manage shops: identity, credentials, DKIM key, notification kinds, design, templates, API
-    tokens, webhooks."""
+    tokens, webhooks, console users."""
 
 
 shop.add_command(token)
@@ -190,11 +190,7 @@ def _summary(state: State, record: Shop) -> dict:
 
 
 def _kinds(record: Shop) -> list[dict]:
-    return [
-        {"kind": k.name, "optional": k.optional, "enabled": k.name not in record.kinds_disabled}
-        for k in record.kinds.values()
-        if k.name != IMPLICIT_KIND
-    ]
+    return kind_actions.kinds_of(record)
 
 
 def _render_shop(data: dict) -> None:
@@ -245,22 +241,17 @@ def kinds(
     as_json: bool,
 ) -> None:
     """The notification kinds a shop sends; disabled kinds are stored `suppressed`."""
-    record = store.get_shop(state.conn, name)
-    if record is None:
-        raise click.ClickException(f"no shop {name!r}; `relay shop list` shows the shops")
-    custom = dict(record.custom_kinds)
-    for spec in add_custom:
-        kind, _, flag = spec.partition(":")
-        if not _SLUG.match(kind) or kind in BUILTIN_KINDS:
-            raise click.BadParameter(f"{kind!r} is not a new kind name", param_hint="--add")
-        custom[kind] = flag == "optional"
-    known = set(BUILTIN_KINDS) | set(custom)
-    for kind in (*enable, *disable):
-        if kind not in known:
-            raise click.BadParameter(f"unknown kind {kind!r}; known: {', '.join(sorted(known))}")
-    disabled = (set(record.kinds_disabled) | set(disable)) - set(enable)
+    try:
+        change = kind_actions.plan_kinds(
+            state.conn, name, enable=enable, disable=disable, add_custom=add_custom
+        )
+    except ActionError as error:
+        if error.field == "shop":
+            raise click.ClickException(str(error)) from None
+        hint = "--add" if error.field == "add" else None
+        raise click.BadParameter(str(error), param_hint=hint) from None
     with state.transaction() as tx:
-        store.set_kinds(tx, name, frozenset(disabled), custom)
+        kind_actions.save(tx, change)
     updated = store.get_shop(state.conn, name)
     assert updated is not None
     emit(
@@ -279,8 +270,9 @@ def kinds(
 def _add_commands() -> None:
     from relay.cli.shop_design import COMMANDS as DESIGN_COMMANDS
     from relay.cli.shop_edit import COMMANDS as EDIT_COMMANDS
+    from relay.cli.shop_users import COMMANDS as USER_COMMANDS
 
-    for command in (*EDIT_COMMANDS, *DESIGN_COMMANDS):
+    for command in (*EDIT_COMMANDS, *DESIGN_COMMANDS, *USER_COMMANDS):
         shop.add_command(command)
 
 

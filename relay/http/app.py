@@ -1,5 +1,6 @@
-"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages, `/healthz`, `/metrics` and
-the JSON API under `/api/v1/` (relay.http.api)."""
+"""The relay's HTTP listener (SPEC `[http] listen`): opt-out pages, `/healthz`, `/metrics`, the
+JSON API under `/api/v1/` (relay.http.api) and the shop console under `/console/`
+(relay.http.console)."""
 
 import logging
 import re
@@ -11,6 +12,9 @@ from aiohttp.typedefs import Handler
 from relay.actions.tokens import redact
 from relay.http.api import ApiDeps, api_app
 from relay.http.api.errors import ApiError
+from relay.http.console import CONSOLE, ConsoleDeps, console_app
+from relay.http.console import PREFIX as CONSOLE_PREFIX
+from relay.http.console import not_found_page as console_not_found
 from relay.http.metrics_page import MetricsSettings, add_metrics_route
 from relay.http.optout import DEPS, Deps, not_found, resubscribe, show, show_resubscribe, submit
 from relay.store.db import Read, Write, ping
@@ -43,6 +47,7 @@ def make_app(
     secret: bytes,
     api: ApiDeps | None = None,
     metrics: MetricsSettings | None = None,
+    console: ConsoleDeps | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=_MAX_BODY, middlewares=[_not_found_page])
     app[DEPS] = Deps(read, write, secret)
@@ -55,6 +60,9 @@ def make_app(
         app.add_subapp(API_PREFIX, api_app(api))
     if metrics is not None:
         add_metrics_route(app, metrics)
+    if console is not None:
+        app[CONSOLE] = console  # the console's 404 page for paths none of its routes has
+        app.add_subapp(CONSOLE_PREFIX, console_app(console))
     app.on_response_prepare.append(_add_security_headers)
     return app
 
@@ -67,12 +75,13 @@ async def start_http(
     secret: bytes,
     *,
     api: ApiDeps | None = None,
+    console: ConsoleDeps | None = None,
     reuse_port: bool = False,
     metrics: MetricsSettings | None = None,
 ) -> web.AppRunner:
     """Listen on host:port; the caller stops it with `await runner.cleanup()`."""
     runner = web.AppRunner(
-        make_app(read, write, secret, api, metrics),
+        make_app(read, write, secret, api, metrics, console),
         access_log_class=RedactingAccessLogger,
         access_log=logging.getLogger("relay.http.access"),
         shutdown_timeout=_SHUTDOWN_TIMEOUT,
@@ -103,11 +112,15 @@ async def _not_found_page(request: web.Request, handler: Handler) -> web.StreamR
     except web.HTTPNotFound:
         if request.path.startswith("/api/"):
             return ApiError("not-found", "no such resource; see /api/v1/openapi.json").response()
+        if request.path.startswith(f"{CONSOLE_PREFIX}/") and CONSOLE in request.app:
+            return console_not_found(request)  # a path no console route has
         return not_found()
 
 
 async def _add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.update(SECURITY_HEADERS)
+    # The console sets a policy per page (its frames may be framed by the console itself).
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 class RedactingAccessLogger(AbstractAccessLogger):

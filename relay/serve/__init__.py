@@ -90,7 +90,10 @@ def announce(config: Config, count: int) -> None:
         log.info("submission (implicit TLS) listening on %s", address)
     for address in config.inbound.listen:
         log.info("bounce listener listening on %s", address)
-    log.info("http (unsubscribe, /healthz, /metrics; worker 0) listening on %s", config.http.listen)
+    log.info(
+        "http (unsubscribe, API, console, /healthz, /metrics; worker 0) listening on %s",
+        config.http.listen,
+    )
     warning = public_url_warning(config.http.public_url)
     if warning:  # RFC 8058 3.1: one-click needs HTTPS (issue 13 item 8)
         log.warning("%s", warning)

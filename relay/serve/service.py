@@ -191,6 +191,7 @@ class Service:
         host, port = split_address(self.config.http.listen)
         from relay.http import start_http
         from relay.http.api.deps import api_deps  # the API and webhooks: worker 0 only
+        from relay.http.console import console_deps
         from relay.http.metrics_page import MetricsSettings, parse_networks
 
         secret = self.settings.secret
@@ -200,12 +201,17 @@ class Service:
         metrics.add_backlog_reader(waiting_per_shop)  # the webhook backlog per shop
         allow = parse_networks(self.config.http.metrics_allow)
         scrape = MetricsSettings(self.reads, self.node, metrics.relay_version(), allow)
-        runner = await start_http(
-            host, port, self.reads, self.writer.run, secret, api=api, metrics=scrape
+        console = console_deps(
+            self.config, self.reads, self.writer.run, secret, self.submitter, api.renderer.render
         )
+        runner = await start_http(
+            host, port, self.reads, self.writer.run, secret, api=api, metrics=scrape,
+            console=console,
+        )  # fmt: skip
         self.background.append(runner.cleanup)
         log.debug(
-            "http (unsubscribe, API, /healthz, /metrics) listening on %s", self.config.http.listen
+            "http (unsubscribe, API, console, /healthz, /metrics) listening on %s",
+            self.config.http.listen,
         )
 
     async def _start_delivery(self) -> None:

@@ -28,6 +28,7 @@ was verified before in this process is known without scrypt (relay.passwords).
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -108,6 +109,21 @@ class ShopAuthenticator:
             logs.auth_failure(address, mechanism, name)
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=shop_name)
+
+    async def throttled(
+        self, address: str, target: str, check: Callable[[], Awaitable[bool]]
+    ) -> bool:
+        """Any other credential check behind the same throttle (the shop console's log-in):
+        waits for the address's turn (Throttled when that would pass the horizon), runs
+        `check`, and counts its failure for (address, `target`) as AUTH counts a shop name."""
+        client = client_key(address)
+        attempt = await self._wait_turn(client)
+        failed: bool | None = None
+        try:
+            failed = not await check()
+        finally:
+            await self._finish(client, target[:_NAME_KEPT], attempt, failed)
+        return not failed
 
     async def _wait_turn(self, client: str) -> int:
         """The attempt's place in its address's line, once its check may start."""

@@ -9,6 +9,7 @@ is a new migration at the end (a test checks that a version-3 database migrates 
 from collections.abc import Mapping
 
 from relay.store.dialect import Dialect
+from relay.store.schema_console import CONSOLE
 
 Migration = str | Mapping[str, str]  # one template, or {dialect name: template}
 
@@ -457,6 +458,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V7_REPORTS_AND_AUTH,
     _V8_NODES,
     _V9_WIRE,
+    CONSOLE,
 )
 
 

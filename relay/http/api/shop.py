@@ -10,22 +10,17 @@ from aiohttp import web
 from relay.actions import problems as problem_actions
 from relay.actions import webhooks as webhook_actions
 from relay.actions.errors import ActionError
-from relay.explain import kind_words, reason_words
+from relay.actions.suppressions import shop_suppressions
 from relay.http.api.body import json_body, validate
 from relay.http.api.deps import answer, deps, iso, language, shop, token
 from relay.http.api.errors import ApiError, from_action, not_found
-from relay.store.suppression import blocks_seen_by, list_optouts
-
-MAX_LIST = 1000
 
 
 async def suppressions(request: web.Request) -> web.Response:
     api, caller = deps(request), shop(request)
     lang = language(request, caller.language)
     address = request.query.get("address") or None
-    conn = api.read()
-    blocks = blocks_seen_by(conn, caller.name, address, MAX_LIST)
-    optouts = list_optouts(conn, caller.name, address)[:MAX_LIST]
+    found = shop_suppressions(api.read(), caller.name, address, lang)
     return answer(
         {
             "blocks": [
@@ -33,9 +28,9 @@ async def suppressions(request: web.Request) -> web.Response:
                     "address": b.address,
                     "reason": b.reason,
                     "since": iso(b.created_at),
-                    "text": _block_words(b.reason, lang),
+                    "text": b.text,
                 }
-                for b in blocks
+                for b in found.blocks
             ],
             "optouts": [
                 {
@@ -43,29 +38,12 @@ async def suppressions(request: web.Request) -> web.Response:
                     "kind": o.kind,
                     "since": iso(o.created_at),
                     "source": o.source,
-                    "text": _optout_words(o.kind, lang),
+                    "text": o.text,
                 }
-                for o in optouts
+                for o in found.optouts
             ],
         }
     )
-
-
-def _block_words(reason: str, lang: str) -> str:
-    if reason == "complaint":
-        if lang == "de":
-            return "gesperrt nach einer Spam-Beschwerde des Kunden"
-        return "blocked after the customer's spam complaint"
-    if reason == "admin":
-        return "von einem Admin gesperrt" if lang == "de" else "blocked by an admin"
-    why = reason_words(reason, lang) or reason
-    return f"gesperrt: {why}" if lang == "de" else f"blocked: {why}"
-
-
-def _optout_words(kind: str, lang: str) -> str:
-    if lang == "de":
-        return f"der Kunde hat sich von {kind_words(kind, 'de')} abgemeldet"
-    return f"the customer opted out of {kind_words(kind, 'en')}"
 
 
 def _webhook_body(view: webhook_actions.WebhookView, secret: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""Migration 10, the shop console's tables and indexes (relay.store.schema lists it)."""
+
+# 10: the shop console (issue 12): console users of a shop (besides the shop's own log-in, its
+# SMTP credentials), sessions as server-side records (the cookie holds a secret whose SHA-256
+# is the id, so a copy of the table opens no session; log-out deletes the row), and the indexes
+# of the order list: newest first per shop, keyset-paged on (created_at, id), with the order
+# number in the index so that a search by its prefix reads no table row it does not show; each
+# order once at its newest message (the second index answers "is there a newer one of this
+# order?" and replaces (shop, order_ref), of which it is an extension).
+CONSOLE = """
+    CREATE TABLE console_users (
+        id $id,
+        shop TEXT NOT NULL,
+        email TEXT NOT NULL,                -- lower-case
+        password_hash TEXT NOT NULL,        -- as shops.password_hash (relay.passwords)
+        created_at $real NOT NULL,
+        last_login_at $real,
+        UNIQUE (shop, email)
+    );
+    CREATE TABLE console_sessions (
+        id TEXT PRIMARY KEY,                -- SHA-256 hex of the secret in the cookie
+        shop TEXT NOT NULL,
+        user_id $ref,                        -- console_users.id; NULL: the shop's own log-in
+        credential TEXT NOT NULL,           -- digest of the password hash at log-in
+        csrf TEXT NOT NULL,                 -- the token every form and fetch must carry
+        created_at $real NOT NULL,           -- absolute expiry counts from here
+        seen_at $real NOT NULL               -- idle expiry counts from here
+    );
+    CREATE INDEX console_sessions_shop ON console_sessions(shop);
+    CREATE INDEX console_sessions_user ON console_sessions(user_id);
+    CREATE INDEX console_sessions_seen ON console_sessions(seen_at);
+    CREATE INDEX messages_shop_created ON messages(shop, created_at, id, order_ref);
+    CREATE INDEX messages_shop_order_created ON messages(shop, order_ref, created_at, id);
+    DROP INDEX messages_shop_order
+    """
