@@ -76,18 +76,23 @@ for _method, _names in _USED.items():
 
 async def deliver_batch(
     hosts: list[MxHost], envelopes: list[Envelope], settings: ClientSettings, report: Report
-) -> None:
+) -> Reply | None:
     """Deliver every envelope or report why not; falls back to the next MX host when one
-    cannot be reached (RFC 5321 5.1). Each result is reported as soon as it is known."""
+    cannot be reached (RFC 5321 5.1). Each result is reported as soon as it is known.
+    Returns the reason when no host took a session at all (the destination is unreachable:
+    its other mail meets the same), else None."""
     pending = list(envelopes)
     last = Reply.synthetic_reply(451, "4.4.1", "no MX host could be reached")
+    reached = False
     for host in hosts:
         for address in host.addresses:
-            pending, last = await _deliver_to(address, host.name, pending, settings, report)
+            pending, last, opened = await _deliver_to(address, host.name, pending, settings, report)
+            reached = reached or opened
             if not pending:
-                return
+                return None
     for envelope in pending:
         await report(envelope, Attempt(last, None, False, 0))
+    return None if reached else last
 
 
 async def _deliver_to(
@@ -96,18 +101,22 @@ async def _deliver_to(
     pending: list[Envelope],
     settings: ClientSettings,
     report: Report,
-) -> tuple[list[Envelope], Reply]:
+) -> tuple[list[Envelope], Reply, bool]:
     """Send over connections to one address: a new one after a hang-up, as long as each one
     got further than the one before (a server that gives up at once ends it; Postfix gives
-    every delivery its own request). Returns what is left and why."""
+    every delivery its own request). Returns what is left, why, and whether a session was
+    opened."""
+    opened = False
     while True:
         client = await _open(address, name, settings)
         if isinstance(client, Reply):
-            return pending, _session_refused(client, f"{name} [{address}]")
+            return pending, _session_refused(client, f"{name} [{address}]"), opened
+        opened = True
         before = len(pending)
         pending = await _send_all(client, name, pending, settings, report)
         if not pending or len(pending) == before:
-            return pending, Reply.synthetic_reply(451, "4.4.2", f"{name}: connection lost")
+            lost = Reply.synthetic_reply(451, "4.4.2", f"{name}: connection lost")
+            return pending, lost, opened
 
 
 def _session_refused(reply: Reply, where: str) -> Reply:

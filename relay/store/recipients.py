@@ -56,32 +56,54 @@ def _guard(target: State, *froms: State) -> str:
 _INFLIGHT = f"'{State.INFLIGHT}'"
 _NO_LEASE = "lease_node = NULL, lease_owner = NULL, lease_expires = NULL, claimed_at = NULL"
 
-# Due rows, and rows whose lease ended without a result (their holder died or hung).
+# Due rows, and rows whose lease ended without a result (their holder died or hung); oldest
+# first, but round-robin across domains (each domain's oldest, then each one's second, ...)
+# and at most `per_domain` of one domain, so that a backlog for one dead or slow destination
+# never fills a claim (Postfix's queue manager serves destinations round-robin). `%(skip)s`
+# leaves out domains the claimer holds enough of already. The window function ranks an inner
+# SELECT of its own: PostgreSQL allows no FOR UPDATE beside a window function.
 _CLAIM = f"""
 UPDATE recipients SET state = {_INFLIGHT}, lease_node = ?, lease_owner = ?,
     lease_expires = ?, claimed_at = ?, next_attempt_at = ?, updated_at = ?
 WHERE id IN (
-    SELECT id FROM recipients
-    WHERE {_guard(State.INFLIGHT, State.QUEUED, State.DEFERRED, State.INFLIGHT)}
-      AND next_attempt_at <= ? AND (state <> {_INFLIGHT} OR lease_expires < ?)
-    ORDER BY next_attempt_at LIMIT ? %s)
+    SELECT id FROM (
+        SELECT id, next_attempt_at,
+            ROW_NUMBER() OVER (PARTITION BY domain ORDER BY next_attempt_at, id) AS turn
+        FROM (
+            SELECT id, domain, next_attempt_at FROM recipients
+            WHERE {_guard(State.INFLIGHT, State.QUEUED, State.DEFERRED, State.INFLIGHT)}
+              AND next_attempt_at <= ? AND (state <> {_INFLIGHT} OR lease_expires < ?)
+              %(skip)s
+            ORDER BY next_attempt_at LIMIT ? %(lock)s) AS due) AS ranked
+    WHERE turn <= ? ORDER BY turn, next_attempt_at, id LIMIT ?)
 RETURNING id, message, address, domain, attempts, created_at
 """
+SCAN = 4  # due rows looked at per row claimed (others behind a backlog: domains held skip)
 
 
 @functools.cache
-def _claim_sql(lock: str) -> str:
-    return _CLAIM % lock
+def _claim_sql(lock: str, skipped: int) -> str:
+    skip = f"AND domain NOT IN ({marks(skipped)})" if skipped else ""
+    return _CLAIM % {"lock": lock, "skip": skip}
 
 
-def claim_due(tx: Tx, lease: Lease, limit: int, now: float | None = None) -> list[dict]:
-    """Atomically take up to `limit` due rows (one UPDATE ... RETURNING): no row goes to two
-    lanes, on one node or several (PostgreSQL: the inner SELECT skips locked rows)."""
+def claim_due(
+    tx: Tx,
+    lease: Lease,
+    limit: int,
+    now: float | None = None,
+    *,
+    per_domain: int | None = None,
+    skip_domains: tuple[str, ...] = (),
+) -> list[dict]:
+    """Atomically take up to `limit` due rows (one UPDATE ... RETURNING), at most `per_domain`
+    of one domain and none of `skip_domains`: no row goes to two lanes, on one node or
+    several (PostgreSQL: the inner SELECT skips locked rows)."""
     now = time.time() if now is None else now
     args = (lease.node, lease.owner, now + lease.duration, now, now + lease.retry, now)
-    claimed = [
-        dict(r) for r in rows(tx, _claim_sql(tx.dialect.claim_lock), (*args, now, now, limit))
-    ]
+    sql = _claim_sql(tx.dialect.claim_lock, len(skip_domains))
+    chosen = (now, now, *skip_domains, limit * SCAN, per_domain or limit, limit)
+    claimed = [dict(r) for r in rows(tx, sql, (*args, *chosen))]
     if claimed:
         # The shop and envelope domain of each message, in one more statement per claim
         # (SQLite uses no index for a subquery in RETURNING: that would scan the messages
