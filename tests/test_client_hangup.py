@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from relay.delivery.client import ClientSettings, Envelope, deliver_batch
+from relay.delivery.client import ClientSettings, Envelope, deliver_batch, loaded
 from relay.delivery.outcome import Attempt
 from relay.delivery.routing import MxHost
 from tests.harness import RelayProcess, submit
@@ -60,7 +60,7 @@ def test_a_refusal_followed_by_a_hang_up_is_recorded_as_the_refusal() -> None:
             MxHost("mx1.example.org", 10, ("127.0.0.1",)),
             MxHost("mx2.example.org", 20, ("127.0.0.1",)),
         ]
-        envelope = Envelope(1, "b-1@bounces.example.net", "max@example.org", lambda: b"Hi\r\n")
+        envelope = Envelope(1, "b-1@bounces.example.net", "max@example.org", loaded(b"Hi\r\n"))
         attempts: list[Attempt] = []
 
         async def report(_envelope: Envelope, attempt: Attempt) -> None:
@@ -91,7 +91,7 @@ def test_a_host_that_refuses_the_session_defers_instead_of_bouncing() -> None:
         port = server.sockets[0].getsockname()[1]
         settings = ClientSettings(**{**SETTINGS.__dict__, "port": port})
         hosts = [MxHost("mx1.example.org", 10, ("127.0.0.1",))]
-        envelope = Envelope(1, "b-1@bounces.example.net", "max@example.org", lambda: b"Hi\r\n")
+        envelope = Envelope(1, "b-1@bounces.example.net", "max@example.org", loaded(b"Hi\r\n"))
         attempts: list[Attempt] = []
 
         async def report(_envelope: Envelope, attempt: Attempt) -> None:
@@ -183,7 +183,7 @@ def _deliver_batch(mx: HangingUpMx, recipients: list[str]) -> dict[str, Attempt]
         )
         hosts = [MxHost("mx.example.org", 10, ("127.0.0.1",))]
         envelopes = [
-            Envelope(n, "b-1@bounces.example.net", rcpt, lambda: b"Hi\r\n")
+            Envelope(n, "b-1@bounces.example.net", rcpt, loaded(b"Hi\r\n"))
             for n, rcpt in enumerate(recipients)
         ]
         attempts: dict[str, Attempt] = {}

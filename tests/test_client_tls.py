@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from relay.delivery.client import ClientSettings, Envelope, deliver_batch
+from relay.delivery.client import ClientSettings, Envelope, deliver_batch, loaded
 from relay.delivery.outcome import Attempt
 from relay.delivery.relayhost import Relayhost
 from relay.delivery.routing import MxHost
@@ -146,7 +146,7 @@ def _deliver(
             async def report(_envelope: Envelope, attempt: Attempt, into=attempts) -> None:
                 into.append(attempt)
 
-            envelope = Envelope(n, "b-1@bounces.example.net", "max@example.org", lambda: b"Hi\r\n")
+            envelope = Envelope(n, "b-1@bounces.example.net", "max@example.org", loaded(b"Hi\r\n"))
             await deliver_batch(hosts, [envelope], client, report)
             results.append(attempts)
         server.close()

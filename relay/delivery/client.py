@@ -16,7 +16,7 @@ import inspect
 import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiosmtplib
@@ -32,12 +32,28 @@ log = logging.getLogger(__name__)
 Report = Callable[["Envelope", Attempt], Awaitable[None]]
 
 
+# The message as sent, in memory only while its transaction runs: the scheduler's loader
+# takes the message's size from the worker's memory budget first and reads large ones in a
+# thread (scheduler.py); `loaded` is one for bytes in hand.
+Loader = Callable[[], contextlib.AbstractAsyncContextManager[bytes]]
+
+
 @dataclass(frozen=True)
 class Envelope:
     recipient_id: int
     mail_from: str
     rcpt_to: str
-    load: Callable[[], bytes]  # the message as sent, read only when its DATA starts (memory)
+    load: Loader
+
+
+def loaded(data: bytes) -> Loader:
+    """A loader for a message already in memory."""
+
+    @contextlib.asynccontextmanager
+    async def load() -> AsyncIterator[bytes]:
+        yield data
+
+    return load
 
 
 @dataclass(frozen=True)
@@ -237,7 +253,17 @@ async def _send_all(
 async def _transaction(
     client: aiosmtplib.SMTP, mx_name: str, envelope: Envelope, settings: ClientSettings
 ) -> Reply:
-    data = envelope.load()
+    async with envelope.load() as data:
+        return await _send(client, mx_name, envelope, settings, data)
+
+
+async def _send(
+    client: aiosmtplib.SMTP,
+    mx_name: str,
+    envelope: Envelope,
+    settings: ClientSettings,
+    data: bytes,
+) -> Reply:
     parameters = mail_parameters(data, envelope, client.supports_extension, mx_name)
     if isinstance(parameters, Reply):
         return parameters

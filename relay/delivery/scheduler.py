@@ -29,14 +29,16 @@ from typing import TypeVar
 
 from bounces.verp import bounce_address
 from relay import logs, metrics
+from relay.delivery.body import message_loader
 from relay.delivery.client import ClientSettings, Envelope, deliver_batch
 from relay.delivery.decide import decide
 from relay.delivery.outcome import Attempt, Reply
+from relay.delivery.recheck import why_not_send
 from relay.delivery.record import delivery_result
 from relay.delivery.routing import RouteError, Router
+from relay.smtp.admission import MemoryGate
 from relay.store.db import Read, Write
 from relay.store.errors import StoreError, StoreUnavailable
-from relay.store.messages import load_body, load_prefix
 from relay.store.queue import next_due
 from relay.store.recipients import (
     Lease,
@@ -46,12 +48,14 @@ from relay.store.recipients import (
     release_leases,
     release_unsent,
     renew_leases,
+    suppress_claimed,
 )
 from relay.store.sql import Tx
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 BATCH = 20  # recipients sent over one connection before it is closed
+DEFAULT_MEMORY = 64 * 1000 * 1000  # bytes of messages in memory, without a budget given
 MAX_IDLE = 5.0  # the timer wakes the loop at least this often (sees CLI retries)
 SAVE_FIRST_DELAY = 0.05  # a result that could not be saved is tried again after this,
 SAVE_MAX_DELAY = 5.0  # doubling up to this
@@ -87,9 +91,12 @@ class Scheduler:
         client: ClientSettings,
         policy: Policy,
         lease: Lease,
+        memory: MemoryGate | None = None,
     ) -> None:
+        """`memory`: the worker's budget for messages in memory (acceptance shares it)."""
         self.write, self.read, self.router = write, read, router
         self.client, self.policy, self.lease = client, policy, lease
+        self.memory = memory or MemoryGate(DEFAULT_MEMORY)
         self.me = lease.owner
         self._wake = asyncio.Event()
         self._stopping = False
@@ -281,6 +288,7 @@ class Scheduler:
     async def _deliver(
         self, domain: str, batch: list[dict], done: set[int], unreachable: Unreachable | None
     ) -> Unreachable | None:
+        batch = await self._drop_suppressed(batch, done)
         by_id = {row["id"]: row for row in batch}
         bugs: list[Exception] = []
 
@@ -312,6 +320,24 @@ class Scheduler:
         if bugs:
             raise bugs[0]
         return unreachable
+
+    async def _drop_suppressed(self, batch: list[dict], done: set[int]) -> list[dict]:
+        """Retries whose address was blocked, or whose customer opted out, while they waited:
+        suppressed instead of sent (recheck.py); the rest of the batch."""
+        conn = self.read()
+        keep = []
+        for row in batch:
+            why = why_not_send(conn, row) if row["attempts"] else None
+            if why is None:
+                keep.append(row)
+                continue
+            await self._save(
+                lambda tx, row=row, why=why: suppress_claimed(tx, self.me, row, *why),
+                f"the suppression of {row['id']}",
+            )
+            done.add(row["id"])
+            log.info("recipient %d: %s (%s), not sent", row["id"], why[0], why[1])
+        return keep
 
     async def _record(self, row: dict, attempt: Attempt, never_works: bool) -> None:
         decision = decide(
@@ -352,10 +378,7 @@ class Scheduler:
             return saved
 
     def _envelope(self, row: dict) -> Envelope:
-        def load() -> bytes:
-            conn = self.read()
-            return load_prefix(conn, row["id"]) + load_body(conn, row["message"])
-
+        load = message_loader(self.read, self.memory, row)
         # The shop's custom return path when its DNS check found one usable at submission
         # (SPF then aligns with its From: DMARC passes on SPF too), else the relay's domain.
         domain = row.get("return_path") or self.policy.bounce_domain

@@ -111,7 +111,8 @@ def claim_due(
         ids = list({r["message"] for r in claimed})
         found = rows(
             tx,
-            f"SELECT id, shop, kind, return_path FROM messages WHERE id IN ({marks(len(ids))})",
+            f"SELECT id, shop, kind, return_path, size FROM messages"
+            f" WHERE id IN ({marks(len(ids))})",
             ids,
         )
         of = {r["id"]: r for r in found}
@@ -119,6 +120,7 @@ def claim_due(
             message = of.get(row["message"])
             row["shop"], row["kind"] = (message["shop"], message["kind"]) if message else (None, "")
             row["return_path"] = message["return_path"] if message else None
+            row["size"] = message["size"] if message else 0
     return claimed
 
 
@@ -230,6 +232,32 @@ def record_attempt(tx: Tx, result: DeliveryResult, owner: str) -> bool:
     if result.block_address:  # the reply proves the address dead, whoever holds the row
         source = f"delivery:{result.recipient}"
         add_block(tx, result.address, result.reason or "dead", source, note=result.reply)
+    return bool(applied)
+
+
+_SUPPRESS = (
+    f"UPDATE recipients SET state = '{State.SUPPRESSED}', reason = ?, detail = ?,"
+    f" next_attempt_at = NULL, {_NO_LEASE}, updated_at = ?"
+    f" WHERE id = ? AND {_guard(State.SUPPRESSED, State.INFLIGHT)} AND lease_owner = ?"
+)
+
+
+def suppress_claimed(tx: Tx, owner: str, row: dict, reason: str, detail: str) -> bool:
+    """A claimed row that must not be sent any more (its address was blocked, or the customer
+    opted out, after it was queued): suppressed, with its event, instead of sent."""
+    now = time.time()
+    applied = changed(tx, _SUPPRESS, (reason, detail, now, row["id"], owner))
+    if applied:
+        add_event(
+            tx,
+            EventKind.SUPPRESSED,
+            shop=row["shop"],
+            message=row["message"],
+            recipient=row["id"],
+            at=now,
+            reason=reason,
+            detail=detail,
+        )
     return bool(applied)
 
 
