@@ -26,7 +26,7 @@ import pytest
 from relay.delivery.client import ClientSettings
 from relay.delivery.routing import MxHost
 from relay.delivery.scheduler import Policy, Scheduler
-from relay.store.recipients import Lease, claim_due
+from relay.store.recipients import Lease, claim_due, flush_all
 from tests.harness import RelayProcess, submit
 from tests.held_mx import BOUNCE_DOMAIN, SECRET, until
 from tests.rig.nsd import NsdServer, base_zones
@@ -122,6 +122,34 @@ def test_a_destination_that_takes_no_session_is_tried_once_and_its_mail_deferred
     assert mx.connections == 1  # one connection for the first batch; the rest untried
     texts = table(db, "SELECT DISTINCT last_text AS text FROM recipients")
     assert len(texts) == 1 and "mx.dead.example.com [127.0.0.1]" in texts[0]["text"]
+
+
+def test_a_flush_tries_an_unreachable_destination_again_at_once(tmp_path: Path) -> None:
+    """`relay queue flush` after fixing the MX means "try now", not "deferred untried"."""
+    db = new_database(tmp_path)
+    _backlog(db, 1, ())
+    mx = HangUpAtOnce()
+
+    async def main() -> None:
+        writer = db.writer()
+        writer.start()
+        client = ClientSettings("relay.example.net", mx.port, 5, 5, 5, False)
+        policy = Policy((600.0,), 3600.0, 4, 1, BOUNCE_DOMAIN, SECRET)
+        scheduler = Scheduler(writer.run, db.read, DeadRouter(), client, policy, A)  # type: ignore[arg-type]
+        await scheduler.start(release_node=False)
+        deferred = "SELECT count(*) AS n FROM recipients WHERE state = 'deferred'"
+        await until(lambda: table(db, deferred)[0]["n"] == 1, "the first try deferred")
+        with db.transaction() as tx:
+            assert flush_all(tx) == 1
+        scheduler.wake()
+        await until(lambda: mx.connections == 2, "a second connection after the flush")
+        await scheduler.stop()
+        writer.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        mx.close()
 
 
 SILENT_ADDRESS = "127.0.0.3"

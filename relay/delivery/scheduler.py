@@ -48,6 +48,7 @@ from relay.store.recipients import (
     release_leases,
     release_unsent,
     renew_leases,
+    retries_version,
     suppress_claimed,
 )
 from relay.store.sql import Tx
@@ -106,6 +107,7 @@ class Scheduler:
         self._sending = 0  # rows taken from a lane by a batch that holds a connection
         self._held: Counter[str] = Counter()  # rows claimed per destination, not done yet
         self._dead: dict[str, tuple[Unreachable, float]] = {}  # destination: why, until
+        self._retries = 0  # retries_version() when _dead was last checked against it
         self._tasks: set[asyncio.Task] = set()
         self._main: asyncio.Task | None = None
         self._renewer: asyncio.Task | None = None
@@ -150,6 +152,7 @@ class Scheduler:
     async def _loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            self._forget_dead_after_a_retry()
             room, per_domain, skip = self._claimable()
             short = True
             if room > 0:
@@ -188,6 +191,16 @@ class Scheduler:
         another worker could send."""
         waiting = sum(len(lane) for lane in self._lanes.values())
         return max(0, self.policy.max_connections * BATCH - waiting - self._sending)
+
+    def _forget_dead_after_a_retry(self) -> None:
+        """`relay queue retry|flush` means "try now": no destination is held unreachable."""
+        try:
+            retries = retries_version(self.read())
+        except StoreError:
+            return
+        if retries != self._retries:
+            self._retries = retries
+            self._dead.clear()
 
     def _claimable(self) -> tuple[int, int, tuple[str, ...]]:
         """How many rows to claim, how many of one domain at most, and which domains to leave

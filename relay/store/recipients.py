@@ -22,7 +22,7 @@ from typing import Any
 from relay.model import DeliveryResult, EventKind, State, may_move
 from relay.store import hooks
 from relay.store.events import add_event
-from relay.store.sql import Tx, changed, execute, marks, quoted, rows, value
+from relay.store.sql import Conn, Tx, changed, execute, marks, quoted, rows, value
 from relay.store.suppression import add_block
 
 
@@ -354,7 +354,21 @@ def retry_now(tx: Tx, *, message: str | None = None, every_deferred: bool = Fals
     moved = rows(tx, sql + " RETURNING id, message", args)
     for found in moved:
         add_event(tx, EventKind.RETRY, message=found["message"], recipient=found["id"], at=now)
+    execute(tx, _BUMP_RETRIES)
     return len(moved)
+
+
+# Counts `relay queue retry|flush`: a scheduler that sees it change forgets the destinations it
+# holds for unreachable, so what the operator retries is tried (as Postfix's flush of dead sites).
+_BUMP_RETRIES = (
+    "INSERT INTO meta (key, value) VALUES ('queue_retries', 1)"
+    " ON CONFLICT (key) DO UPDATE SET value = meta.value + 1"
+)
+
+
+def retries_version(conn: Conn) -> int:
+    """A number that changes whenever `relay queue retry` or `flush` ran."""
+    return int(value(conn, "SELECT value FROM meta WHERE key = 'queue_retries'") or 0)
 
 
 _NOT_YET_DUE = (
