@@ -8,9 +8,9 @@ their leases, so no other worker or node takes them over.
 One destination never holds up the others (Postfix's queue manager): a claim serves domains
 round-robin, a destination holds at most what its connections carry (`max_per_destination x
 BATCH`) and is left out of claims while it does, and when a destination cannot be reached at
-all (no session with any of its hosts, or its DNS failed), its other rows are deferred at once with
-the same reason for DEAD_FOR seconds instead of each waiting for a connection attempt of its
-own (Postfix's dead-site logic).
+all (no session with any of its hosts, or its DNS failed), its other rows are deferred at once
+with the same reason for a while (deadsites.py) instead of each waiting for a connection
+attempt of its own (Postfix's dead-site logic).
 
 A result the remote server gave is kept in memory until the store has saved it (issue 9: a
 full disk must not make the relay send a message twice): saving retries with backoff while the
@@ -31,6 +31,7 @@ from bounces.verp import bounce_address
 from relay import logs, metrics
 from relay.delivery.body import message_loader
 from relay.delivery.client import ClientSettings, Envelope, deliver_batch
+from relay.delivery.deadsites import DeadSites, Unreachable
 from relay.delivery.decide import decide
 from relay.delivery.outcome import Attempt, Reply
 from relay.delivery.recheck import why_not_send
@@ -62,15 +63,6 @@ SAVE_FIRST_DELAY = 0.05  # a result that could not be saved is tried again after
 SAVE_MAX_DELAY = 5.0  # doubling up to this
 STORE_ERROR_PAUSE = 1.0  # after a claim the store refused (a full disk)
 HELD_BACK_PAUSE = 1.0  # the next claim, while due rows wait only because their lane is full
-DEAD_FOR = 30.0  # seconds a destination that took no session gets its mail deferred untried
-
-
-@dataclass(frozen=True)
-class Unreachable:
-    """Why a destination took no session at all: its other waiting rows get the same."""
-
-    reply: Reply
-    never_works: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +98,7 @@ class Scheduler:
         self._lane_workers: dict[str, int] = defaultdict(int)
         self._sending = 0  # rows taken from a lane by a batch that holds a connection
         self._held: Counter[str] = Counter()  # rows claimed per destination, not done yet
-        self._dead: dict[str, tuple[Unreachable, float]] = {}  # destination: why, until
+        self._dead = DeadSites()
         self._retries = 0  # retries_version() when _dead was last checked against it
         self._tasks: set[asyncio.Task] = set()
         self._main: asyncio.Task | None = None
@@ -200,7 +192,7 @@ class Scheduler:
             return
         if retries != self._retries:
             self._retries = retries
-            self._dead.clear()
+            self._dead.forget_all()
 
     def _claimable(self) -> tuple[int, int, tuple[str, ...]]:
         """How many rows to claim, how many of one domain at most, and which domains to leave
@@ -266,19 +258,14 @@ class Scheduler:
     async def _send_or_give_up(self, destination: str, batch: list[dict]) -> None:
         """Send the batch, or, while the destination is known unreachable, defer it at once
         with that reason (no connection attempt per batch: Postfix's dead site)."""
-        dead = self._dead.get(destination)
-        if dead is not None and dead[1] > time.monotonic():
-            await self._guarded(destination, batch, dead[0])
+        dead = self._dead.reason(destination)
+        if dead is not None:
+            await self._guarded(destination, batch, dead)
             return
         unreachable = await self._guarded(destination, batch)
-        if unreachable is None:
-            self._dead.pop(destination, None)
-        else:
-            log.info("%s unreachable: its mail is deferred untried for %g s", destination, DEAD_FOR)
-            now = time.monotonic()
-            if len(self._dead) > 1000:  # forget what has expired
-                self._dead = {d: dead for d, dead in self._dead.items() if dead[1] > now}
-            self._dead[destination] = (unreachable, now + DEAD_FOR)
+        if unreachable is not None:
+            log.info("%s unreachable: its mail is deferred untried for a while", destination)
+        self._dead.outcome(destination, unreachable)
 
     async def _guarded(
         self, domain: str, batch: list[dict], unreachable: Unreachable | None = None
