@@ -96,7 +96,7 @@ class RelayProcess:
             "--sender",
             f"info@{domain}",
             "--sender-name",
-            "Mein Shop",
+            "Mein Shop" if name == SHOP else name.replace("-", " ").title(),  # one name per shop
             "--language",
             language,
             "--password",

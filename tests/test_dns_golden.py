@@ -167,7 +167,7 @@ def add_shop(relay: RelayProcess, shop: str, domain: str) -> None:
         "--sender",
         f"info@{domain}",
         "--sender-name",
-        "X",
+        shop,  # one display name per shop (no shop sends under another's name)
         "--password",
         "golden-case-password",  # `shop add` takes 12 characters or more
     )

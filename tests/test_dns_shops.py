@@ -33,7 +33,7 @@ def relay(tmp_path: Path, nsd: NsdServer) -> RelayProcess:
 def add_shop(relay: RelayProcess, name: str, domain: str, sender: str | None = None) -> Any:
     args = ["shop", "add", name, "--domain", domain, "--sender", sender or f"info@{domain}"]
     return relay.run(
-        *args, "--sender-name", "Shop", "--password", "a-long-enough-password", check=False
+        *args, "--sender-name", name.title(), "--password", "a-long-enough-password", check=False
     )
 
 

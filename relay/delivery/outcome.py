@@ -6,6 +6,24 @@ from dataclasses import dataclass
 _ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
 
 
+def _readable(message: str) -> str:
+    """The server's words as clean Unicode that every store, log and webhook can take.
+
+    aiosmtplib decodes replies with `surrogateescape`: an 8-bit byte (older servers answer in
+    Latin-1 although RFC 5321 4.2 asks for ASCII) stays a lone surrogate, which SQLite and
+    psycopg refuse to store, so the result of a delivery would be lost. UTF-8 where the bytes
+    are UTF-8, else Latin-1 (every byte a character: nothing the server said is dropped).
+    """
+    try:
+        raw = message.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte could have made: replace it
+        return message.encode("utf-8", "replace").decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 @dataclass(frozen=True)
 class Reply:
     code: int
@@ -17,7 +35,7 @@ class Reply:
 
     @classmethod
     def from_server(cls, code: int, message: str, command: str | None = None) -> "Reply":
-        text = " ".join(message.split())
+        text = " ".join(_readable(message).split())
         match = _ENHANCED.match(text)
         status = match.group(1) if match else None
         if match:

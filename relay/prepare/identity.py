@@ -7,6 +7,8 @@ Shop B mail carries), the shop's address goes into Reply-To, the message is sign
 fallback domain, and the shop carries a warning.
 """
 
+import email.errors
+import email.policy
 import functools
 from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
@@ -54,7 +56,26 @@ def _parse_from(value: str) -> tuple[str, str] | None:
     pairs = [p for p in getaddresses([value]) if p[1]]
     if len(pairs) != 1 or "@" not in pairs[0][1]:
         return None
+    if not _strictly_one_mailbox(value, pairs[0][1]):
+        return None
     return decoded(pairs[0][0]), pairs[0][1]
+
+
+def _strictly_one_mailbox(value: str, address: str) -> bool:
+    """Whether the RFC 5322 parser of `email.headerregistry` reads the same one address without
+    an invalid part. `getaddresses` drops what it cannot read: `ceo@bank.example@shop.example`
+    became `@shop.example`, an address in the shop's domain that passed the ownership check,
+    while mail clients show another "@" ("Composition Kills", USENIX Security 2020). Obsolete
+    syntax (a period in a display name: "Müller GmbH & Co. KG") is still accepted."""
+    try:
+        header = email.policy.default.header_factory("From", value)
+    except (ValueError, LookupError, email.errors.HeaderParseError):
+        return False
+    if any(not isinstance(d, email.errors.ObsoleteHeaderDefect) for d in header.defects):
+        return False
+    found = [a.addr_spec for a in header.addresses]  # type: ignore[attr-defined]
+    local, _, domain = address.rpartition("@")
+    return found == [address] and bool(local) and bool(domain)
 
 
 def _reply_to(name: str, address: str) -> str:

@@ -55,40 +55,27 @@ def message_body(conn: Conn, message: str) -> bytes | None:
     return None if found is None or found["body"] is None else bytes(found["body"])
 
 
-def recipients_of(conn: Conn, messages: list[str]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if messages:
-        found = rows(
-            conn,
-            f"SELECT * FROM recipients WHERE message IN ({marks(len(messages))}) ORDER BY id",
-            messages,
-        )
-        for r in found:
-            out[r["message"]].append(dict(r))
+def _grouped(conn: Conn, table: str, key: str, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+    """Rows of `table` whose `key` is one of `ids`, by that key, in insertion order."""
+    out: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    if ids:
+        sql = f"SELECT * FROM {table} WHERE {key} IN ({marks(len(ids))}) ORDER BY id"
+        for r in rows(conn, sql, ids):
+            out[r[key]].append(dict(r))
     return out
+
+
+def recipients_of(conn: Conn, messages: list[str]) -> dict[str, list[dict[str, Any]]]:
+    return _grouped(conn, "recipients", "message", messages)
 
 
 def attempts_of(conn: Conn, recipients: list[int]) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if recipients:
-        found = rows(
-            conn,
-            f"SELECT * FROM attempts WHERE recipient IN ({marks(len(recipients))}) ORDER BY id",
-            recipients,
-        )
-        for r in found:
-            out[r["recipient"]].append(dict(r))
-    return out
+    return _grouped(conn, "attempts", "recipient", recipients)
 
 
 def events_of(conn: Conn, messages: list[str]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if messages:
-        found = rows(
-            conn,
-            f"SELECT * FROM events WHERE message IN ({marks(len(messages))}) ORDER BY id",
-            messages,
-        )
-        for r in found:
-            out[r["message"]].append({**dict(r), "detail": json.loads(r["detail"])})
+    out = _grouped(conn, "events", "message", messages)
+    for found in out.values():
+        for event in found:
+            event["detail"] = json.loads(event["detail"])
     return out
