@@ -146,7 +146,7 @@ class Scheduler:
             self._wake.clear()
             self._forget_dead_after_a_retry()
             room, per_domain, skip = self._claimable()
-            short = True
+            held_back = bool(skip) or room < self._capacity()
             if room > 0:
                 try:
                     rows = await self.write(
@@ -163,8 +163,9 @@ class Scheduler:
                     self._lanes[destination].append(row)
                     self._held[destination] += 1
                 self._dispatch()
-                short = len(rows) < room
-            await self._sleep_until_due(held_back=short)
+                taken = Counter(row["domain"] for row in rows).values()
+                held_back = held_back or any(n >= per_domain for n in taken)
+            await self._sleep_until_due(held_back)
 
     async def _renew_leases(self) -> None:
         """Renew every lease this worker holds, three times per lease: rows waiting in a
@@ -214,8 +215,8 @@ class Scheduler:
 
     async def _sleep_until_due(self, held_back: bool) -> None:
         """Until the next row is due, a wake-up (new work, a lane done) or MAX_IDLE. After a
-        claim that found less than it could take, rows due already wait for a full lane (or
-        another worker has them): no new claim for them before HELD_BACK_PAUSE."""
+        claim that left rows out (a destination's share taken, or held already), rows due
+        already may be those: no new claim for them before HELD_BACK_PAUSE."""
         try:
             due = next_due(self.read())
         except StoreError as exc:
