@@ -332,10 +332,12 @@ class Scheduler:
             if why is None:
                 keep.append(row)
                 continue
-            await self._save(
+            applied = await self._save(
                 lambda tx, row=row, why=why: suppress_claimed(tx, self.me, row, *why),
                 f"the suppression of {row['id']}",
             )
+            if applied:
+                metrics.observe("suppressed", row["shop"], row.get("kind", ""))
             done.add(row["id"])
             log.info("recipient %d: %s (%s), not sent", row["id"], why[0], why[1])
         return keep
