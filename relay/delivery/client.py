@@ -230,7 +230,7 @@ async def _send_all(
         for index, envelope in enumerate(envelopes):
             started = time.monotonic()
             try:
-                reply = await _transaction(client, mx_name, envelope, settings)
+                reply, started = await _transaction(client, mx_name, envelope, settings)
             except _Broken as broken:
                 if not broken.charged:  # at MAIL: the connection was gone already
                     return envelopes[index:]
@@ -252,9 +252,12 @@ async def _send_all(
 
 async def _transaction(
     client: aiosmtplib.SMTP, mx_name: str, envelope: Envelope, settings: ClientSettings
-) -> Reply:
+) -> tuple[Reply, float]:
+    """The reply, and when the transaction began: once the message was in memory (waiting
+    for the memory budget is no part of the attempt's duration)."""
     async with envelope.load() as data:
-        return await _send(client, mx_name, envelope, settings, data)
+        began = time.monotonic()
+        return await _send(client, mx_name, envelope, settings, data), began
 
 
 async def _send(
