@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 
 # Pragmatic RFC 5321 mailbox: dot-atom or quoted local part, a domain with a dot or a
-# bracketed address literal. Bounded repetition keeps matching linear on hostile text.
-_LOCAL = r"(?:\"[^\"\n]{1,200}\"|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,200})"
+# bracketed address literal. Bounded repetition keeps matching linear on hostile text, and a
+# dot-atom starts where its run of atom characters starts (the look-behind): else a search
+# tries 200 characters from every position of a long run.
+_ATOM = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-"
+_LOCAL = rf"(?:\"[^\"\n]{{1,200}}\"|(?<![{_ATOM}])[{_ATOM}]{{1,200}})"
 _DOMAIN = (
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.){0,20}[A-Za-z0-9\-]{1,63}|\[[0-9.:A-Fa-f]{2,60}\])"
 )
@@ -15,7 +18,7 @@ ADDRESS = re.compile(rf"({_LOCAL}@{_DOMAIN})")
 # Only where an address stands alone (a DSN field, "<...>") may it contain non-ASCII:
 # in running text "送信先kijitora@example.jp宛" the script around it is no part of it.
 _U = "\u0080-\U0010ffff"
-_LOCAL_UTF8 = rf"(?:\"[^\"\n]{{1,200}}\"|[A-Za-z0-9!#$%&'*+/=?^_`{{|}}~.\-{_U}]{{1,200}})"
+_LOCAL_UTF8 = rf"(?:\"[^\"\n]{{1,200}}\"|(?<![{_ATOM}{_U}])[{_ATOM}{_U}]{{1,200}})"
 _LABEL_UTF8 = rf"[A-Za-z0-9{_U}](?:[A-Za-z0-9\-{_U}]{{0,62}})"
 _DOMAIN_UTF8 = rf"(?:{_LABEL_UTF8}(?:\.{_LABEL_UTF8}){{0,20}}|\[[0-9.:A-Fa-f]{{2,60}}\])"
 ADDRESS_UTF8 = re.compile(rf"({_LOCAL_UTF8}@{_DOMAIN_UTF8})")

@@ -18,6 +18,9 @@ from email.policy import compat32
 MAX_REPORT_BYTES = 2 * 1024 * 1024
 MAX_TEXT_CHARS = 256 * 1024
 MAX_PARTS = 64
+# Lines are cut at this length before any detector reads them: RFC 5322 §2.1.1 allows 998
+# characters, a decoded part may be longer, and the words that explain a failure fit.
+MAX_LINE_CHARS = 2000
 
 DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 RETURNED_TYPES = (
@@ -148,13 +151,21 @@ def part_text(part: Message) -> str:
         payload = None
     if payload is None:
         raw = part.get_payload()
-        return undo_8bit(raw[:MAX_TEXT_CHARS]) if isinstance(raw, str) else ""
+        return short_lines(undo_8bit(raw[:MAX_TEXT_CHARS])) if isinstance(raw, str) else ""
     charset = _charset_of(part)
     payload = payload[: MAX_TEXT_CHARS * 2]
     if _undeclared_quoted_printable(part, payload):
         payload = quopri.decodestring(payload)
     text = _bytes_to_text(payload, charset)
-    return text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS]
+    return short_lines(text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS])
+
+
+def short_lines(text: str) -> str:
+    """`text` with every line cut at MAX_LINE_CHARS."""
+    lines = text.split("\n")
+    if max(map(len, lines)) <= MAX_LINE_CHARS:
+        return text
+    return "\n".join(line[:MAX_LINE_CHARS] for line in lines)
 
 
 def _undeclared_quoted_printable(part: Message, payload: bytes) -> bool:

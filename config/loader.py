@@ -14,6 +14,8 @@ from typing import Any
 from config.durations import ValueFormatError, parse_duration, parse_schedule, parse_size
 from config.schema import SECTIONS, SQLITE_URL, Config
 
+EVENT_LOOPS = ("uvloop", "asyncio")
+
 
 class ConfigError(Exception):
     """relay.toml is missing or wrong; the message says which key and what to write."""
@@ -113,6 +115,10 @@ _SHOW = {"int": str, "size": _show_size, "duration": _show_duration}
 
 def _check_together(config: Config) -> None:
     """Keys that are fine alone but leave a useless relay together (named like the others)."""
+    if config.relay.event_loop not in EVENT_LOOPS:
+        raise ConfigError(
+            f"relay.event_loop: {config.relay.event_loop!r} is not one of {', '.join(EVENT_LOOPS)}"
+        )
     sub = config.submission
     if not sub.listen and not sub.listen_tls:
         raise ConfigError(

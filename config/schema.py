@@ -35,6 +35,9 @@ class RelaySection:
     # 0: one per CPU core. More processes than cores only add contention for SQLite's one
     # writer; 64 covers any machine this single-database design is meant for.
     workers: int = field(metadata=_kind("int", 0, 64, "0: one per CPU core"))
+    # The event loop of each worker: "uvloop" (libuv; less CPU per message in the loop and its
+    # socket writes) or "asyncio" (the standard library's, e.g. to rule uvloop out).
+    event_loop: str = field(metadata=_kind("str"))
 
 
 @dataclass(frozen=True)

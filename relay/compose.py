@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ def compose(conn: Conn, shop: Shop, request: TemplateRequest) -> bytes:
         sender_name=shop.sender_name,
         recipient=recipients[0],
         order=request.order,
-        also_to=recipients[1:],
+        undisclosed=len(recipients) > 1,  # no customer sees another's address
     )
     message = render_message(design, template, request.data, envelope).message
     return mark_test(message) if request.test else message
@@ -93,15 +94,12 @@ class StoredAssets:
             return Design(language=shop.language)
         cached = _DESIGNS.get(digest)
         if cached is not None:
-            _DESIGNS.move_to_end(digest)
             return cached
         stored = get_design(self.conn, shop.name)
         if stored is None:  # removed in between
             return Design(language=shop.language)
         design = design_from_store(stored)
-        _DESIGNS[stored.digest] = design
-        while len(_DESIGNS) > _CACHED_DESIGNS:
-            _DESIGNS.popitem(last=False)
+        _DESIGNS.put(stored.digest, design)
         return design
 
     def template(self, shop: Shop, kind: str, language: str) -> TemplateSource:
@@ -115,7 +113,35 @@ class StoredAssets:
         return get_template(self.conn, shop.name, kind, language) is not None
 
 
-_DESIGNS: OrderedDict[str, Design] = OrderedDict()
+class DesignCache:
+    """Validated designs by digest, the least recently used dropped past `size`. The render
+    thread and the preview threads share it: each step runs under one lock (a lookup that
+    moves a key another thread has just evicted would raise KeyError)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Design] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Design | None:
+        with self._lock:
+            found = self._items.get(digest)
+            if found is not None:
+                self._items.move_to_end(digest)
+            return found
+
+    def put(self, digest: str, design: Design) -> None:
+        with self._lock:
+            self._items[digest] = design
+            self._items.move_to_end(digest)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_DESIGNS = DesignCache(_CACHED_DESIGNS)
 
 
 def design_to_store(design: Design, now: float | None = None) -> StoredDesign:

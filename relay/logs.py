@@ -48,6 +48,9 @@ def setup(fmt: str = "text", *, worker: int | str = 0, verbose: bool = False) ->
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # No line shows the thread, the pid or the multiprocessing name (`worker` says which
+    # process): a record need not look them up (a quarter of making one, two a message).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # aiosmtpd's "mail.log": its INFO lines are a sixth of a session's CPU and name every
     # RCPT (our List-Unsubscribe mailto tokens too), its DEBUG lines carry the AUTH LOGIN
     # exchange (base64 passwords) and the decoded credentials. Errors only, even with -v.

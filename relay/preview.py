@@ -4,6 +4,16 @@ The I/O half of `relay preview` (the pure half is relay.render). The HTML previe
 `cid:` reference of the header image with a `data:` URI, since a browser has no MIME parts to
 look in. The PNG is Debian's Chromium taking a screenshot of that HTML at the width a customer
 reads it (600 px desktop, 375 px phone); the white space below the mail is cropped.
+
+A template is the shop's, and the PNG is drawn on the relay's host (and shown back to the shop
+in the console), so what the HTML points at must stay out of the picture: the page carries a
+Content-Security-Policy that lets it load nothing but `data:` images and inline styles (no
+`file://`, no `http://` of the host's network, no script), meta refreshes are removed (a
+navigation is no load that CSP stops), and Chromium runs with every host name unresolvable and
+a proxy that does not exist for everything, loopback included. The page is a file alone in a
+fresh private directory (a data: URL would do, but one argument is limited to 128 KB, less
+than a design's header image). check_template refuses such templates already
+(relay.render.markup); this holds for the ones stored before.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -34,7 +45,18 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--hide-scrollbars",
+    # No network: no name resolves, and every URL (loopback too: `<-loopback>` removes
+    # Chromium's implicit bypass) goes to a proxy on the discard port, which nothing serves.
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+    "--disable-features=NetworkPrediction",
 )
+# CSP 3 via <meta> (W3C CSP 3, 3.3): nothing but data: images and inline styles loads.
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+_CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+_HEAD = re.compile(r"<head\b[^>]*+>", re.IGNORECASE)
+_META = re.compile(r"<meta\b[^>]*+>", re.IGNORECASE)
 
 
 class PreviewError(Exception):
@@ -42,14 +64,24 @@ class PreviewError(Exception):
 
 
 def preview_html(parts: Parts) -> str:
-    """The rendered HTML with the header image inlined as a data: URI."""
+    """The rendered HTML with the header image inlined as a data: URI, locked down (CSP, no
+    meta refresh) for viewing on the relay's host or in a browser."""
     html = parts.html
     if parts.header is not None and parts.content_id:
         data = base64.b64encode(parts.header.data).decode("ascii")
         html = html.replace(
             f"cid:{parts.content_id}", f"data:{parts.header.mime_type};base64,{data}"
         )
-    return html
+    return locked_down(html)
+
+
+def locked_down(html: str) -> str:
+    """`html` with the CSP first in its head and no `<meta http-equiv=refresh>`."""
+    html = _META.sub(lambda m: "" if "refresh" in m.group(0).lower() else m.group(0), html)
+    head = _HEAD.search(html)
+    if head is None:
+        return f"<head>{_CSP_META}</head>{html}"
+    return html[: head.end()] + _CSP_META + html[head.end() :]
 
 
 def write_preview(parts: Parts, out: Path, width: int = 600) -> Path:

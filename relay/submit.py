@@ -12,6 +12,8 @@ shares `prepare_submission` and the store's `insert_message`, signs in its own p
 commits in one transaction; a running `relay serve` delivers the message within seconds.
 """
 
+import asyncio
+import concurrent.futures
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,11 +26,13 @@ from relay.prepare.pipeline import (
     Rejection,
     Settings,
     apply_signatures,
+    asks_for_rendering,
     prepare,
     sign_job,
 )
 from relay.prepare.recipients import Lookups
 from relay.signing import Signer
+from relay.smtp import replies
 from relay.store import dns_results, suppression
 from relay.store import shops as shop_store
 from relay.store.db import Database, Read, Write
@@ -44,6 +48,12 @@ class SubmissionDeps:
     settings: Settings
     typo: Callable[[str], str | None]
     on_queued: Callable[[], None]  # wakes the delivery scheduler
+
+
+# A message rendered in the shop's design (X-Relay-Template, X-Relay-Layout) is prepared in a
+# thread of its own, not on the event loop that serves every session of the worker; past this
+# the client gets 451 (the sandbox's CPU budget ends a runaway template well before).
+RENDER_SECONDS = 30.0
 
 
 class ShopGone(Exception):
@@ -80,6 +90,8 @@ class Submitter:
     def __init__(self, deps: SubmissionDeps) -> None:
         self.deps = deps
         self.shops = ShopCache()
+        # One thread: renders never race on the renderer's caches.
+        self._render = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="render-smtp")
 
     async def submit(
         self,
@@ -103,17 +115,15 @@ class Submitter:
         if shop is None:
             raise ShopGone(shop_name)
         deps = self.deps
-        prepared = prepare_submission(
-            conn,
-            shop,
-            verified,
-            data,
-            recipients,
-            deps.settings,
-            deps.typo,
-            self.shops.return_paths(shop_name),
-        )
+        rendered = asks_for_rendering(data)
+        args = (shop, verified, data, recipients, deps.settings, deps.typo,
+                self.shops.return_paths(shop_name))  # fmt: skip
         del data  # the prepared copy is what is signed and stored
+        if rendered:
+            prepared = await self._prepare_off_loop(args)
+        else:
+            prepared = prepare_submission(conn, *args)
+        del args
         apply_signatures(prepared, await deps.signer.sign(prepared))
 
         def store(tx: Tx) -> None:
@@ -125,6 +135,15 @@ class Submitter:
         deps.on_queued()
         logs.accepted(prepared, client)  # issue 14: one line per accepted message
         return prepared
+
+    async def _prepare_off_loop(self, args: tuple) -> Prepared:
+        """prepare_submission in the render thread (with that thread's read handle)."""
+        read, loop = self.deps.read, asyncio.get_running_loop()
+        work = loop.run_in_executor(self._render, lambda: prepare_submission(read(), *args))
+        try:
+            return await asyncio.wait_for(work, timeout=RENDER_SECONDS)
+        except TimeoutError:
+            raise Rejection(replies.RENDER_TOO_SLOW.format(seconds=RENDER_SECONDS)) from None
 
 
 def prepare_submission(

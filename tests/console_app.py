@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -164,15 +165,19 @@ def running_console(
     nameserver: str = "127.0.0.1:9",
     public_url: str | None = None,
     login_wait: float | None = None,
+    store_url: str | None = None,
 ) -> Iterator[Console]:
     """Two shops: shop-a (German, shop.example.com), shop-b (English, bare-shop.example.com).
     `nameserver`: where DNS lookups go (the default answers nothing: loopback only). Failed
-    log-ins wait 200 ms, doubled per failure; `login_wait`: the longest wait before 429."""
+    log-ins wait 200 ms, doubled per failure; `login_wait`: the longest wait before 429.
+    `store_url`: an empty database to use (the `fresh_store` fixture) instead of SQLite."""
     root = tmp_path / "relay"
     CliRunner().invoke(main, ["init", "--dir", str(root)], catch_exceptions=False)
     toml = root / "relay.toml"
     text = _set(toml.read_text(), "nameservers", f'["{nameserver}"]')
     text = _set(text, "auth_failure_delay", '"200ms"')
+    if store_url:
+        text = _set(text, "url", json.dumps(store_url))
     if public_url:
         text = _set(text, "public_url", f'"{public_url}"')
     toml.write_text(text)

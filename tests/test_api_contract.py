@@ -102,6 +102,8 @@ async def _session(relay: RelayProcess) -> tuple[Api, list[Exchange]]:
     api.get("/api/v1/orders/no-such-order/messages")
     api.get("/api/v1/suppressions")
     api.get(f"/api/v1/suppressions?address={unknown}&language=en")
+    api.get("/api/v1/suppressions?limit=1")
+    api.get("/api/v1/suppressions?limit=0")  # 422
     api.get("/api/v1/webhooks")  # none yet: 404
     async with Receiver("whsec_" + "A" * 43) as hook:
         api.put("/api/v1/webhooks", {"url": hook.url})  # 201 with the secret
@@ -184,8 +186,8 @@ def test_another_shops_ids_are_404_on_every_route(two_shops: RelayProcess) -> No
     assert {k: v for k, v in foreign[0].json.items() if k != "detail"} == {
         k: v for k, v in nothing.items() if k != "detail"
     }
-    assert theirs.get("/api/v1/problems?state=all").json == {"problems": []}
-    assert theirs.get("/api/v1/suppressions").json == {"blocks": [], "optouts": []}
+    assert theirs.get("/api/v1/problems?state=all").json == {"total": 0, "problems": []}
+    assert theirs.get("/api/v1/suppressions").json == {"blocks": [], "optouts": [], "next": None}
     assert mine.get("/api/v1/problems").json["problems"][0]["open"]  # the ack did nothing
     # What the second shop sends is its own, and the first shop cannot see it either.
     own = theirs.post("/api/v1/messages", {"raw": second_message(to), "to": [to]}).json

@@ -3,7 +3,8 @@ harness, Postfix as the customers' MX, nsd with the shop's DKIM key, Mail::DKIM 
 
 A shop's software sends a raw message through `POST /api/v1/messages`; it reaches Postfix
 signed; `GET /orders/{order}/messages` shows it delivered in the shop's words; a retried POST
-with the same `Idempotency-Key` sends nothing twice; every refusal is a problem+json."""
+with the same `Idempotency-Key` sends nothing twice; every refusal is a problem+json. Sending,
+idempotency under concurrent retries and the token check run on both store backends."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.rig.nsd import NsdServer
 from tests.rig.postfix import PostfixRig
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_raw_message_reaches_the_customer_signed_and_the_order_shows_it(
     relay: RelayProcess, postfix: PostfixRig, nsd: NsdServer
 ) -> None:
@@ -82,6 +84,7 @@ def test_a_retried_post_with_the_same_idempotency_key_sends_nothing_twice(
     assert theirs.post("/api/v1/messages", {"raw": mine, "to": [to]}, headers=key).status == 202
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_concurrent_retries_with_one_key_store_one_message(relay: RelayProcess) -> None:
     """Five copies of one request at once (a client that retries on a timeout while the first
     is still being answered): one message; all five answers name it."""
@@ -153,6 +156,7 @@ def test_bodies_are_size_capped(relay_factory) -> None:  # type: ignore[no-untyp
     assert relay.recipients() == []
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_no_token_a_wrong_one_or_a_revoked_one_is_401(relay: RelayProcess) -> None:
     api = api_for(relay)
     assert api.get("/api/v1/problems").status == 200
@@ -173,12 +177,16 @@ def test_no_token_a_wrong_one_or_a_revoked_one_is_401(relay: RelayProcess) -> No
     assert theirs.get("/api/v1/problems").status == 401
 
 
-@pytest.mark.parametrize("render_workers", [0, 1])
+@pytest.mark.parametrize(
+    ("store_backend", "render_workers"),
+    [("sqlite", 0), ("sqlite", 1), ("postgresql", 0)],
+    indirect=["store_backend"],
+)
 def test_a_templated_payment_reminder_reaches_the_customer_signed(
-    relay_factory, postfix: PostfixRig, nsd: NsdServer, render_workers: int
+    relay_factory, postfix: PostfixRig, nsd: NsdServer, store_backend: str, render_workers: int
 ) -> None:  # type: ignore[no-untyped-def]
     """The templated way in (relay/compose.py), rendered in worker 0's thread or in a render
-    process of its own."""
+    process of its own; on PostgreSQL too (the render process does not touch the store)."""
     from relay.render import sample_data
 
     relay = relay_factory({"http": {"render_workers": render_workers}}).start()

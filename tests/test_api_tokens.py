@@ -1,23 +1,25 @@
 """API tokens through the real CLI: shown once, stored as a hash, several per shop told apart
-by id and name, revoked at once; the Bearer check and the log redaction."""
+by id and name, revoked at once; the Bearer check and the log redaction. The exact-token check
+runs on both store backends (revocation on PostgreSQL: tests/test_api_send.py and, across two
+nodes, tests/test_nodes_security.py)."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from relay.actions.tokens import TOKEN, authenticate, digest, redact
-from relay.store.db import open_database
 from tests.harness import RelayProcess
 
 
 @pytest.fixture
-def relay(tmp_path: Path) -> RelayProcess:
+def relay(tmp_path: Path, fresh_store: Callable[[], str | None]) -> RelayProcess:
     """A relay's directory and database (not started: the CLI alone)."""
-    made = RelayProcess(tmp_path / "relay", "127.0.0.1:1", 25).init()
+    made = RelayProcess(tmp_path / "relay", "127.0.0.1:1", 25, store_url=fresh_store()).init()
     made.add_shop()
     made.add_shop("zweiter-shop", "bare-shop.example.com")
     return made
@@ -52,7 +54,7 @@ def test_tokens_of_a_shop_are_told_apart_and_revoked_one_by_one(relay: RelayProc
     second = relay.json("shop", "token", "create", "mein-shop", "--name", "shop")
     taken = relay.run("shop", "token", "create", "mein-shop", "--name", "erp", check=False)
     assert taken.returncode == 2 and "has an active token named 'erp'" in taken.stderr
-    db = open_database("sqlite:///var/relay.db", relay.root)
+    db = relay.open_db()
     assert authenticate(db.read(), first["token"]).shop == "mein-shop"  # type: ignore[union-attr]
     relay.run("shop", "token", "revoke", "mein-shop", "erp")  # by name
     assert authenticate(db.read(), first["token"]) is None
@@ -70,9 +72,10 @@ def test_tokens_of_a_shop_are_told_apart_and_revoked_one_by_one(relay: RelayProc
     db.close()
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_only_the_exact_token_authenticates(relay: RelayProcess) -> None:
     token = relay.json("shop", "token", "create", "mein-shop")["token"]
-    db = open_database("sqlite:///var/relay.db", relay.root)
+    db = relay.open_db()
     conn = db.read()
     flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
     for wrong in (

@@ -8,6 +8,8 @@ none (Report.errors) and never falls back to format "unreadable".
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bounces import Report, detectors, parse_report, report_to_dict
+from tests.timed import seconds_to_run
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "bounces" / "corpus" / "maildir" / "bsd"
 GOLDEN = Path(__file__).parent / "data" / "bounces"
@@ -192,3 +195,91 @@ _SES = b"From: no-reply@amazonses.com\nSubject: SES\n\n%s\n"
 def test_hostile_inputs_are_still_read(raw: bytes) -> None:
     """Inputs that once raised inside the parser."""
     _read(raw)
+
+
+# Anyone may send a report (the complaint address needs no token), so every pattern the parser
+# runs must be linear. A backtracking one holds the GIL for the whole match: only a child
+# process with a deadline can tell "slow" from "hung", and the hung one is named.
+_EXCHANGE_MAILTO = """
+from bounces import parse_report
+lines = "\\r\\n".join(["@<mailto:" * 200] * 4)  # 4 lines of 1.8 KB: once ~20 s
+raw = ("From: postmaster@outlook.example\\r\\nTo: fbl@relay.example.net\\r\\n"
+       "Subject: Undeliverable: your order\\r\\nX-MS-Exchange-Message-Is-Ndr: yes\\r\\n"
+       "Content-Type: text/plain\\r\\n\\r\\n"
+       "Delivery has failed to these recipients or groups:\\r\\n\\r\\n" + lines + "\\r\\n")
+parse_report(raw.encode())
+"""
+_POSTFIX_BLANK_LINES = """
+from bounces import parse_report
+raw = ("From: MAILER-DAEMON@mx.example.net\\r\\nTo: fbl@relay.example.net\\r\\n"
+       "Subject: Undelivered Mail Returned to Sender\\r\\nContent-Type: text/plain\\r\\n\\r\\n"
+       + "\\r\\n" * 100_000 + "x\\r\\n")  # 200 KB of empty lines: once ~10 s, 10 MB hours
+parse_report(raw.encode())
+"""
+
+
+@pytest.mark.parametrize(
+    "code", [_EXCHANGE_MAILTO, _POSTFIX_BLANK_LINES], ids=["exchange-mailto", "postfix-starts"]
+)
+def test_a_small_hostile_report_is_parsed_in_well_under_a_second(code: str) -> None:
+    # Milliseconds when linear; the deadline is far above that, far below the old cost.
+    took = seconds_to_run(code, deadline=5.0)
+    assert took is not None, "parse_report was still running after 5 s"
+
+
+_WRAPPERS = (  # headers that lead the parser to each family of detectors
+    "From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail Returned to Sender\n",
+    "From: postmaster@outlook.example\nSubject: Undeliverable: x\n"
+    "X-MS-Exchange-Message-Is-Ndr: yes\n",
+    "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\nSubject: Returned mail: x\n",
+    "From: mailer-daemon@zoho.example\nX-ZohoMail: Si\nSubject: Undelivered Mail\n",
+    "From: postmaster@exchange.example\nSubject: Undeliverable: x\nX-Mailer: Internet Mail"
+    " Service (5.5.2653.19)\n",
+    "From: MAILER-DAEMON@imail.example\nX-Mailer: <SMTP32 v8.22>\nSubject: Undeliverable Mail\n",
+)
+_ADVERSARIAL = """
+import sys
+from bounces import parse_report
+from tests.redos import hostile_inputs, patterns_of
+from tests.test_bounce_fuzz import _WRAPPERS
+
+for found in patterns_of(MODULE):
+    print("trying", found.where, flush=True)
+    for _, text in list(hostile_inputs(found.pattern, size=100_000))[:6]:
+        for head in _WRAPPERS:
+            raw = head + "Content-Type: text/plain\\n\\n" + text
+            parse_report(raw.encode("utf-8", "replace"))
+"""
+
+
+def _bounce_modules() -> list[str]:
+    import pkgutil
+
+    import bounces
+
+    return ["bounces", *(m.name for m in pkgutil.walk_packages(bounces.__path__, "bounces."))]
+
+
+@pytest.mark.parametrize("module", _bounce_modules())
+def test_no_pattern_backtracks_on_text_made_of_its_own_pieces(module: str) -> None:
+    """Every regular expression of `bounces/`, searched over 20 KB strings built from its own
+    literals and classes (tests/redos.py): linear ones take milliseconds, and the limit of
+    0.25 s a search is far below what the quadratic ones took (1 to 8 s)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.redos", module],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    slow = [line for line in done.stdout.splitlines() if line.startswith("SLOW")]
+    assert done.returncode == 0 and not slow, "\n".join(slow) or done.stdout[-2000:] + done.stderr
+
+
+@pytest.mark.parametrize("module", ["bounces.detectors", "bounces.addresses", "bounces.smtp"])
+def test_every_detector_reads_100_kb_of_adversarial_text_within_a_deadline(module: str) -> None:
+    """The whole parser (every detector the headers lead to), on 100 KB reports whose text is
+    built from each pattern's pieces; lines are cut at 2,000 characters before detectors."""
+    code = _ADVERSARIAL.replace("MODULE", repr(module))
+    took = seconds_to_run(code, deadline=200.0)
+    assert took is not None, "a 100 KB report kept the parser busy: see the last 'trying'"

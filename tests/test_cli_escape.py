@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 
 from tests.harness import RelayProcess, submit
 from tests.rig import names
@@ -50,3 +51,36 @@ def test_messages_and_message_show_escape_control_characters(relay: RelayProcess
     assert json.loads(relay.run("message", "show", qid, "--json").stdout)["order_ref"] == (
         HOSTILE_ORDER
     )
+
+
+FORGED_LINE = "to boss@example.org: delivered - the mail arrived"
+
+
+def test_a_newline_in_a_remote_reply_does_not_print_a_line_of_its_own(
+    relay: RelayProcess,
+) -> None:
+    """A remote server chooses its reply text; `relay status` and `relay message show` once
+    printed its newlines as they were, so the reply could add a line that looks like the
+    relay's own. The message's own headers and text still print as lines."""
+    qid = submit(relay, names.CUSTOMER, "X-Relay-Order: A-2", "Subject: Rechnung")
+    reply = f"user unknown\n{FORGED_LINE}"
+    conn = sqlite3.connect(relay.root / "var" / "relay.db")
+    with conn:
+        rows = conn.execute("SELECT id FROM recipients WHERE message = ?", (qid,)).fetchall()
+        conn.execute(
+            "UPDATE recipients SET state = 'bounced', last_status = '5.1.1', last_text = ?,"
+            " updated_at = ? WHERE message = ?",
+            (reply, time.time(), qid),
+        )
+        conn.execute(
+            "INSERT INTO attempts (recipient, at, mx_host, code, status, text)"
+            " VALUES (?, ?, 'mx.example.org', 550, '5.1.1', ?)",
+            (rows[0][0], time.time(), reply),
+        )
+    conn.close()
+    for shown in (relay.run("message", "show", qid).stdout, relay.run("status").stdout):
+        lines = [line.strip() for line in shown.splitlines()]
+        assert FORGED_LINE not in lines, shown
+        assert "user unknown\\u000a" + FORGED_LINE in shown, shown
+    shown = relay.run("message", "show", qid).stdout
+    assert any(line.startswith("Subject: Rechnung") for line in shown.splitlines()), shown

@@ -7,19 +7,22 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import random
 import sqlite3
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from relay.actions import design as design_actions
 from relay.actions import templates as template_actions
-from relay.compose import TemplateRequest, compose
+from relay.compose import DesignCache, TemplateRequest, compose
 from relay.keys import new_dkim_key
 from relay.model import Shop
 from relay.prepare.identity import Fallback
 from relay.prepare.pipeline import Rejection, Settings
-from relay.render import RenderError, default_template, sample_data
+from relay.render import Design, RenderError, default_template, sample_data
 from relay.store.db import Database, open_database
 from relay.store.messages import history
 from relay.store.shops import get_shop, insert_shop
@@ -123,9 +126,17 @@ def test_the_shops_own_template_renders_and_the_history_names_it(db: Database) -
     assert b"X-Relay-" not in stored  # the markers are read and removed
 
 
-def test_several_recipients_are_all_in_to(db: Database) -> None:
+def test_several_recipients_see_none_of_each_others_addresses(db: Database) -> None:
+    """One message goes to every recipient: a To naming them all would show each customer the
+    others' addresses (RFC 5322 3.4: the empty group `undisclosed-recipients:;`)."""
     message = compose(db.read(), shop(), request(to=("max@example.org", "eva@example.org")))
-    assert parsed(message)["To"] == "max@example.org, eva@example.org"
+    assert parsed(message)["To"] == "undisclosed-recipients:;"
+    assert b"max@example.org" not in message and b"eva@example.org" not in message
+
+
+def test_one_recipient_is_the_to(db: Database) -> None:
+    message = compose(db.read(), shop(), request(to=("max@example.org",)))
+    assert parsed(message)["To"] == "max@example.org"
 
 
 @pytest.mark.parametrize(
@@ -260,3 +271,33 @@ def test_a_design_row_edited_into_nonsense_is_refused_and_can_be_replaced(db: Da
         compose(db.read(), shop(), request())
     set_design(db, "moebel", primary="#0b3d2e")  # the next change starts from the default
     assert "#0b3d2e" in html_of(compose(db.read(), shop(), request()))
+
+
+def test_the_design_cache_holds_under_threads() -> None:
+    """Review 3 (noticed): the render thread and the preview threads shared the cache of
+    validated designs without a lock: a lookup that moved a key another thread had just
+    evicted raised KeyError inside a render. Many threads, a small cache, constant eviction."""
+    cache, errors = DesignCache(4), []
+    designs = [Design(language="de") for _ in range(2)]
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as CPython allows
+
+    def hammer(seed: int) -> None:
+        pick = random.Random(seed)
+        try:
+            for _ in range(50_000):
+                digest = f"d{pick.randrange(12)}"
+                if cache.get(digest) is None:
+                    cache.put(digest, designs[seed % 2])
+        except Exception as exc:  # what the render would have raised
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == [] and len(cache) <= 4

@@ -87,6 +87,10 @@ def test_config_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> 
             "submission.listen and submission.listen_tls are both empty",
         ),
         ("[http]\npublic_url = 'relay.example.net'\n", "http.public_url: 'relay.example.net' is"),
+        (
+            "[relay]\nevent_loop = 'trio'\n",
+            "relay.event_loop: 'trio' is not one of uvloop, asyncio",
+        ),
     ],
 )
 def test_values_that_leave_a_useless_relay_are_refused(

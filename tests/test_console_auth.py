@@ -1,14 +1,14 @@
 """Log-in, sessions and CSRF of the shop console, against its real HTTP listener (in this
 process, tests/console_app.py): cookie attributes, log-out that ends a copied cookie, idle and
 absolute expiry, removed users, throttled failures shared with SMTP AUTH, forms and fetches
-without their token, and log-in redirects that stay on the console."""
+without their token, and log-in redirects that stay on the console. What sessions keep in the
+store (log-out, expiry, removed users and shops, failures per target) runs on both backends."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -21,6 +21,7 @@ from relay.logs import fields_of
 from relay.smtp.auth import ShopAuthenticator
 from relay.store.auth import failures
 from relay.store.shops import get_shop
+from relay.store.sql import execute
 from tests.console_app import (
     PASSWORD_A,
     PASSWORD_B,
@@ -34,13 +35,9 @@ from tests.console_app import (
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> Iterator[Console]:
-    with running_console(tmp_path) as running:
+def console(tmp_path: Path, fresh_store: Callable[[], str | None]) -> Iterator[Console]:
+    with running_console(tmp_path, store_url=fresh_store()) as running:
         yield running
-
-
-def _database(console: Console) -> sqlite3.Connection:
-    return sqlite3.connect(console.root / "var" / "relay.db")
 
 
 def test_log_in_sets_a_session_cookie_as_spec_says(console: Console) -> None:
@@ -128,6 +125,7 @@ def test_each_failure_is_a_line_for_fail2ban(
     assert "wrong password" not in caplog.text
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_success_clears_only_its_own_targets_failures(console: Console) -> None:
     """Failures count per address and target (the shop name, as SMTP AUTH counts it, or the
     shop and a console user's address): logging in to one shop forgives no guesses at
@@ -142,6 +140,7 @@ def test_a_success_clears_only_its_own_targets_failures(console: Console) -> Non
     }
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_copied_cookie_stops_working_after_log_out(console: Console) -> None:
     client = console.client()
     client.login(SHOP_A, PASSWORD_A)
@@ -169,18 +168,20 @@ def test_forged_and_foreign_cookies_open_nothing(console: Console) -> None:
         assert reply.status == 303 and reply.location.startswith("/console/login")
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 @pytest.mark.parametrize("column", ["seen_at", "created_at"])
 def test_idle_and_absolute_expiry_end_sessions(console: Console, column: str) -> None:
     client = console.client()
     client.login(SHOP_A, PASSWORD_A)
     assert client.get("/console/").status == 200
     back = (IDLE_SECONDS if column == "seen_at" else ABSOLUTE_SECONDS) + 5
-    with _database(console) as db:
-        db.execute(f"UPDATE console_sessions SET {column} = {column} - ?", (back,))
+    with console.db.transaction() as tx:
+        execute(tx, f"UPDATE console_sessions SET {column} = {column} - ?", (back,))
     reply = client.get("/console/")
     assert reply.status == 303 and reply.location.startswith("/console/login")
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_console_users_log_in_and_their_removal_ends_their_sessions(console: Console) -> None:
     output = cli(console.root, "shop", "user", "add", SHOP_A, "Anna@Shop.example.com")
     password = output.split("password: ")[1].split()[0]
@@ -199,6 +200,7 @@ def test_console_users_log_in_and_their_removal_ends_their_sessions(console: Con
     assert again.get("/console/").status == 303
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_removing_the_shop_ends_its_sessions(console: Console) -> None:
     client = console.client()
     client.login(SHOP_B, PASSWORD_B)

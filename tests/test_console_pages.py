@@ -12,15 +12,18 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from relay.http.console.pages import FRAME_POLICY, PAGE_POLICY
+from relay.model import RecipientPlan, State
 from relay.store.days import count
 from relay.store.history import recipients_of
+from relay.store.messages import insert_message
 from relay.store.problems import get_problem, open_problem
 from relay.store.shops import get_shop
-from relay.store.suppression import add_optout
+from relay.store.suppression import add_block, add_optout
 from tests.console_app import (
     PASSWORD_A,
     PASSWORD_B,
@@ -32,6 +35,7 @@ from tests.console_app import (
     cli,
     running_console,
 )
+from tests.store_fixtures import Message
 
 CUSTOMER = "kunde@shop-customers.example.com"
 OPTED_OUT = "eva@shop-customers.example.com"
@@ -298,3 +302,141 @@ def test_the_order_list_pages_by_keyset(seeded: Seeded) -> None:
     rest = re.findall(r'href="/console/orders/([PB]-\d+)"', second.text)
     assert set(rest).isdisjoint(seen) and len(seen) + len(rest) == 28  # 27 + B-7
     assert seen[0] == "P-26" and rest[-1] == "B-7"
+
+
+# --- review 3: a test e-mail is in no customer's order and opens no problem ------------------
+
+STAFF = "inhaber@shop.example.com"
+
+
+def _api(console: Console, path: str) -> dict:
+    token = json.loads(cli(console.root, "shop", "token", "create", SHOP_A, "--json"))["token"]
+    answer = console.client().get(path, {"Authorization": f"Bearer {token}"})
+    assert answer.status == 200, answer.text
+    return json.loads(answer.text)
+
+
+def _console_test_email(console: Console, to: str) -> Client:
+    client = console.client()
+    assert client.login(SHOP_A, PASSWORD_A).status == 303
+    sent = client.post(
+        "/console/design/test-email",
+        {"csrf": client.token("/console/design"), "to": to, "kind": "payment-reminder"},
+    )
+    assert sent.status == 303, sent.text[:300]
+    return client
+
+
+def test_a_test_email_is_not_in_a_customers_order(tmp_path: Path) -> None:
+    """Review 3: every test e-mail carried the sample's order number, 10023 (what most shop
+    systems' order numbers look like), and showed in that order's history: the order API and
+    the console's order page. Its order number is marked now ("TEST-10023", in the text too),
+    and a test is in no order's list, whatever order it carries."""
+    with running_console(tmp_path) as console:
+        real = console.submit(SHOP_A, "kunde@example.org", kind="payment-reminder", order="10023")
+        client = _console_test_email(console, STAFF)
+        order = _api(console, "/api/v1/orders/10023/messages")
+        assert [m["id"] for m in order["messages"]] == [real]
+        assert client.get("/console/orders/10023").text.count("/console/messages/") == 1
+        listed = client.get("/console/orders")
+        assert "TEST-10023" not in listed.text and ">Test</span>" in listed.text
+
+
+def test_a_test_email_that_cannot_be_delivered_opens_no_problem(tmp_path: Path) -> None:
+    """Review 3: a test of a mandatory kind to a blocked address opened a problem, "reach the
+    customer another way (by post)"; a test reaches the shop's staff, not a customer."""
+    with running_console(tmp_path) as console:
+        with console.db.transaction() as tx:
+            add_block(tx, STAFF, "complaint", "arf")
+        _console_test_email(console, STAFF)  # suppressed: the address is blocked
+        assert _api(console, "/api/v1/problems")["problems"] == []
+
+
+# --- review 3: a customer's address is found however it is cased ----------------------------
+
+CAPITALS = "Max.Mustermann@example.org"
+
+
+@pytest.mark.parametrize("typed", [CAPITALS, CAPITALS.lower()])
+def test_an_order_is_found_by_its_customers_address_however_it_is_cased(
+    tmp_path: Path, typed: str
+) -> None:
+    """Review 3: submission keeps the local part as written (RFC 5321 §2.4), and the search
+    compared the stored `Max.Mustermann@...` with the lower-cased query: the shop's staff,
+    pasting the address from their shop system, were told there is no such order."""
+    with running_console(tmp_path) as console:
+        console.submit(SHOP_A, CAPITALS, kind="payment-reminder", order="A-4711")
+        client = console.client()
+        assert client.login(SHOP_A, PASSWORD_A).status == 303
+        by_number = client.get("/console/orders?q=A-4711")
+        assert "A-4711" in by_number.text  # the order is there
+        by_address = client.get(f"/console/orders?q={typed}")
+        assert by_address.status == 200
+        assert "A-4711" in by_address.text
+
+
+# --- review 3: the language switch of a page answered to a POST -----------------------------
+
+
+def test_switching_language_after_a_refused_test_email_shows_a_console_page(
+    tmp_path: Path,
+) -> None:
+    """Review 3: the switch of a page answered to a POST was "the GET of its path with lang=",
+    and `/console/design/test-email` has no GET: a bare "405: Method Not Allowed"."""
+    with running_console(tmp_path) as console:
+        client = console.client()
+        assert client.login(SHOP_A, PASSWORD_A).status == 303
+        refused = client.post(
+            "/console/design/test-email", {"csrf": client.token(), "to": "not an address"}
+        )
+        assert refused.status == 422
+        switch = next(
+            link.replace("&amp;", "&")
+            for link in re.findall(r'href="([^"]+)"', refused.text)
+            if "lang=en" in link
+        )
+        assert switch == "/console/design?lang=en"  # the page the form is on
+        page = client.get(switch)
+        if page.status in (302, 303):
+            page = client.get(page.location)
+        assert page.status == 200, f"GET {switch}: {page.status} {page.text[:60]!r}"
+        assert '<html lang="en"' in page.text
+        # The GET of a form's address itself is a console page too, in either language.
+        for path, words in (("/console/dns/check?lang=de", "nimmt nur ein abgeschicktes"),
+                            ("/console/dns/check?lang=en", "only takes a form")):  # fmt: skip
+            answer = client.get(path)
+            assert answer.status == 405 and words in answer.text, answer.text[:200]
+            assert answer.headers["Allow"] == "POST"
+            assert answer.headers["Content-Security-Policy"] == PAGE_POLICY
+            assert 'href="/console/dns"' in answer.text  # the navigation of a logged-in shop
+
+
+# --- review 3: a list that is cut says so ----------------------------------------------------
+
+
+def test_an_order_or_problem_list_that_is_cut_says_how_many_there_are(tmp_path: Path) -> None:
+    """Review 3 (noticed): an order's messages and the problems were cut at 200 without a
+    word, on the console and in the API."""
+    with running_console(tmp_path) as console:
+        now = time.time()
+        with console.db.transaction() as tx:
+            for n in range(201):
+                plan = RecipientPlan(f"k{n}@example.org", "example.org", State.QUEUED)
+                stored = Message(f"BIG{n:05d}", SHOP_A, [plan], order_ref="BIG", created_at=now)
+                insert_message(tx, stored, "info@shop.example.com", "test")
+        for n in range(201):
+            _problem(console, SHOP_A, f"BIG{n:05d}")
+        client = console.client()
+        assert client.login(SHOP_A, PASSWORD_A).status == 303
+        order = client.get("/console/orders/BIG?lang=en").text
+        assert "The first 200 of this order&#39;s 201 e-mails are shown." in order
+        problems = client.get("/console/problems?lang=en").text
+        assert "The newest 200 of 201 cases are shown." in problems
+        token = json.loads(cli(console.root, "shop", "token", "create", SHOP_A, "--json"))
+        auth = {"Authorization": f"Bearer {token['token']}"}
+        listed = json.loads(client.get("/api/v1/orders/BIG/messages", auth).text)
+        assert (listed["total"], len(listed["messages"])) == (201, 200)
+        listed = json.loads(client.get("/api/v1/problems", auth).text)
+        assert (listed["total"], len(listed["problems"])) == (201, 200)
+        small = client.get(f"/console/orders/{quote('A-1')}")  # nothing cut: nothing said
+        assert "are shown" not in small.text and "werden die ersten" not in small.text

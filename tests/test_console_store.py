@@ -18,18 +18,22 @@ from relay.store import console_users as users
 from relay.store import orders
 from relay.store.db import Database
 from relay.store.errors import StoreError
-from relay.store.messages import insert_message
+from relay.store.history import order_messages
+from relay.store.messages import history, insert_message
 from relay.store.shops import remove_shop
 from relay.store.sql import Conn, rows
+from relay.store.suppression import blocks_seen_by
 from tests.store_fixtures import Message, new_database
 
 _ids = itertools.count(1)
 
 
-def _message(db: Database, shop: str, order: str | None, to: str, at: float) -> str:
+def _message(
+    db: Database, shop: str, order: str | None, to: str, at: float, test: bool = False
+) -> str:
     message_id = f"T{next(_ids):08d}"
     plan = RecipientPlan(to, to.rpartition("@")[2], State.QUEUED)
-    stored = Message(message_id, shop, [plan], order_ref=order, created_at=at)
+    stored = Message(message_id, shop, [plan], order_ref=order, created_at=at, test=test)
     with db.transaction() as tx:
         insert_message(tx, stored, "info@x.example", "test")
     return message_id
@@ -89,12 +93,33 @@ def test_searches_are_exact_prefix_and_scoped_by_shop(db: Database) -> None:
     conn = db.read()
     found = [r.order for p in _walk(conn, "a", 10, address="MAX@example.org") for r in p]
     assert found == ["1200", "1001"]  # shop b's 1002 to the same address is not there
+    _message(db, "a", "1300", "Eva.Schmidt@Example.org", now + 1)  # stored as written
+    for typed in ("Eva.Schmidt@Example.org", "eva.schmidt@example.org", " EVA.SCHMIDT@example.ORG"):
+        assert [r.order for p in _walk(conn, "a", 10, address=typed) for r in p] == ["1300"]
+    by_cli = history(conn, to="eva.schmidt@EXAMPLE.org")  # `relay messages --to`
+    assert [r["order_ref"] for r in by_cli] == ["1300"]
     assert [r.order for p in _walk(conn, "a", 10, prefix="100") for r in p] == ["1001"]
     assert [r.order for p in _walk(conn, "a", 10, prefix="1_") for r in p] == []  # literal _
     assert [r.order for p in _walk(conn, "b", 10, prefix="1001") for r in p] == []
     summaries = orders.order_summaries(conn, "a", ["1001", "1200", "1002"])
     assert summaries["1001"].messages == 2 and summaries["1001"].states == {"queued": 2}
     assert "1002" not in summaries  # shop b's order
+
+
+def test_a_test_message_is_a_row_of_its_own_and_in_no_order(db: Database) -> None:
+    """Review 3: a test that carried a real order number (the sample's 10023, or the API's
+    "test" with an order) was listed, counted and found as part of that order."""
+    now = time.time()
+    real = _message(db, "a", "10023", "kunde@example.org", now - 20)
+    test = _message(db, "a", "10023", "staff@example.org", now - 10, test=True)
+    conn = db.read()
+    listed = [(r.order, r.message, r.test) for p in _walk(conn, "a", 10) for r in p]
+    assert listed == [(None, test, True), ("10023", real, False)]
+    assert [r.message for p in _walk(conn, "a", 10, prefix="1002") for r in p] == [real]
+    assert orders.order_summaries(conn, "a", ["10023"])["10023"].messages == 1
+    assert [m["id"] for m in order_messages(conn, "a", "10023")] == [real]
+    found = _walk(conn, "a", 10, address="staff@example.org")
+    assert [(r.order, r.message) for p in found for r in p] == [(None, test)]
 
 
 @pytest.mark.backends("sqlite")
@@ -116,6 +141,29 @@ def test_the_order_list_walks_an_index_without_sorting(db: Database) -> None:
     plan = " ".join(r[3] for r in rows(db.read(), "EXPLAIN QUERY PLAN " + sql, args))
     assert "messages_shop_created" in plan and "messages_shop_order_created" in plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.backends("sqlite")
+def test_searches_by_address_use_the_lower_case_index(db: Database) -> None:
+    """Migration 11: the address is compared lower-cased (stored as written), through an
+    index on that expression, not by reading every recipient of the relay."""
+    captured: list[tuple[str, Any]] = []
+
+    class Capture:
+        def execute(self, sql: str, args: Any) -> Any:
+            captured.append((sql, args))
+            return self
+
+        def fetchall(self) -> list[Any]:
+            return []
+
+    capture = Conn(Capture(), db.read().dialect)
+    orders.orders_to(capture, "a", "Max@Example.org", None, 26)
+    blocks_seen_by(capture, "a")
+    for sql, args in captured:
+        plan = " ".join(r[3] for r in rows(db.read(), "EXPLAIN QUERY PLAN " + sql, args))
+        assert "recipients_address_lower" in plan, plan
+        assert "SCAN r" not in plan, plan
 
 
 def _session(shop: str, user: int | None, password_hash: str) -> sessions.StoredSession:

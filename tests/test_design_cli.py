@@ -1,6 +1,7 @@
 """`relay shop design`, `relay shop template`, `relay preview` and `relay test-email` as a
 shop's admin runs them: the real CLI on a relay directory, Chromium for the PNG, the running
-relay and the test Postfix for the test e-mail."""
+relay and the test Postfix for the test e-mail. How designs (the header image a blob) and
+templates are stored, on both store backends: tests/test_design_store.py."""
 
 from __future__ import annotations
 
@@ -185,7 +186,7 @@ def test_test_email_is_a_rendered_sample_with_an_encoded_subject(
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert head.isascii()
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert str(message["Subject"]) == "Zahlungserinnerung zu Ihrer Bestellung 10023"
+    assert str(message["Subject"]) == "Zahlungserinnerung zu Ihrer Bestellung TEST-10023"
     assert str(message["From"]).startswith("Möbel Müller <")
     assert re.search(rb"^From: =\?utf-8\?", head, re.M | re.I)
     assert message.get_content_type() == "multipart/related"  # the header image, inline
@@ -194,7 +195,7 @@ def test_test_email_is_a_rendered_sample_with_an_encoded_subject(
     assert row["template"].startswith("payment-reminder/de default")
     refund = relay.run("test-email", "--shop", SHOP, "--to", names.CUSTOMER, "--kind", "refund",
                        "--language", "en")  # fmt: skip
-    assert "'Refund for your order 10023'" in refund.stdout
+    assert "'Refund for your order TEST-10023'" in refund.stdout
     relay.run("shop", "kinds", SHOP, "--add", "newsletter:optional")
     custom = relay.run("test-email", "--shop", SHOP, "--to", names.CUSTOMER, "--kind",
                        "newsletter", check=False)  # fmt: skip

@@ -39,9 +39,12 @@ def own_nsd(make_nsd: Callable[..., NsdServer]) -> NsdServer:
 
 
 @pytest.fixture
-def relay(tmp_path: Path, own_nsd: NsdServer) -> RelayProcess:
+def relay(
+    tmp_path: Path, own_nsd: NsdServer, fresh_store: Callable[[], str | None]
+) -> RelayProcess:
     """A relay (only its CLI runs) asking own_nsd, its fallback key published."""
-    relay = RelayProcess(tmp_path / "relay", own_nsd.nameserver, free_port()).init()
+    url = fresh_store()
+    relay = RelayProcess(tmp_path / "relay", own_nsd.nameserver, free_port(), store_url=url).init()
     publish_keys(own_nsd, relay)
     return relay
 
@@ -228,6 +231,7 @@ def relay_dns_lines(relay: RelayProcess) -> list[str]:
     return [w for w in relay.json("status")["relay_warnings"] if w.startswith("relay DNS")]
 
 
+@pytest.mark.backends("sqlite", "postgresql")  # the stored result, overwritten by each check
 def test_status_warns_about_each_wrong_record_until_a_check_finds_it_fixed(
     relay: RelayProcess, own_nsd: NsdServer
 ) -> None:

@@ -7,7 +7,8 @@ shown as unverified, and changes nothing; the same report received twice counts 
 
 Real parts: `relay serve`, Postfix as the customers' MX (it delivers, and sends its own DSNs to
 the signed bounce address, which the rig routes to the relay's bounce listener), reports sent
-to the listener over SMTP (smtplib), nsd and Mail::DKIM for the signature.
+to the listener over SMTP (smtplib), nsd and Mail::DKIM for the signature. Duplicate detection
+runs on both store backends (and two copies at once: tests/test_store_races.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from __future__ import annotations
 import email
 import re
 import smtplib
-import sqlite3
+
+import pytest
 
 from tests.harness import SHOP_SENDER, RelayProcess, queue_id, swaks, wait
 from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
@@ -226,6 +228,7 @@ def test_genuine_complaint_about_an_optional_kind_verifies_by_list_unsubscribe(
     assert customer in _blocked(relay)
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_postfix_dsn_bounces_and_the_same_dsn_again_counts_once(
     relay: RelayProcess,
 ) -> None:
@@ -236,10 +239,8 @@ def test_postfix_dsn_bounces_and_the_same_dsn_again_counts_once(
     assert (genuine["status"], genuine["parsed"]["matched_by"]) == ("matched", "bounce-address")
     assert address in _blocked(relay)
     # The reporting MTA sends it again (its 250 got lost): stored, and counted once.
-    conn = sqlite3.connect(relay.root / "var" / "relay.db")
-    query = "SELECT raw, rcpt_to FROM reports WHERE id = ?"
-    raw, rcpt = conn.execute(query, (genuine["id"],)).fetchone()
-    conn.close()
+    (stored,) = relay.query("SELECT raw, rcpt_to FROM reports WHERE id = ?", genuine["id"])
+    raw, rcpt = stored["raw"], stored["rcpt_to"]
     to = re.search(r"b-[a-z2-7]+@[\w.]+", rcpt).group(0)  # type: ignore[union-attr]
     again = _report(relay, bytes(raw), rcpt=to)
     assert again["status"] == "duplicate", again

@@ -9,13 +9,20 @@ from __future__ import annotations
 import email
 import sqlite3
 import time
+from pathlib import Path
 
+import pytest
+
+from relay.prepare.pipeline import Rejection
 from relay.store.db import open_database
 from relay.store.shops import save_verdict
 from tests.harness import SHOP, RelayProcess, queue_id, submit, swaks, wait
 from tests.keys_in_dns import publish_keys, stored_message, verify_dkim
 from tests.rig import names
 from tests.rig.nsd import NsdServer
+from tests.shop_submit import SHOP as SHOP_NAME
+from tests.shop_submit import shop_database
+from tests.shop_submit import submit as submit_message
 
 FROM = "info@shop.example.com"
 
@@ -141,3 +148,47 @@ def test_signing_processes_sign_the_header_block_with_the_body_hash_made_here(
     for qid in (small, large):
         sent = stored_message(relay, qid, names.CUSTOMER)
         assert verify_dkim(sent, nsd.nameserver)[0].startswith("pass d=relay.example.net")
+
+
+# --- a From that is no mailbox (unit: the submission path on a real SQLite store) -------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "From: ceo@bank.example@shop.example.com",
+        "From: info@shop.example.com\r\nSender: ceo@bank.example@shop.example.com",
+        "From: <@shop.example.com>",
+        "From: Bank <ceo@bank.example> <info@shop.example.com>",
+        "From: Shop <info@shop.example.com> ceo@bank.example",
+    ],
+)
+def test_a_from_that_is_no_mailbox_is_refused(tmp_path: Path, header: str) -> None:
+    """`getaddresses` read `ceo@bank.example@shop.example.com` as `@shop.example.com`, the
+    shop's domain: it passed the ownership check and went out DKIM-signed by the shop, while
+    mail clients disagree on which "@" counts ("Composition Kills", USENIX Security 2020)."""
+    db, settings = shop_database(tmp_path)
+    with db.transaction() as tx:  # verified: the From would be sent as written
+        save_verdict(tx, SHOP_NAME, "shop.example.com", True, {}, False, time.time())
+    message = f"{header}\r\nTo: max@example.org\r\nSubject: Rechnung\r\n\r\nBitte zahlen.\r\n"
+    with pytest.raises(Rejection) as refused:
+        sent = submit_message(db, settings, message.encode(), ["max@example.org"])
+        head = bytes(sent.body).split(b"\r\n\r\n", 1)[0].decode()
+        pytest.fail(f"accepted and sent as identity {sent.identity.kind}:\n{head}")
+    assert refused.value.reply.startswith("550 5.6.0"), refused.value.reply
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "info@shop.example.com",
+        "Möbel Müller GmbH & Co. KG <info@shop.example.com>",  # obsolete syntax: a period
+        '"Müller, Shop" <info@shop.example.com>',
+        "=?utf-8?q?M=C3=B6bel?= <info@shop.example.com>",
+        "info@shop.example.com (Möbel Müller)",
+    ],
+)
+def test_real_from_headers_still_pass(tmp_path: Path, sender: str) -> None:
+    db, settings = shop_database(tmp_path)
+    message = f"From: {sender}\r\nTo: max@example.org\r\nSubject: Rechnung\r\n\r\nHallo\r\n"
+    submit_message(db, settings, message.encode(), ["max@example.org"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,6 +20,7 @@ from relay.delivery.outcome import Attempt
 from relay.delivery.relayhost import Relayhost, parse_host_port, read_login, relayhost_from
 from relay.delivery.routing import MxHost
 from relay.errors import SetupError
+from relay.serve import delivery_route
 from tests.harness import RelayProcess, queue_id, shop_mail
 from tests.rig import names
 from tests.rig.postfix import PostfixRig
@@ -77,6 +79,7 @@ def test_all_mail_goes_through_the_relayhost_with_auth_over_starttls(  # type: i
     assert "TLS connection established from" in log
     assert PASSWORD not in relay.log_text()
     assert "all mail through the relayhost" in relay.log_text()
+    assert "(TLS encrypt, AUTH)" in relay.log_text()  # what is done: STARTTLS is required
 
 
 def test_a_relayhost_that_refuses_the_login_defers_with_its_words(  # type: ignore[no-untyped-def]
@@ -207,3 +210,20 @@ def test_auth_turns_may_into_encrypt_and_a_bad_mode_is_named(tmp_path: Path) -> 
     with pytest.raises(SetupError, match=r"delivery\.relayhost is empty"):
         relayhost_from("", "relayhost.auth", "may", tmp_path)
     assert relayhost_from("", "", "may", tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    ("tls", "auth", "said"),
+    [
+        ("may", "relayhost.auth", "(TLS encrypt, AUTH)"),
+        ("verify", "relayhost.auth", "(TLS verify, AUTH)"),
+        ("may", "", "(TLS may)"),
+    ],
+)
+def test_the_start_up_line_says_the_tls_the_relay_requires(tls: str, auth: str, said: str) -> None:
+    """With AUTH the relay requires STARTTLS whatever relayhost_tls says; the log said "may"."""
+    delivery = SimpleNamespace(
+        relayhost="127.0.0.1:2525", relayhost_auth=auth, relayhost_tls=tls, smtp_port=25
+    )
+    line = delivery_route(SimpleNamespace(delivery=delivery))  # type: ignore[arg-type]
+    assert line == f"all mail through the relayhost 127.0.0.1:2525 {said}"

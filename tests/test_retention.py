@@ -17,7 +17,8 @@ from relay.inbound.reports import apply_parsed
 from relay.model import State
 from relay.store.recipients import Lease, claim_due, record_attempt
 from relay.store.reports import store_raw
-from relay.store.retention import bodies_kept, drop_old_bodies
+from relay.store.retention import bodies_kept, drop_old_bodies, drop_old_reports
+from relay.store.sql import execute
 from tests.harness import RelayProcess, submit
 from tests.held_mx import BOUNCE_DOMAIN, SECRET, dsn_for
 from tests.rig import names
@@ -105,6 +106,36 @@ def test_a_late_dsn_for_a_message_without_its_body_still_bounces_its_row(
     assert table(db, "SELECT state, reason FROM recipients") == [
         {"state": State.BOUNCED, "reason": "userunknown"}
     ]
+
+
+def test_old_reports_lose_their_raw_bytes_and_keep_what_was_read(
+    tmp_path: Path, fresh_store: Fresh
+) -> None:
+    """Anyone may send a report: its bytes go after the period like a body, what parsing and
+    matching found stays. A report not yet processed keeps its bytes whatever its age."""
+    db = new_database(tmp_path, url=fresh_store())
+    message = queue_message(db, "max@example.org", created_at=time.time() - 100 * DAY)
+    deliver(db, message)
+    [row] = table(db, "SELECT id FROM recipients")
+    raw, to = dsn_for(row["id"])
+    with db.transaction() as tx:
+        old = store_raw(tx, raw, "", [to])
+        apply_parsed(tx, old, parse_report(raw), [to], SECRET, BOUNCE_DOMAIN)
+        waiting = store_raw(tx, b"Subject: never processed\r\n\r\nx\r\n", "", [to])
+        recent = store_raw(tx, b"Subject: junk\r\n\r\nx\r\n", "x@example.org", [to])
+        apply_parsed(tx, recent, parse_report(b"Subject: junk\r\n\r\nx\r\n"), [to],
+                     SECRET, BOUNCE_DOMAIN)  # fmt: skip
+        execute(tx, "UPDATE reports SET received_at = ? WHERE id IN (?, ?)",
+                   (time.time() - 100 * DAY, old, waiting))  # fmt: skip
+    with db.transaction() as tx:
+        assert drop_old_reports(tx, time.time() - 90 * DAY) == 1
+    with db.transaction() as tx:
+        assert drop_old_reports(tx, time.time() - 90 * DAY) == 0
+    found = {r["id"]: r for r in table(db, "SELECT id, raw, status, kind, parsed FROM reports")}
+    assert bytes(found[old]["raw"]) == b"" and found[old]["status"] == "matched"
+    assert found[old]["kind"] == "bounce" and "userunknown" in found[old]["parsed"]
+    assert bytes(found[waiting]["raw"]).startswith(b"Subject: never processed")
+    assert bytes(found[recent]["raw"]).startswith(b"Subject: junk")
 
 
 def test_relay_serve_drops_bodies_after_the_retention_period(relay_factory) -> None:  # type: ignore[no-untyped-def]

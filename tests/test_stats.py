@@ -1,10 +1,14 @@
 """Rates per shop (issue 14 item 7): counted with each outcome event, 30 days per day, the
-last 7 days' bounce and complaint rates against the published limits, in `relay status`."""
+last 7 days' bounce and complaint rates against the published limits, in `relay status`; on
+both store backends (several nodes count into one PostgreSQL)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from relay.model import EventKind
 from relay.stats import shop_rates
@@ -13,6 +17,8 @@ from relay.store.events import add_event
 from tests.harness import RelayProcess
 from tests.store_fixtures import new_database
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+Fresh = Callable[[], str | None]
 NOW = time.time()
 DAY = 86400
 
@@ -23,8 +29,8 @@ def count(db, shop: str, kind: str, n: int, days_ago: int = 0) -> None:  # type:
             days.count(tx, shop, kind, NOW - days_ago * DAY)
 
 
-def test_outcome_events_are_counted_per_shop_and_day(tmp_path: Path) -> None:
-    db = new_database(tmp_path, "a", "b")
+def test_outcome_events_are_counted_per_shop_and_day(tmp_path: Path, fresh_store: Fresh) -> None:
+    db = new_database(tmp_path, "a", "b", url=fresh_store())
     with db.transaction() as tx:
         add_event(tx, EventKind.DELIVERED, shop="a", at=NOW)
         add_event(tx, EventKind.DELIVERED, shop="a", at=NOW - 2 * DAY)
@@ -40,8 +46,8 @@ def test_outcome_events_are_counted_per_shop_and_day(tmp_path: Path) -> None:
     assert b.week["bounced"] == 1 and b.bounce.level == "too-few"  # 1 of 1: says little
 
 
-def test_rates_and_their_limits(tmp_path: Path) -> None:
-    db = new_database(tmp_path, "calm", "spammy", "bouncy", "old")
+def test_rates_and_their_limits(tmp_path: Path, fresh_store: Fresh) -> None:
+    db = new_database(tmp_path, "calm", "spammy", "bouncy", "old", url=fresh_store())
     count(db, "calm", "delivered", 1000)
     count(db, "calm", "complained", 1)  # 0.1 %: not above the limit
     count(db, "calm", "bounced", 20)  # 20 of 1020: 1.96 %
@@ -62,12 +68,10 @@ def test_rates_and_their_limits(tmp_path: Path) -> None:
     assert shop_rates(db.read(), NOW, "bouncy")[0].bounce.level == "trouble"
 
 
-def test_relay_status_shows_rates_and_warns(tmp_path: Path) -> None:
-    relay = RelayProcess(tmp_path / "relay", "127.0.0.1:1", 25).init()
+def test_relay_status_shows_rates_and_warns(tmp_path: Path, fresh_store: Fresh) -> None:
+    relay = RelayProcess(tmp_path / "relay", "127.0.0.1:1", 25, store_url=fresh_store()).init()
     relay.add_shop()
-    from relay.store.db import open_database
-
-    db = open_database("sqlite:///var/relay.db", relay.root)
+    db = relay.open_db()
     count(db, "mein-shop", "delivered", 500)
     count(db, "mein-shop", "complained", 2)
     db.close()

@@ -88,6 +88,16 @@ def test_refused_urls_and_event_types_are_usage_errors(tmp_path: Path, nsd: NsdS
     assert unknown.returncode == 1 and "no shop 'nope'" in unknown.stderr
 
 
+def test_a_url_whose_name_cannot_be_resolved_now_is_no_usage_error(relay: RelayProcess) -> None:
+    """Review 3: DNS that does not answer (here 127.0.0.1:1) is the relay's outage, not a
+    wrong option: exit 1, not 2, and nothing is saved."""
+    done = relay.run("shop", "webhook", "mein-shop", "--url", "https://hooks.example.com/relay",
+                     check=False)  # fmt: skip
+    assert done.returncode == 1 and "could not be resolved now" in done.stderr, done.stderr
+    shown = relay.run("shop", "webhook", "mein-shop", check=False)
+    assert "has no webhook endpoint" in shown.stderr  # nothing was saved
+
+
 def test_removing_the_endpoint(relay: RelayProcess) -> None:
     relay.run("shop", "webhook", "mein-shop", "--url", "http://127.0.0.1:9999/hook")
     assert "removed" in relay.run("shop", "webhook", "mein-shop", "--remove").stdout

@@ -1,14 +1,15 @@
-"""The webhook outbox on a real SQLite store and real receivers (aiohttp on 127.0.0.1, each
-request verified with `standardwebhooks`): rows written in the transaction of the event, only
-for endpoints that want them; the worker sends them in order per message, retries, gives up at
-max_age, obeys 410, takes over a dead worker's rows, and a hanging endpoint holds up no other
-shop."""
+"""The webhook outbox on a real store (SQLite and PostgreSQL) and real receivers (aiohttp on
+127.0.0.1, each request verified with `standardwebhooks`): rows written in the transaction of
+the event, only for endpoints that want them; the worker sends them in order per message,
+retries, gives up at max_age, obeys 410, takes over a dead worker's rows, and a hanging
+endpoint holds up no other shop."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,10 @@ from relay.actions.errors import transaction_write
 from relay.dns import AsyncResolver
 from relay.model import DeliveryResult, State
 from relay.store import outbox
-from relay.store.db import Database
+from relay.store.db import Database, open_database
 from relay.store.problems import list_problems
 from relay.store.recipients import Bounce, Lease, claim_due, mark_bounced, record_attempt
+from relay.store.shops import remove_shop
 from relay.store.suppression import add_optout
 from relay.store.webhooks import get_endpoint, save_endpoint
 from relay.webhooks.guard import UrlPolicy
@@ -28,9 +30,11 @@ from relay.webhooks.outbox import OutboxSettings, OutboxWorker
 from relay.webhooks.sender import Sender, SenderSettings
 from relay.webhooks.signing import new_secret
 from relay.webhooks.vault import Vault
+from tests.rig.tools import free_port
 from tests.store_fixtures import new_database, queue_message
 from tests.webhook_receiver import Answer, Receiver, blackhole
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
 KEY = b"k" * 32
 VAULT = Vault(KEY)
 SECRET = new_secret()
@@ -110,8 +114,8 @@ async def run_until(
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return new_database(tmp_path, "a", "b")
+def db(tmp_path: Path, fresh_store: Callable[[], str | None]) -> Database:
+    return new_database(tmp_path, "a", "b", url=fresh_store())
 
 
 # --- rows written with the event -----------------------------------------------------------
@@ -230,6 +234,51 @@ def test_a_failing_endpoint_is_tried_until_max_age_then_given_up(db: Database) -
     assert row["finished_at"] - row["created_at"] >= 1.0
 
 
+class _BrokenSender:
+    """A sender with a bug: `send` raises, where its contract says it never does."""
+
+    async def __aenter__(self) -> _BrokenSender:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def send(self, delivery: Any) -> Any:
+        raise ValueError("invalid literal for int() with base 10: '\u00b2'")
+
+
+def test_an_unexpected_error_counts_as_a_try_and_never_leaves_the_row_leased(
+    db: Database,
+) -> None:
+    """Review 3: an error the worker did not foresee left the row leased (renewed with the
+    worker's other rows): never tried again, never given up, the message's later events
+    held back. It is a failed try like any other now, and ends at max_age."""
+    settings = OutboxSettings(schedule=(0.2,), max_age=1.0, timeout=2.0, poll=0.05)
+    endpoint(db, "a", "http://127.0.0.1:9/hook")
+    deliver(db, queue_message(db, "x@example.org", shop="a"))
+    broken: Any = _BrokenSender()
+    asyncio.run(run_until(db, settings, lambda: not pending(db), timeout=10, s=broken))
+    (row,) = outbox.deliveries(db.read(), "a")
+    assert row["state"] == "failed" and row["attempts"] >= 2
+    assert "internal error: ValueError" in row["last_error"]
+
+
+def test_a_removed_shops_customers_are_told_to_nobody(db: Database) -> None:
+    """Review 3 (noticed): `relay shop remove` left the shop's webhook endpoint active, and
+    late outcomes of its mail (a DSN days later) were still POSTed to it."""
+    endpoint(db, "a", "http://127.0.0.1:9/hook")
+    deliver(db, queue_message(db, "x@example.org", shop="a"))
+    late = queue_message(db, "y@example.org", shop="a")
+    assert len(pending(db)) == 1
+    with db.transaction() as tx:
+        assert remove_shop(tx, "a", time.time())
+    assert get_endpoint(db.read(), "a") is None  # its sealed secret is gone with it
+    (row,) = outbox.deliveries(db.read(), "a")
+    assert row["state"] == "dropped" and row["last_error"] == "the shop was removed"
+    deliver(db, late)  # an outcome after the removal
+    assert len(outbox.deliveries(db.read(), "a")) == 1
+
+
 def test_410_disables_the_endpoint_and_drops_what_waits(db: Database) -> None:
     async def main() -> None:
         async with Receiver(SECRET, [Answer(410)]) as hook:
@@ -287,3 +336,42 @@ def test_a_hanging_endpoint_holds_up_no_other_shop(db: Database) -> None:
     assert sorted(r.payload["data"]["recipient"] for r in hook.received) == sorted(
         f"b{i}@example.org" for i in range(10)
     )
+
+
+def test_a_secret_rotated_through_another_node_signs_the_next_post(
+    db: Database, tmp_path: Path
+) -> None:
+    """Several nodes: the outbox runs on one node (B); the shop's admin rotates the secret
+    through another (A). The running worker signs its next POST with the new secret: it reads
+    the endpoints with every claim, so there is nothing to tell it."""
+    node_b = open_database(db.url, tmp_path)
+    rotated = new_secret()
+    port = free_port()
+
+    async def main() -> tuple[Receiver, Receiver]:
+        async with sender() as live:
+            w = OutboxWorker(
+                node_b.read, transaction_write(node_b), live, VAULT, FAST, "node-b/outbox"
+            )
+            await w.start()
+            try:
+                async with Receiver(SECRET, port=port) as before:
+                    endpoint(db, "a", before.url)
+                    deliver(db, queue_message(db, "x@example.org", shop="a"))
+                    await before.wait_for(1)
+                async with Receiver(rotated, port=port) as after:
+                    now = time.time()
+                    with db.transaction() as tx:  # as `relay shop webhook a --rotate-secret`
+                        save_endpoint(tx, "a", after.url, ALL, VAULT.seal("a", rotated),
+                                      (VAULT.seal("a", SECRET), now + 86400), now)  # fmt: skip
+                    deliver(db, queue_message(db, "y@example.org", shop="a"))
+                    await after.wait_for(1)
+            finally:
+                await w.stop(grace=1)
+        return before, after
+
+    before, after = asyncio.run(main())
+    node_b.close()
+    assert (before.failures, after.failures) == (0, 0)  # each verified with its own secret
+    assert after.received[0].payload["data"]["recipient"] == "y@example.org"  # type: ignore[index]
+    assert len(after.received[0].headers["webhook-signature"].split()) == 2  # old one still signs

@@ -1,6 +1,8 @@
 """Issue 11 acceptance, the webhook half, on real parts: the relay started by the harness,
 Postfix as the customers' MX (its DSNs come back to the relay's bounce listener), a real
 aiohttp receiver on loopback verifying every request with `standardwebhooks`, a TCP blackhole.
+The escalation of undeliverable mail runs on both store backends (the outbox's claim, lease,
+retry and order per message with real receivers: tests/test_webhook_outbox.py, on both).
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ def _delivered(hook: ReceiverThread) -> set[str]:
     return {p["data"]["message_id"] for p in hook.payloads("message.delivered")}
 
 
+@pytest.mark.backends("sqlite", "postgresql")
 def test_a_dunning_letter_postfix_rejects_is_escalated_until_acknowledged(
     hooked: RelayProcess,
 ) -> None:

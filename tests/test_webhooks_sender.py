@@ -220,8 +220,23 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("30", now) == 30
     assert parse_retry_after("Thu, 01 Jan 2026 10:01:00 GMT", now) == 60
     assert parse_retry_after("Thu, 01 Jan 2026 09:00:00 GMT", now) == 0  # in the past
-    for bad in (None, "", "soon", "-5", "1.5", "Thu, 99 Foo 2026"):
+    for bad in (None, "", "soon", "-5", "1.5", "Thu, 99 Foo 2026", "\u00b2", "\u0663", "9" * 13):
         assert parse_retry_after(bad, now) is None, bad
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "9" * 5000])
+def test_judge_response_survives_any_retry_after(value: str) -> None:
+    """Review 3: str.isdigit() is true for "²" and for numbers longer than int()'s 4300-digit
+    limit; int() raised, the error escaped Sender.send and left the outbox row leased."""
+    result = judge_response(503, {"Retry-After": value}, b"", 0.0)
+    assert result.outcome is Outcome.RETRY
+
+
+def test_send_to_a_receiver_with_a_superscript_retry_after_returns_retry() -> None:
+    # A real receiver on loopback answering 503 with `Retry-After: ²` (UTF-8 on the wire).
+    result = asyncio.run(send_one("/hook", [Answer(503, {"Retry-After": "\u00b2"})]))
+    assert result.outcome is Outcome.RETRY
+    assert result.status == 503
 
 
 def test_settings_from_relay_toml(tmp_path: Path) -> None:

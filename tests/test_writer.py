@@ -17,7 +17,8 @@ from relay.store.db import Database
 from relay.store.errors import StoreClosed, StoreError, StoreUnavailable
 from relay.store.pgwriter import PoolWriter
 from relay.store.sql import Tx, changed, execute
-from relay.store.writer import Writer
+from relay.store.writer import WriteLock, Writer, write_lock_path
+from tests.rig.tools import wait_until
 
 
 def _table(db: Path) -> None:
@@ -37,6 +38,16 @@ def _values(db: Path) -> list[int]:
         return [x for (x,) in conn.execute("SELECT x FROM t ORDER BY x")]
     finally:
         conn.close()
+
+
+class CountingWriter(Writer):
+    """Counts its commits (each one fsync with synchronous=FULL)."""
+
+    commits = 0
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        super()._commit(conn)
+        self.commits += 1
 
 
 def full_disk() -> sqlite3.OperationalError:
@@ -136,3 +147,76 @@ def test_a_job_sees_an_opaque_handle_that_store_helpers_accept(tmp_path: Path) -
         writer.stop()
 
     asyncio.run(main())
+
+
+def test_jobs_queued_while_another_worker_commits_share_one_commit(tmp_path: Path) -> None:
+    """Two workers' writers take turns under the write lock. What a worker submits while the
+    other one holds it (its commit and fsync) joins the batch already waiting: one commit for
+    all of them, not one for the first job and another for the rest; and the batch's callers
+    are answered with one wake-up of their event loop, not one per job."""
+    db = tmp_path / "w.db"
+    _table(db)
+    other_worker = WriteLock(write_lock_path(db))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        wake_ups = []
+        wake = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *a: wake_ups.append(a) or wake(*a)  # type: ignore[method-assign]
+        writer = CountingWriter(db)
+        writer.start()
+        with other_worker:
+            first = asyncio.ensure_future(writer.run(_insert(1)))
+            while not writer._jobs.empty():  # the writer has taken it and waits for the lock
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(0.05)
+            rest = [asyncio.ensure_future(writer.run(_insert(n))) for n in range(2, 6)]
+            await asyncio.sleep(0.05)
+            assert not first.done()  # no commit while the other worker holds the lock
+        assert await asyncio.wait_for(asyncio.gather(first, *rest), 5) == [1] * 5
+        assert writer.commits == 1
+        assert len(wake_ups) == 1  # and one wake-up of the callers' loop for the batch
+        writer.stop()
+
+    asyncio.run(main())
+    other_worker.close()
+    assert _values(db) == [1, 2, 3, 4, 5]
+
+
+def _wal_frames(db: Path) -> tuple[int, int]:
+    """(frames in the WAL, frames of it already copied to the database file)."""
+    conn = sqlite3.connect(db)
+    try:
+        _busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return frames, copied
+    finally:
+        conn.close()
+
+
+def test_no_commit_waits_for_a_wal_checkpoint_the_checkpointer_does_it(tmp_path: Path) -> None:
+    """SQLite's automatic checkpoint (at 1000 WAL pages) ran inside the commit that crossed
+    the mark: that batch's 250s, and the other workers', waited for the database file's
+    write and fsync. The writer's commits never checkpoint; its Checkpointer thread does."""
+    db = tmp_path / "w.db"
+    _table(db)
+    rows = 3000  # 3000 commits of a page or more each: three automatic checkpoints' worth
+
+    async def fill(writer: Writer) -> None:
+        for n in range(rows):
+            await writer.run(_insert(n))
+
+    never = Writer(db, checkpoint_every=3600)
+    never.start()
+    asyncio.run(fill(never))
+    frames, _copied = _wal_frames(db)
+    assert frames >= rows  # no commit copied the WAL back and started it over
+    never.stop()
+
+    db2 = tmp_path / "w2.db"
+    _table(db2)
+    soon = Writer(db2, checkpoint_every=0.05)
+    soon.start()
+    asyncio.run(fill(soon))
+    wait_until(lambda: _wal_frames(db2)[1] == _wal_frames(db2)[0], 10, "the checkpointer")
+    soon.stop()
+    assert len(_values(db2)) == rows

@@ -39,7 +39,7 @@ class Variant:
     """A relay configured otherwise, measured in the same rounds as the plain one."""
 
     label: str
-    loop: str = "asyncio"
+    loop: str = ""  # relay.event_loop (uvloop | asyncio); "": relay.toml's default (uvloop)
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     store: str | None = None  # sqlite | postgresql; None: --store
@@ -52,7 +52,7 @@ def parse_variant(text: str) -> Variant:
     label, _, items = text.partition("=")
     if not label or not items:
         raise ValueError(f"{text!r}: expected LABEL=ITEM[,ITEM...]")
-    loop, settings, env = "asyncio", [], {}
+    loop, settings, env = "", [], {}
     store: str | None = None
     nodes: int | None = None
     for item in (i.strip() for i in items.split(",") if i.strip()):
@@ -88,7 +88,7 @@ class RelaySystem:
         *,
         trusted: bool,
         signing_workers: int | None = None,
-        relay_loop: str = "asyncio",
+        relay_loop: str = "",
         overrides: dict[str, dict[str, Any]] | None = None,
         env: dict[str, str] | None = None,
         name: str = "relay",
@@ -100,8 +100,10 @@ class RelaySystem:
         self.work, self.nsd, self.sink, self.cleanup = work, nsd, sink, cleanup
         self.trusted = trusted  # smtp-source: submit by IP; else STARTTLS + AUTH
         self.signing_workers = signing_workers
-        self.relay_loop = relay_loop
         self.overrides = overrides or {}
+        if relay_loop:  # relay.event_loop; "" leaves relay.toml's default
+            relay = {**self.overrides.get("relay", {}), "event_loop": relay_loop}
+            self.overrides = {**self.overrides, "relay": relay}
         self.pg, self.nodes = pg, nodes
         if nodes > 1 and pg is None:
             raise ValueError(f"{name}: nodes share one PostgreSQL database (store:postgresql)")
@@ -130,7 +132,7 @@ class RelaySystem:
                 },
                 signing_workers=self.signing_workers,
                 submission=submission,
-                env={**(uvloop_env(self.work) if self.relay_loop == "uvloop" else {}), **self.env},
+                env=self.env,
                 overrides={**self.overrides, "store": {**self.overrides.get("store", {}), **store}},
             )
             relay.init(add_shop=index == 0)  # the shop is in the shared database once
@@ -221,16 +223,6 @@ def relay_overrides(settings: list[str]) -> dict[str, dict[str, Any]]:
             value = text
         out.setdefault(section, {})[key] = value
     return out
-
-
-def uvloop_env(work: Path) -> dict[str, str]:
-    """PYTHONPATH with a sitecustomize that installs uvloop's event loop policy in every
-    Python process of `relay serve` (supervisor, workers): the relay's code stays as it is."""
-    site = work / "uvloop-site"
-    site.mkdir(exist_ok=True)
-    site.joinpath("sitecustomize.py").write_text("import uvloop\n\nuvloop.install()\n")
-    repo = Path(__file__).resolve().parents[2]
-    return {"PYTHONPATH": f"{site}{os.pathsep}{repo}"}
 
 
 def sessions_by_process(roots: Callable[[], list[int]], port: Port) -> dict[int, int]:

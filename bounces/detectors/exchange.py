@@ -42,7 +42,7 @@ _STARTS = re.compile(
     re.M,
 )
 _ERROR_START = ("Diagnostic information for administrators:", "Error Details")
-_MAILTO = re.compile(r"^.+@.+<mailto:(.+@.+)>\s*$")
+_MAILTO = "<mailto:"  # "Name (a@example.org)<mailto:a@example.org>": read by _mailto()
 _RECIPIENT_ADDRESS = re.compile(r"^Recipient Address:\s+(\S+@\S+)")
 # Exchange NDR codes ("#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##").
 _NDR_CODES = {
@@ -88,7 +88,8 @@ _STATUS_HINTS = (
     (re.compile(r"^5\.7\.(?:60[6-9]|6[1-4]\d)$"), "blocked"),
     (re.compile(r"^5\.7\.7[0-4]\d$"), "toomanyconn"),
 )
-_RCPT_REFUSED = re.compile(r"unknown recipient or mailbox unavailable ->.+@.+\.[a-zA-Z]+")
+_RCPT_REFUSED = "unknown recipient or mailbox unavailable ->"  # then an address: _rcpt_refused()
+_DOT_LETTER = re.compile(r"\.[a-zA-Z]")
 
 
 def detect(mail: Mail) -> Detection | None:
@@ -124,14 +125,42 @@ def _read(lines: list[str]) -> tuple[list[Finding], str]:
     in_error = False
     for line in lines:
         line = line.strip()
-        found = _MAILTO.match(line) or _RECIPIENT_ADDRESS.match(line)
-        if found and addresses.clean(found.group(1)):
-            findings.append(Finding(address=addresses.clean(found.group(1)), action="failed"))
+        found = _mailto(line) or _recipient_address(line)
+        if found and addresses.clean(found):
+            findings.append(Finding(address=addresses.clean(found), action="failed"))
         elif line.startswith(_ERROR_START):
             in_error = True
         elif in_error and line:
             error.append(line)
     return findings, common.sweep(" ".join(error))
+
+
+def _mailto(line: str) -> str:
+    """The address of `name@... <mailto:address>` (the line ends there), or "". Read with
+    str methods: the pattern `^.+@.+<mailto:(.+@.+)>` cost O(n^4) on "@<mailto:" repeats."""
+    line = line.rstrip()
+    at = line.rfind(_MAILTO)
+    if at < 0 or not line.endswith(">"):
+        return ""
+    inside = line[at + len(_MAILTO) : -1]
+    named = "@" in line[1 : at - 1]  # text with an "@" before the link, as Exchange writes
+    return inside if named and "@" in inside[1:-1] else ""
+
+
+def _rcpt_refused(diagnostic: str) -> bool:
+    """Whether the refusal names an address (`->.+@.+\\.[a-zA-Z]` after the words, on their
+    line). Read with str methods: the pattern was quadratic in repeats of the words."""
+    start = diagnostic.find(_RCPT_REFUSED)
+    if start < 0:
+        return False
+    tail = diagnostic[start + len(_RCPT_REFUSED) :].partition("\n")[0]
+    at = tail.find("@", 1)
+    return at > 0 and _DOT_LETTER.search(tail, at + 2) is not None
+
+
+def _recipient_address(line: str) -> str:
+    found = _RECIPIENT_ADDRESS.match(line)
+    return found.group(1) if found else ""
 
 
 def _interpret(finding: Finding, diagnostic: str, twin: Finding | None) -> None:
@@ -140,7 +169,7 @@ def _interpret(finding: Finding, diagnostic: str, twin: Finding | None) -> None:
         finding.status, finding.remote_mta = twin.status, twin.remote_mta
     if not finding.status or finding.status.endswith(".0.0"):
         finding.status = find_status(finding.diagnostic) or finding.status
-    if _RCPT_REFUSED.search(finding.diagnostic):
+    if _rcpt_refused(finding.diagnostic):
         finding.command = "RCPT"
     ndr = _NDR_CODE.search(finding.diagnostic)
     finding.hint = _NDR_CODES.get(ndr.group(1).rstrip(";."), "") if ndr else ""

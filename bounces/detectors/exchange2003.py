@@ -12,7 +12,8 @@ from bounces.detectors import common
 
 _MARKERS = ("Internet Mail Service (", "Microsoft Exchange Server Internet Mail Connector")
 _START = "did not reach the following recipient(s):"
-_SMTP_IN_X400 = re.compile(r":smtp=([^;\s]+@[^;\s]+)", re.I)
+# No ":" or "@" in the local part: the run would otherwise cross every later ":smtp=".
+_SMTP_IN_X400 = re.compile(r":smtp=([^;\s@:]+@[^;\s]+)", re.I)
 # MSEXCH:IMS codes (Microsoft KB articles on Exchange 5.5 NDRs) and what they mean.
 _CODES = {
     "000C05A6": "userunknown",  # Unknown Recipient
@@ -28,7 +29,9 @@ _CODES = {
     "000B09B6": "onhold",
 }
 _HINTS = {"userunknown": ("the recipient name is not recognized",)}
-_MSEXCH = re.compile(r"MSEXCH:.*?\(([0-9A-F]{8})\)\s*(.*)", re.S)
+# Searched from the first "MSEXCH:" on (_msexch_code): `MSEXCH:.*?\(` scanned to the end of
+# the text from every "MSEXCH:", quadratic in their number.
+_MSEXCH_CODE = re.compile(r"\(([0-9A-F]{8})\)")
 
 
 def detect(mail: Mail) -> Detection | None:
@@ -67,7 +70,8 @@ def _address(line: str) -> str:
 
 def _interpret(finding: Finding) -> None:
     text = common.sweep(finding.diagnostic)
-    code = _MSEXCH.search(text)
+    start = text.find("MSEXCH:")
+    code = _MSEXCH_CODE.search(text, start + len("MSEXCH:")) if start >= 0 else None
     if code and code.group(1) in _CODES:
         finding.hint = _CODES[code.group(1)]
     finding.hint = finding.hint or common.hint_for(text, _HINTS)

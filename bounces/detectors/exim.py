@@ -159,7 +159,8 @@ def _is_entry(line: str, third_party: bool) -> bool:
 
 
 _LOCAL_DELIVERY = ("pipe to |", "save to ", "/", "|")
-_BRACKETED = re.compile(r"<([^<>\s]+@[^<>\s]+)>:")
+# No "@" in the local part: `[^<>\s]+@` backtracked over every "@" of a long token.
+_BRACKETED = re.compile(r"<([^<>\s@]+@[^<>\s]+)>:")
 
 
 def _entry_finding(entry: str, lines: list[str], failed: str) -> Finding | None:

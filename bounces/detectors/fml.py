@@ -12,7 +12,8 @@ from bounces.context import Detection, Finding, Mail
 from bounces.detectors import common
 
 _BOUNDARIES = ("Original mail as follows:",)
-_ANGLED = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+# No "@" in the local part: `[^<>\s]+@` backtracked over every "@" of a long token.
+_ANGLED = re.compile(r"<([^<>\s@]+@[^<>\s]+)>")
 _HINTS = {
     "rejected": (
         " header may cause mail loop",

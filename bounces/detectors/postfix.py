@@ -10,11 +10,14 @@ from bounces import addresses, dsn, smtp
 from bounces.context import Detection, Finding, Mail
 from bounces.status import find_reply, find_status
 
-_STARTS = re.compile(r"^\s*(?:The |This is the ).*(?:Postfix|mail system|program)", re.M)
+# [ \t]*, not \s*: with re.M, \s* at every line start would run over all the blank lines that
+# follow, quadratic in a run of them (a 10 MB report of empty lines: hours).
+_STARTS = re.compile(r"^[ \t]*(?:The |This is the ).*(?:Postfix|mail system|program)", re.M)
 _PARAGRAPH = re.compile(
-    r"^<(?P<addr>[^<>\s]+@[^<>\s]+)>(?: \(expanded from <(?P<alias>[^<>]+)>\))?: ?(?P<text>.*)$"
+    r"^<(?P<addr>[^<>\s@]+@[^<>\s]+)>(?: \(expanded from <(?P<alias>[^<>]+)>\))?: ?(?P<text>.*)$"
 )
-_IN_REPLY = re.compile(r"\(in reply to (.*?) command\)", re.S)
+# Bounded: an unbounded `.*?` ran to the end of the text from every "(in reply to ".
+_IN_REPLY = re.compile(r"\(in reply to (.{0,500}?) command\)", re.S)
 
 
 def detect(mail: Mail) -> Detection | None:

@@ -13,7 +13,8 @@ from bounces.smtp import remote_host_in
 
 _BOUNDARIES = ("   ----- Unsent message follows -----", "  ----- No message was collected -----")
 _START = "----- Transcript of session follows -----"
-_ADDRESSED = re.compile(r" <([^<>\s]+@[^<>\s]+)>\.\.\.|>>> RCPT TO:\s*<([^<>\s]+)>", re.I)
+# The local part holds no "@": `[^<>\s]+@` backtracked over every "@" of a long token.
+_ADDRESSED = re.compile(r" <([^<>\s@]+@[^<>\s]+)>\.\.\.|>>> RCPT TO:\s*<([^<>\s]+)>", re.I)
 
 
 def detect(mail: Mail) -> Detection | None:

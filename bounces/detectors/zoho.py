@@ -14,8 +14,11 @@ from bounces import addresses, smtp
 from bounces.context import Detection, Finding, Mail
 from bounces.detectors import common
 
-_FAILED = re.compile(r"^(?P<addr>\S+@\S+) (?P<text>.*ERROR_CODE :.*)$")
-_STATUS = re.compile(r"^\[Status: (?P<text>.*?Address: <(?P<addr>[^<>\s]+)>.*)\]\s*$")
+# The local part holds no "@", and the status line's closing "]" is checked apart (_status):
+# each pattern is then linear in the line; `\S+@\S+` and a lazy `.*?` before `.*\]$` were
+# quadratic on a line of "@" or of "Address: <a>" repeats.
+_FAILED = re.compile(r"^(?P<addr>[^\s@]+@\S+) (?P<text>.*ERROR_CODE :.*)$")
+_STATUS = re.compile(r"^\[Status: (?P<text>.*?Address: <(?P<addr>[^<>\s]+)>)")
 _RESPONSE_CODE = re.compile(r"(?:ERROR_CODE :|ResponseCode )(\d{3})\b")
 _RETRYING = ("this is a warning message only", "will be retried")
 
@@ -27,11 +30,20 @@ def detect(mail: Mail) -> Detection | None:
     retrying = any(marker in text.lower() for marker in _RETRYING)
     findings = []
     for line in text.split("\n")[:1000]:
-        found = _FAILED.match(line) or _STATUS.match(line)
-        address = addresses.clean(found.group("addr")) if found else ""
+        address, said = _failed(line)
         if address:
-            findings.append(_finding(address, found.group("text"), retrying))
+            findings.append(_finding(address, said, retrying))
     return Detection("zoho", findings) if findings else None
+
+
+def _failed(line: str) -> tuple[str, str]:
+    """(address, its text) of a line that names a failed recipient; ("", "") otherwise."""
+    if found := _FAILED.match(line):
+        return addresses.clean(found.group("addr")), found.group("text")
+    line = line.rstrip()
+    if line.endswith("]") and (found := _STATUS.match(line)):
+        return addresses.clean(found.group("addr")), line[len("[Status: ") : -1]
+    return "", ""
 
 
 def _from_zoho(mail: Mail) -> bool:

@@ -14,6 +14,7 @@ through the fallback identity), a password has at least 12 characters.
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass, replace
 
 from dns_checks import (
@@ -78,6 +79,34 @@ def check_sender(sender: str, domains: tuple[str, ...]) -> str:
     return f"{local}@{ascii_domain}"
 
 
+def check_not_another_shops(conn: Conn, name: str, sender: str, sender_name: str) -> None:
+    """Refuse an identity another shop's mail already carries (SPEC: no shop sends under
+    another shop's name). In fallback mode a customer tells shops apart only by the display
+    name and by a public mailbox sender in Reply-To, and since the console lets each shop set
+    both, one shop could otherwise copy another's From and Reply-To exactly (review 3)."""
+    public = is_public_mailbox_domain(sender.rpartition("@")[2])
+    for other in store.list_shops(conn):
+        if other.name == name:
+            continue
+        if public and other.sender.lower() == sender.lower():
+            raise ActionError(
+                f"{sender} is the sender of another shop; use the shop's own address", "sender"
+            )
+        if _same_name(other.sender_name, sender_name):
+            raise ActionError(
+                f"another shop sends as {other.sender_name!r}; choose a name that tells this"
+                " shop apart",
+                "sender_name",
+            )
+
+
+def _same_name(a: str, b: str) -> bool:
+    def folded(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+    return folded(a) == folded(b)
+
+
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise ActionError(
@@ -126,6 +155,10 @@ def plan_update(
         changes["sender"] = _sender_still_valid(shop.sender, domains)
     if sender_name is not None:
         changes["sender_name"] = check_sender_name(sender_name)
+    new_sender = str(changes.get("sender", shop.sender))
+    new_name = str(changes.get("sender_name", shop.sender_name))
+    if (new_sender, new_name) != (shop.sender, shop.sender_name):
+        check_not_another_shops(conn, name, new_sender, new_name)
     if language is not None:
         if language not in LANGUAGES:
             raise ActionError(f"language {language!r} is not one of de, en", "language")

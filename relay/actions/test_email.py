@@ -23,6 +23,9 @@ from relay.submit import ShopGone, Submitter, submit_now
 
 DEFAULT_KIND = "payment-reminder"
 CLIENT = "relay test-email"  # the history's client column
+# The sample's order number, marked: the text shows it is a test, and no shop's real order
+# (most are plain numbers such as the sample's 10023) gets the test in its history.
+TEST_ORDER = "TEST-{order}"
 
 
 def sample_request(
@@ -38,7 +41,7 @@ def sample_request(
             " built-in kind",
             "kind",
         ) from None
-    order = sample_envelope(chosen).order
+    order = TEST_ORDER.format(order=sample_envelope(chosen).order)
     return TemplateRequest(kind, (to,), data, language=chosen, order=order, test=True)
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,26 +90,34 @@ def printable(text: str, multiline: bool = False) -> str:
     return (_UNSAFE_TEXT if multiline else _UNSAFE_LINE).sub(_escape, text)
 
 
-def _printable_data(data: Any) -> Any:
+def _printable_data(data: Any, multiline: frozenset[str], path: str = "") -> Any:
     if isinstance(data, str):
-        return printable(data, multiline=True)
+        return printable(data, multiline=path in multiline)
     if isinstance(data, dict):
-        return {key: _printable_data(value) for key, value in data.items()}
+        return {
+            key: _printable_data(value, multiline, f"{path}.{key}" if path else str(key))
+            for key, value in data.items()
+        }
     if isinstance(data, list | tuple):
-        return [_printable_data(item) for item in data]
+        return [_printable_data(item, multiline, path) for item in data]
     return data
 
 
-def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+def emit(
+    data: Any, as_json: bool, render: Callable[[Any], None], multiline: Iterable[str] = ()
+) -> None:
     """Print `data` as one JSON document or through `render`; either way no string from a
     message or a report (an order number, a subject, a remote server's text) reaches the
-    terminal with control characters in it."""
+    terminal with control characters in it. Newlines too are shown escaped, except in the
+    values at the `multiline` paths (dotted keys, lists skipped: "recipients.detail"), which
+    are text of many lines: a remote server's reply with a newline in it would otherwise
+    print a line of its own choosing."""
     if as_json:
         # json escapes C0 itself; DEL, C1 and bidi overrides it would print as they are.
         text = json.dumps(iso_times(data), indent=2, default=str, ensure_ascii=False)
         click.echo(_UNSAFE_JSON.sub(_escape, text))
     else:
-        render(_printable_data(data))
+        render(_printable_data(data, frozenset(multiline)))
 
 
 def iso_times(data: Any, key: str = "") -> Any:

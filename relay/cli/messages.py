@@ -113,7 +113,7 @@ def show(state: State, message_id: str, full: bool, as_json: bool) -> None:
     head, _, text = body.partition(b"\r\n\r\n")
     data["headers"] = head.decode("utf-8", "replace").replace("\r\n", "\n")
     data["text"] = text.decode("utf-8", "replace").replace("\r\n", "\n")
-    emit(data, as_json, lambda d: _render(d, full))
+    emit(data, as_json, lambda d: _render(d, full), multiline=("headers", "text"))
 
 
 def _render(data: dict, full: bool) -> None:

@@ -73,7 +73,7 @@ def design(state: State, name: str, as_json: bool, **options: Any) -> None:
             f"shop {name}: design "
             + (f"changed: {', '.join(change.changed)}" if change.changed else "unchanged")
         )
-    emit(design_actions.describe(change.design), as_json, _render_design)
+    emit(design_actions.describe(change.design), as_json, _render_design, multiline=("footer",))
 
 
 def _changes(options: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import click
 from dns_checks import InvalidDomain, public_mailbox_reason, to_ascii_domain
 from relay.actions import kinds as kind_actions
 from relay.actions.errors import ActionError
-from relay.actions.shops import check_password, check_sender
+from relay.actions.shops import check_not_another_shops, check_password, check_sender
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.cli.shop_edit import refuse
 from relay.cli.tokens import token
@@ -58,6 +58,7 @@ def add(
         raise click.BadParameter(f"{sender!r} is not an e-mail address", param_hint="--sender")
     try:  # the checks `shop set` makes too (relay.actions.shops)
         sender = check_sender(sender, ascii_domains)
+        check_not_another_shops(state.conn, name, sender, sender_name)
         if password is not None:
             check_password(password)
     except ActionError as error:

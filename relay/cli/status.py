@@ -44,7 +44,7 @@ def status(state: State, as_json: bool) -> None:
         "reports_waiting": waiting_reports(conn, time.time() - REPORT_GRACE),
         **_shop_facing(conn),
     }
-    emit(data, as_json, _render)
+    emit(data, as_json, _render, multiline=("quarantined.detail",))  # a traceback
 
 
 def _shop_facing(conn: Conn) -> dict:

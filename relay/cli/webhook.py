@@ -75,8 +75,8 @@ def webhook(
             actions.set_webhook(deps, shop, url=url, events=wanted, rotate_secret=rotate_secret)
         )
     except ActionError as exc:
-        if isinstance(exc, NotFound) or exc.field is None:
-            raise click.ClickException(exc.detail) from None
+        if isinstance(exc, NotFound) or exc.field is None or exc.code == "webhook-url-dns":
+            raise click.ClickException(exc.detail) from None  # exit 1: DNS down is no usage error
         raise click.BadParameter(exc.detail, param_hint=f"--{exc.field}") from None
     data = {**saved.view.as_dict(), "secret": saved.secret}
     emit(data, as_json, _render)

@@ -10,6 +10,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
 from relay.actions.tokens import redact
+from relay.http import limits
 from relay.http.api import ApiDeps, api_app
 from relay.http.api.errors import ApiError
 from relay.http.console import CONSOLE, ConsoleDeps, console_app
@@ -85,10 +86,12 @@ async def start_http(
         access_log_class=RedactingAccessLogger,
         access_log=logging.getLogger("relay.http.access"),
         shutdown_timeout=_SHUTDOWN_TIMEOUT,
+        keepalive_timeout=limits.KEEPALIVE_SECONDS,  # idle connections close (relay.http.limits)
     )
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+        cap = limits.MAX_CONNECTIONS
+        await limits.CappedSite(runner, host, port, limit=cap, reuse_port=reuse_port).start()
     except BaseException:
         await runner.cleanup()
         raise

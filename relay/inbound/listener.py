@@ -14,13 +14,20 @@ from bounces.verp import token_of
 from relay import logs
 from relay.inbound import reports
 from relay.inbound.matching import bounce_recipient
+from relay.inbound.parsing import ReportParser
+from relay.inbound.quota import UnmatchedQuota
 from relay.smtp import replies
 from relay.smtp.protocol import NoAuthHandler
 from relay.store.db import Read, Write
-from relay.store.reports import load_raw, store_raw, unprocessed
+from relay.store.reports import load_raw, store_raw
 from relay.store.suppression import mailto_target
 
 log = logging.getLogger(__name__)
+
+# A report concerns one message; RFC 5321 4.5.3.1.8 asks for 100 recipients at least and lets
+# a server answer 452 past its limit (4.5.3.1.10). Without a cap a sender could name hundreds
+# of thousands of (public) complaint addresses, all held in memory and stored with the report.
+MAX_RECIPIENTS = 100
 
 
 @dataclass
@@ -36,6 +43,8 @@ class InboundHandler(NoAuthHandler):
     def __init__(self, deps: InboundDeps) -> None:
         self.deps = deps
         self._tasks: set[asyncio.Task] = set()
+        self.parser = ReportParser()
+        self.quota = UnmatchedQuota()
 
     def accepts(self, address: str) -> bool:
         address = address.strip().strip("<>").lower()
@@ -50,31 +59,38 @@ class InboundHandler(NoAuthHandler):
         return local is not None and mailto_target(self.deps.read(), local) is not None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return replies.TOO_MANY_RECIPIENTS
         if not self.accepts(address):
             return replies.NO_SUCH_USER
+        public = address.strip().strip("<>").lower() == self.deps.complaint_address.lower()
+        if public and self.quota.full(envelope.mail_from or ""):
+            return replies.UNMATCHED_REPORTS
         envelope.rcpt_tos.append(address)
         return replies.RCPT_OK
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]
         raw, rcpts, sender = envelope.content, list(envelope.rcpt_tos), envelope.mail_from or ""
         report_id = await self.deps.write(lambda tx: store_raw(tx, raw, sender, rcpts))
-        self._spawn(report_id)
+        self._spawn(report_id, sender)
         return replies.REPORT_STORED.format(id=report_id)
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("bounce listener failed", exc_info=error)
         return replies.INTERNAL_ERROR
 
-    def _spawn(self, report_id: int) -> None:
-        task = asyncio.create_task(self._process_logged(report_id))
+    def _spawn(self, report_id: int, sender: str) -> None:
+        task = asyncio.create_task(self._process_logged(report_id, sender))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process_logged(self, report_id: int) -> None:
+    async def _process_logged(self, report_id: int, sender: str) -> None:
         """The raw report is stored already: a failure here leaves it unprocessed (the next
         start retries it) and must not end anything else."""
         try:
-            await self.process(report_id)
+            outcome = await self.process(report_id)
+            if outcome.status in ("unrecognized", "unverified"):
+                self.quota.count(sender)
         except Exception:
             log.exception(
                 "report %d: processing failed; kept unprocessed for the next start", report_id
@@ -82,7 +98,7 @@ class InboundHandler(NoAuthHandler):
 
     async def process(self, report_id: int) -> reports.Outcome:
         raw, rcpts = load_raw(self.deps.read(), report_id)
-        parsed = await asyncio.to_thread(reports.parse, raw)
+        parsed = await self.parser.parse(raw)  # a child process with a deadline
         deps = self.deps
         outcome = await deps.write(
             lambda tx: reports.apply_parsed(
@@ -92,11 +108,7 @@ class InboundHandler(NoAuthHandler):
         logs.report(outcome)  # issue 14: one line per report
         return outcome
 
-    async def recover(self) -> None:
-        """Process reports stored before a stop but not yet processed."""
-        for report_id in unprocessed(self.deps.read()):
-            await self._process_logged(report_id)
-
     async def drain(self) -> None:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=30)
+        await asyncio.to_thread(self.parser.close)

@@ -9,7 +9,7 @@ is kept as a `duplicate` of the first (relay.inbound.fingerprint says what "the 
 import dataclasses
 from dataclasses import dataclass
 
-from bounces import Report, parse_report, report_to_dict
+from bounces import Report, report_to_dict
 from relay.inbound.effects import apply_report, record_unverified
 from relay.inbound.fingerprint import fingerprint
 from relay.inbound.matching import match_report
@@ -105,7 +105,3 @@ def _mailto_optout(tx: Tx, rcpt_tos: list[str], bounce_domain: str) -> str:
             add_optout(tx, shop, customer, kind, "mailto")
             return f"opted out {customer} of {kind} at {shop}"
     return ""
-
-
-def parse(raw: bytes) -> Report:
-    return parse_report(raw)

@@ -163,7 +163,8 @@ class RawMessage:
 
 
 def _parse_fields(block: bytes) -> list[tuple[str, bytes]]:
-    fields: list[tuple[str, bytes]] = []
+    names: list[str] = []
+    lines: list[list[bytes]] = []  # each field's lines, joined once at the end
     for number, line in enumerate(block.split(b"\r\n"), start=1):
         if len(line) > MAX_LINE:
             raise MalformedMessage(
@@ -171,14 +172,13 @@ def _parse_fields(block: bytes) -> list[tuple[str, bytes]]:
                 " 2.1.1 allows; fold it (RFC 5322 2.2.3)"
             )
         if line[:1] in (b" ", b"\t"):
-            if not fields:
+            if not names:
                 raise MalformedMessage(
                     "line 1 starts with white space, but no header field is above it to"
                     " continue (RFC 5322 2.2.3)"
                 )
-            name, raw = fields[-1]
-            _check_value(line, name, number, 0)
-            fields[-1] = (name, raw + line + b"\r\n")
+            _check_value(line, names[-1], number, 0)
+            lines[-1].append(line)
             continue
         raw_name, colon, value = line.partition(b":")
         if not colon:
@@ -195,8 +195,11 @@ def _parse_fields(block: bytes) -> list[tuple[str, bytes]]:
             )
         name = raw_name.decode("ascii").lower()
         _check_value(value, name, number, len(raw_name) + 1)
-        fields.append((name, line + b"\r\n"))
-    return fields
+        names.append(name)
+        lines.append([line])
+    # Joined once: adding each continuation line to the field's bytes copied them all again
+    # (a field folded into 64,000 lines took 0.8 s; quadratic).
+    return [(name, b"\r\n".join(parts) + b"\r\n") for name, parts in zip(names, lines, strict=True)]
 
 
 def _check_value(value: bytes, name: str, number: int, column: int) -> None:

@@ -149,6 +149,18 @@ def prepare(
     return prepared
 
 
+def asks_for_rendering(data: bytes | Source) -> bool:
+    """Whether the header may name X-Relay-Template or X-Relay-Layout: a look at the raw head,
+    before any parsing, so that the caller can render off its event loop. A false yes (the
+    words in a longer header name) costs only that; a message without them never renders."""
+    raw = data[:_RENDER_LOOK] if isinstance(data, bytes | bytearray) else data.head(_RENDER_LOOK)
+    head = b"\n" + bytes(raw).partition(b"\r\n\r\n")[0].lower()
+    return any(b"\n" + name.encode() in head for name in RENDER_HEADERS)
+
+
+_RENDER_LOOK = 256 * 1024  # octets of the header read for asks_for_rendering()
+
+
 def _parse(data: bytes | Source) -> RawMessage:
     try:
         return RawMessage.parse(data)
@@ -220,7 +232,10 @@ def _order_of(relay_headers: dict[str, str]) -> str | None:
 def _check_from(message: RawMessage, shop: Shop) -> None:
     sender = from_address(message)
     if sender is None:
-        raise Rejection("550 5.6.0 The message needs exactly one From address (RFC 5322 3.6.2)")
+        raise Rejection(
+            "550 5.6.0 The message needs exactly one From field with one valid address"
+            " (RFC 5322 3.6.2)"
+        )
     if not shop.owns_address(sender[1]):
         raise Rejection(_foreign("From", sender[1], shop))
 
@@ -232,7 +247,9 @@ def _check_sender(message: RawMessage, shop: Shop) -> None:
         return
     sender = single_mailbox(message, "sender")
     if sender is None:
-        raise Rejection("550 5.6.0 Sender must be one field with one address (RFC 5322 3.6.2)")
+        raise Rejection(
+            "550 5.6.0 Sender must be one field with one valid address (RFC 5322 3.6.2)"
+        )
     if not shop.owns_address(sender[1]):
         raise Rejection(_foreign("Sender", sender[1], shop))
 

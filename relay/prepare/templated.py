@@ -7,7 +7,8 @@
   wrapped in its design; the Subject is the shop's; `X-Relay-Kind` as for any message.
 
 To and From: the submitted `To` header when there is one (so a Bcc'd archive address on the
-envelope stays hidden), else the envelope recipients; the submitted `From` (the pipeline checks
+envelope stays hidden), else the one envelope recipient, or `undisclosed-recipients:;` for
+several (no customer's copy shows another's address); the submitted `From` (the pipeline checks
 that it belongs to the shop), else the shop's sender and name. Message-ID, Reply-To,
 In-Reply-To, References and X-Relay-Test are carried over as submitted. The result is a new
 RawMessage that the pipeline then prepares like any other; every refusal is a RenderError.
@@ -22,6 +23,7 @@ import email.policy
 import json
 import quopri
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -49,7 +51,14 @@ JSON_KEYS = ("data", "language")
 # hold up the other sessions of the worker.
 MAX_JSON = 256 * 1024
 # A cid: reference points at a part of the shop's message, which the design's message has not.
-_CID = re.compile(r"""(?:src|href|background)\s*=\s*["']?\s*cid:""", re.IGNORECASE)
+# Possessive (`*+`, `?+`): nothing is given back, so a long run of white space after `src=` is
+# read once; `\s*=\s*["']?\s*` backtracked quadratically over it (160 KB: minutes).
+_CID = re.compile(r"""(?:src|href|background)\s*+=\s*+["']?+\s*+cid:""", re.IGNORECASE)
+# The shop's message is parsed whole by `email` (slow on many parts): refused before that
+# when larger than a notification ever is, or with more MIME parts than a text, an HTML and a
+# few attachments.
+MAX_LAYOUT_OCTETS = 2 * 1024 * 1024
+MAX_LAYOUT_PARTS = 50
 
 
 class Assets(Protocol):
@@ -116,6 +125,20 @@ def render_request(
 
 
 def _parse(message: RawMessage) -> EmailMessage:
+    if message.body_size > MAX_LAYOUT_OCTETS:
+        raise RenderError(
+            f"X-Relay-Layout: shop takes a message of at most {MAX_LAYOUT_OCTETS // 1024} KB;"
+            f" this one has {message.body_size // 1024} KB",
+            variable="html",
+        )
+    body = message.body()
+    parts = body.count(b"\n--") + body.startswith(b"--")  # at most: boundary lines
+    if parts > MAX_LAYOUT_PARTS:
+        raise RenderError(
+            f"X-Relay-Layout: shop takes at most {MAX_LAYOUT_PARTS} MIME parts; this message"
+            f" has about {parts}",
+            variable="html",
+        )
     parsed = email.message_from_bytes(message.to_bytes(), policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
@@ -134,6 +157,7 @@ def _envelope(message: RawMessage, rcpt_tos: list[str], shop: Shop) -> Envelope:
         recipient_name=recipient_name or None,
         order=message.get("x-relay-order") or None,
         also_to=tuple(address for _, address in to[1:]),
+        undisclosed=not to and len(rcpt_tos) > 1,  # one copy for all: name none of them
     )
 
 
@@ -208,11 +232,11 @@ def _strict_json(text: str) -> Any:
     """RFC 8259: no NaN or Infinity, and (its SHOULD) no name twice in one object."""
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        names = [name for name, _ in items]
-        twice = next((n for n in names if names.count(n) > 1), None)
-        if twice is not None:
+        found = dict(items)
+        if len(found) < len(items):  # a name came twice; which one, for the reply
+            twice = _first_repeated(name for name, _ in items)
             raise RenderError(f"the JSON body names {twice!r} twice", variable=twice)
-        return dict(items)
+        return found
 
     def constant(name: str) -> Any:
         raise RenderError(f"the JSON body has {name}, which is not JSON", variable="data")
@@ -226,6 +250,16 @@ def _strict_json(text: str) -> Any:
         ) from None
     except RecursionError:  # '[[[[...': deeper than the parser goes
         raise RenderError("the JSON body is nested too deeply", variable="data") from None
+
+
+def _first_repeated(names: Iterable[str]) -> str:
+    """A set of the names seen: linear (`names.count(n)` for each was quadratic: 14 s)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return ""
 
 
 def _shop_parts(parsed: EmailMessage) -> tuple[str, str | None]:

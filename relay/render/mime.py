@@ -33,6 +33,7 @@ from relay.render.errors import RenderError
 KIND_HEADER = "X-Relay-Kind"
 ORDER_HEADER = "X-Relay-Order"
 RENDERED_HEADER = "X-Relay-Rendered"  # 'payment-reminder/de default 3f2a9c0b1d4e'
+UNDISCLOSED = "undisclosed-recipients:;"  # RFC 5322 3.4: an empty group
 # The SMTP policy (CRLF, 78 columns), told to parse every value: only a parsed header gets its
 # non-ASCII words RFC 2047 encoded (the default leaves a short line as it is).
 _HEADERS = SMTP.clone(refold_source="all")
@@ -50,6 +51,9 @@ class Envelope:
     date: datetime.datetime | None = None  # Date header; None: now
     message_id: str | None = None  # None: the pipeline adds one, as for submitted mail
     also_to: tuple[str, ...] = ()  # more addresses in To, after `recipient`
+    # Several customers and no To of the shop's: no copy discloses the others' addresses
+    # (RFC 5322 3.4 group syntax, `To: undisclosed-recipients:;`) and `recipient` is unset.
+    undisclosed: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,12 +88,18 @@ def build_message(parts: Parts, envelope: Envelope, kind: str, template: str) ->
     return head + related
 
 
+def _to(envelope: Envelope) -> list[str]:
+    if envelope.undisclosed:
+        return [UNDISCLOSED]
+    recipient = Address(_one_line(envelope.recipient_name or "", "recipient_name"),
+                        addr_spec=ascii_address(envelope.recipient, "recipient"))  # fmt: skip
+    return [str(recipient)] + [ascii_address(a, "recipient") for a in envelope.also_to]
+
+
 def _headers(parts: Parts, envelope: Envelope, kind: str, template: str) -> bytes:
     sender = Address(_one_line(envelope.sender_name, "sender_name"),
                      addr_spec=ascii_address(envelope.sender, "sender"))  # fmt: skip
-    recipient = Address(_one_line(envelope.recipient_name or "", "recipient_name"),
-                        addr_spec=ascii_address(envelope.recipient, "recipient"))  # fmt: skip
-    to = [str(recipient)] + [ascii_address(a, "recipient") for a in envelope.also_to]
+    to = _to(envelope)
     date = envelope.date or datetime.datetime.now(datetime.UTC)
     lines = [
         _fold("From", str(sender)),

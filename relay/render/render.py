@@ -21,6 +21,7 @@ from relay.render.errors import RenderError
 from relay.render.fields import SCHEMAS, check_data
 from relay.render.formats import LOCALES
 from relay.render.html import mjml_to_html, shop_body
+from relay.render.markup import check_markup
 from relay.render.mime import Envelope, Parts, build_message, content_id
 from relay.render.templates import TemplateSource
 from relay.render.variables import check_variables
@@ -121,8 +122,10 @@ def sample_envelope(language: str, recipient: str = "kunde@example.org") -> Enve
 
 def check_template(template: TemplateSource, design: Design | None = None) -> None:
     """Refuse a shop's template before it is stored: it must compile, name only the variables
-    its kind has, and render the kind's sample data (built-in kinds)."""
+    its kind has, carry no raw HTML nor references other than https links (relay.render.markup),
+    and render the kind's sample data (built-in kinds)."""
     check_variables(template, CONTEXT_NAMES)
+    check_markup(template.html, template.name("html"))
     if template.language in LOCALES:
         try:
             data = sample_data(template.kind, template.language)
@@ -154,7 +157,7 @@ def _context(
         order=envelope.order,
         kind=kind,
         language=language,
-        recipient=envelope.recipient,
+        recipient="" if envelope.undisclosed else envelope.recipient,
         layout=layout,
     )
     return context

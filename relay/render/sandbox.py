@@ -9,6 +9,9 @@ Shop-supplied templates are hostile until proven otherwise, so on top of Jinja's
 - a step budget: every loop iteration and every call (macros, `loop()`) counts; past
   MAX_STEPS, or MAX_CPU_SECONDS of this thread's CPU time, the render stops;
 - string repetition and powers are capped, `range` is capped, output per part is capped;
+- every value built from strings is capped at MAX_VALUE characters where it is built (`~`,
+  `+`, `join`, a `{% set %}` block, a macro's output), printed or not: doubling a string
+  27 times would otherwise make 1 GiB that no output cap ever sees;
 - StrictUndefined and a `finalize` that refuses None: nothing prints as a blank.
 Every failure comes out as one RenderError naming the template, the line and the variable.
 """
@@ -36,11 +39,14 @@ from jinja2 import (
     TemplateSyntaxError,
     UndefinedError,
     nodes,
+    pass_eval_context,
 )
 from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
+from jinja2.filters import do_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Cycler, Joiner
+from jinja2.visitor import NodeTransformer
 
 from relay.render.errors import RenderError
 from relay.render.formats import FILTERS
@@ -51,8 +57,10 @@ MAX_RANGE = 1_000
 MAX_REPEAT = 10_000  # characters or items made by `*` on a string or list
 MAX_POWER_DIGITS = 100
 MAX_OUTPUT = 512 * 1024  # characters of one rendered part
+MAX_VALUE = MAX_OUTPUT  # characters of one string a template builds (printed or not)
 
 STEP_FILTER = "relay_count_steps"
+SIZE_FILTER = "relay_check_size"
 _KEPT_FILTERS = frozenset(
     {"abs", "attr", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first"}
     | {"float", "forceescape", "groupby", "int", "items", "join", "last", "length", "list"}
@@ -99,19 +107,45 @@ def _count_steps(iterable: Iterable[Any]) -> Iterator[Any]:
         yield item
 
 
+def _check_size(value: Any) -> Any:
+    if isinstance(value, str | list | tuple) and len(value) > MAX_VALUE:
+        raise SecurityError(f"a value of more than {MAX_VALUE} characters or items")
+    return value
+
+
+def _sized(filter_name: str, node: nodes.Expr | None, lineno: int) -> nodes.Filter:
+    return nodes.Filter(node, filter_name, [], [], None, None, lineno=lineno)
+
+
+class _SizeChecks(NodeTransformer):
+    """Every `~` concatenation and every `{% set %}...{% endset %}` block passes its result
+    through the size filter (Jinja compiles neither as a call or an operator the sandbox sees).
+    A block with a filter of its own (`{% set x | upper %}`) has it applied first."""
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _sized(SIZE_FILTER, node, node.lineno)
+
+    def visit_AssignBlock(self, node: nodes.AssignBlock) -> nodes.Node:
+        self.generic_visit(node)
+        node.filter = _sized(SIZE_FILTER, node.filter, node.lineno)
+        return node
+
+
 class _CountingCodeGenerator(CodeGenerator):
     """Wraps the iterable of every `{% for %}` in the step-counting filter before the code is
     generated (Jinja's documented `code_generator_class` hook), so no loop runs unbudgeted."""
 
     def visit_Template(self, node: nodes.Template, frame: Any = None) -> None:
         for loop in node.find_all(nodes.For):
-            loop.iter = nodes.Filter(loop.iter, STEP_FILTER, [], [], None, None, lineno=loop.lineno)
+            loop.iter = _sized(STEP_FILTER, loop.iter, loop.lineno)
+        _SizeChecks().visit(node)
         super().visit_Template(node, frame)
 
 
 class RenderEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = _CountingCodeGenerator
-    intercepted_binops = frozenset(("*", "**", "%"))
+    intercepted_binops = frozenset(("*", "**", "%", "+"))
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
@@ -128,7 +162,7 @@ class RenderEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _tick()
-        return super().call(__context, __obj, *args, **kwargs)
+        return _check_size(super().call(__context, __obj, *args, **kwargs))  # a macro's output
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "*":
@@ -137,6 +171,8 @@ class RenderEnvironment(ImmutableSandboxedEnvironment):
             _check_power(left, right)
         elif operator_ == "%" and isinstance(left, str):
             raise SecurityError("'%' formatting of text is not allowed; use the filters")
+        elif operator_ == "+":
+            _check_sum(left, right)
         return super().call_binop(context, operator_, left, right)
 
 
@@ -145,6 +181,23 @@ def _check_repeat(left: Any, right: Any) -> None:
         sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
         if sized and len(seq) * count > MAX_REPEAT:
             raise SecurityError(f"'*' would make more than {MAX_REPEAT} characters or items")
+
+
+def _check_sum(left: Any, right: Any) -> None:
+    sized = (str, list, tuple)
+    if isinstance(left, sized) and isinstance(right, sized) and len(left) + len(right) > MAX_VALUE:
+        raise SecurityError(f"'+' would make more than {MAX_VALUE} characters or items")
+
+
+@pass_eval_context
+def _join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> str:
+    """Jinja's `join`, its items measured before they are joined."""
+    items = list(value)
+    if attribute is None:
+        size = sum(len(item) for item in items if isinstance(item, str | list | tuple))
+        if size + len(d) * len(items) > MAX_VALUE:
+            raise SecurityError(f"'join' would make more than {MAX_VALUE} characters")
+    return _check_size(do_join(eval_ctx, items, d, attribute))
 
 
 def _check_power(base: Any, exponent: Any) -> None:
@@ -194,6 +247,8 @@ def _environment() -> RenderEnvironment:
     env.filters = {name: env.filters[name] for name in _KEPT_FILTERS}
     env.filters.update(FILTERS)
     env.filters[STEP_FILTER] = _count_steps
+    env.filters[SIZE_FILTER] = _check_size
+    env.filters["join"] = _join
     # No `namespace` (a value that grows across loop iterations), no `lipsum`.
     env.globals = {"range": _range, "dict": dict, "cycler": Cycler, "joiner": Joiner}
     return env

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from config import Config
 from relay.daemon import PidFile, signal_ready
+from relay.serve.loop import run as run_loop
 from relay.serve.role import WorkerRole
 from relay.unsubscribe import public_url_warning
 
@@ -52,7 +53,7 @@ def run(
     """
     count = worker_count(config)
     if worker is not None:  # started by the supervisor, which holds the addresses
-        asyncio.run(serve(config, WorkerRole(worker, count), ready_fd))
+        run_loop(serve(config, WorkerRole(worker, count), ready_fd), config.relay.event_loop)
         return
     from relay.serve.ports import claimed
 
@@ -71,7 +72,9 @@ def run(
                 node = NodeRun(config, 1)  # the node lock, its dead leases, its registration
                 node.start()
                 try:
-                    asyncio.run(serve(config, WorkerRole(0, 1), on_ready=ready))
+                    run_loop(
+                        serve(config, WorkerRole(0, 1), on_ready=ready), config.relay.event_loop
+                    )
                 finally:
                     node.stop()
             else:
@@ -98,15 +101,22 @@ def announce(config: Config, count: int) -> None:
     if warning:  # RFC 8058 3.1: one-click needs HTTPS (issue 13 item 8)
         log.warning("%s", warning)
     log.info("delivery: %s", delivery_route(config))
-    log.info("relay ready (%d worker%s)", count, "" if count == 1 else "s")
+    log.info(
+        "relay ready (%d worker%s, event loop %s)",
+        count,
+        "" if count == 1 else "s",
+        config.relay.event_loop,
+    )
 
 
 def delivery_route(config: Config) -> str:
     delivery = config.delivery
     if delivery.relayhost:
+        mode = delivery.relayhost_tls
+        if delivery.relayhost_auth and mode == "may":
+            mode = "encrypt"  # as relayhost_from: credentials never go in clear (RFC 4954 4)
         auth = ", AUTH" if delivery.relayhost_auth else ""
-        tls = f"TLS {delivery.relayhost_tls}{auth}"
-        return f"all mail through the relayhost {delivery.relayhost} ({tls})"
+        return f"all mail through the relayhost {delivery.relayhost} (TLS {mode}{auth})"
     return f"to each recipient domain's MX hosts on port {delivery.smtp_port}"
 
 

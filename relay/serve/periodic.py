@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from relay.store.db import Read, Write
 from relay.store.reports import unprocessed
-from relay.store.retention import drop_old_bodies
+from relay.store.retention import drop_old_bodies, drop_old_reports
 
 log = logging.getLogger("relay")
 RETENTION_MAX_PAUSE = 3600.0
@@ -40,18 +40,20 @@ async def recover_reports(
 
 
 async def enforce_retention(write: Write, retention: float) -> None:
-    """Drop bodies older than `retention` (0: keep them all), in small transactions; a pass
-    every quarter of the period, at most an hour apart."""
+    """Drop bodies and the raw bytes of processed reports older than `retention` (0: keep
+    them all), in small transactions; a pass every quarter of the period, at most an hour
+    apart."""
     if retention <= 0:
         return
     pause = min(RETENTION_MAX_PAUSE, max(1.0, retention / 4))
     while True:
         before = time.time() - retention
-        dropped = 0
-        while batch := await write(lambda tx, before=before: drop_old_bodies(tx, before)):
-            dropped += batch
-        if dropped:
-            moment = datetime.datetime.fromtimestamp(before, datetime.UTC).isoformat("T", "seconds")
-            log.info("retention: dropped the bodies of %d messages accepted before %s",
-                     dropped, moment)  # fmt: skip
+        moment = datetime.datetime.fromtimestamp(before, datetime.UTC).isoformat("T", "seconds")
+        for drop, what in ((drop_old_bodies, "the bodies of %d messages accepted"),
+                           (drop_old_reports, "the raw bytes of %d reports received")):  # fmt: skip
+            dropped = 0
+            while batch := await write(lambda tx, drop=drop, before=before: drop(tx, before)):
+                dropped += batch
+            if dropped:
+                log.info(f"retention: dropped {what} before %s", dropped, moment)
         await asyncio.sleep(pause)

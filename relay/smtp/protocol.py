@@ -127,6 +127,16 @@ class RelaySMTP(SMTP):
             self._deadline.cancel()
         super().connection_lost(error)
 
+    def eof_received(self) -> bool:
+        # aiosmtpd cancels its session task here and leaves closing to that task, which never
+        # runs if it had not started yet: a client that connects and closes at once (a port
+        # probe) then kept its transport, and its place in the admission, for good (seen on
+        # uvloop, where the EOF can arrive in the same loop pass as the connect). The client
+        # has finished sending, so the session is over: False closes the transport (after
+        # anything still being written).
+        super().eof_received()
+        return False
+
     def close_with(self, reply: str) -> None:
         """End the session now with a 421 (RFC 5321 3.8: the server may close with 421)."""
         transport = self.transport

@@ -8,6 +8,12 @@ QUEUED = "250 2.0.0 Ok: queued as {id}"
 RCPT_OK = "250 2.1.5 Ok"
 BAD_RECIPIENT = "553 5.1.3 <{address}> is not a valid address: {why}"  # RFC 3463 X.1.3
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients in one message; send the rest separately"
+# relay.inbound.quota: a sender's reports that proved nothing, past the day's cap.
+UNMATCHED_REPORTS = (
+    "452 4.7.1 Too many reports today from this sender that match no message of ours;"
+    " try again tomorrow"
+)
+RENDER_TOO_SLOW = "451 4.3.0 Rendering the message took over {seconds:g} s; try again later"
 AUTH_REQUIRED = "530 5.7.0 Authentication required"
 # RFC 4954 6: 454 4.7.0 is a temporary authentication failure (relay.smtp.auth's throttle).
 AUTH_THROTTLED = (

@@ -9,13 +9,17 @@ after the one before it ended: parallel sessions wait in line like one session, 
 answers to failed guesses are at least that far apart, and a shop that opens ten connections at
 once (no failures) waits only for the checks themselves. An attempt that would wait more than
 the horizon (every check ahead of it failing) is refused at once and never checked.
+
+Taking a place and starting a check read the line, then write it: each holds the address's
+lock (`serialize`) first, so that two workers, or two nodes on one PostgreSQL, never both find
+the line empty and both start a check.
 """
 
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from relay.store.sql import Conn, Tx, changed, execute, insert, row, rows
+from relay.store.sql import Conn, Tx, changed, execute, insert, row, rows, serialize
 
 _MAX_DOUBLINGS = 30  # 2**30 base delays: far past any cap, and no float overflow
 
@@ -92,6 +96,7 @@ def queue_attempt(tx: Tx, ip: str, throttle: Throttle, now: float | None = None)
     """Take a place in the address's line; the check starts at once when nothing is ahead
     and no wait is due. Refused (no place taken) when the wait would pass the horizon."""
     now = time.time() if now is None else now
+    serialize(tx, _line_lock(ip))
     line = _line(tx, ip, now, throttle)
     at = line.turn_at(throttle, len(line.waiting), now)
     if at - now > throttle.horizon:
@@ -121,6 +126,7 @@ def next_turn(conn: Conn, ip: str, attempt: int, throttle: Throttle, now: float)
 def start_attempt(tx: Tx, ip: str, attempt: int, throttle: Throttle, now: float) -> bool:
     """Start the check of a waiting attempt if it is first in line and its time has come
     (checked inside the write: another worker may have started one since the caller looked)."""
+    serialize(tx, _line_lock(ip))
     line = _line(tx, ip, now, throttle)
     if line.waiting[:1] != [attempt] or not line.due(throttle, now):
         return False
@@ -158,6 +164,10 @@ def finish_attempt(
 def drop_attempt(tx: Tx, attempt: int) -> None:
     """An attempt whose session ended before its check started leaves the line."""
     execute(tx, "DELETE FROM auth_attempts WHERE id = ? AND started_at IS NULL", (attempt,))
+
+
+def _line_lock(ip: str) -> str:
+    return f"auth-line:{ip}"
 
 
 def _line(conn: Conn, ip: str, now: float, throttle: Throttle) -> Line:

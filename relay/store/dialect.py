@@ -12,9 +12,13 @@ RETURNING` and `SAVEPOINT` mean the same in SQLite (3.35+) and PostgreSQL. The h
 - `driver_error` / `translate`: the driver's exceptions, turned into relay.store.errors;
 - `row_lock`: what a SELECT that is followed by a write of the same row ends with
   (PostgreSQL: `FOR UPDATE`, so two nodes cannot both act on what they read; SQLite: nothing,
-  its write transactions never overlap).
+  its write transactions never overlap);
+- `name_lock`: a statement that holds a lock on a name (its `lock_key`, bound to `?`) until
+  the transaction ends, for a check-then-write whose rows may not exist yet, so that no row
+  can be locked (PostgreSQL: `pg_advisory_xact_lock`; SQLite: none, as for `row_lock`).
 """
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from string import Template
@@ -51,7 +55,15 @@ class Dialect:
     # relay.store.sql.insert_large); None: the engine binds large values without keeping them.
     write_blob: Callable[[Any, str, str, int, bytes], None] | None = None
     row_lock: str = ""
+    name_lock: str = ""
 
     def ddl(self, template: str) -> str:
         """A migration's text with this engine's words for `$id`, `$blob`, ..."""
         return Template(template).substitute(self.ddl_types)
+
+
+def lock_key(name: str) -> int:
+    """The lock key of a name: 64 bits of its SHA-256, signed as PostgreSQL's bigint (advisory
+    locks are per database, so two relays on two databases of one server never meet)."""
+    digest = hashlib.sha256(f"relay:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)

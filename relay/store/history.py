@@ -44,7 +44,8 @@ def messages_by_id(conn: Conn, ids: list[str], shop: str | None = None) -> list[
 def order_messages(conn: Conn, shop: str, order: str, limit: int = 200) -> list[dict[str, Any]]:
     found = rows(
         conn,
-        _MESSAGE + " WHERE m.shop = ? AND m.order_ref = ? ORDER BY m.created_at, m.id LIMIT ?",
+        _MESSAGE + " WHERE m.shop = ? AND m.order_ref = ? AND m.test = 0"  # tests: in no order
+        " ORDER BY m.created_at, m.id LIMIT ?",
         (shop, order, limit),
     )
     return [dict(r) for r in found]

@@ -158,11 +158,9 @@ def history(
             where.append(f"{column} = ?")
             args.append(wanted)
     if to:
-        # Rows keep the address as the shop wrote it (email-validator lowers the domain only);
-        # the domain is case-insensitive (RFC 5321 2.4), and so, in practice, is the local
-        # part: every mailbox provider treats Max.Mustermann@ and max.mustermann@ as one.
-        where.append("lower(r.address) = ?")
-        args.append(to.strip().lower())
+        # The domain is case-insensitive (RFC 5321 2.4), and so, in practice, is the local part.
+        where.append("lower(r.address) = lower(?)")  # stored as written (migration 11's index)
+        args.append(to.strip())
     sql = HISTORY_SQL + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY m.created_at DESC, r.id LIMIT ?"
     return [_booleans(dict(r)) for r in rows(conn, sql, (*args, limit))]

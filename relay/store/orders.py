@@ -2,7 +2,9 @@
 searched by order number or customer address, paged by keyset (`after` the last row shown:
 its time and message id), never by OFFSET, so the thousandth page costs what the first does.
 
-A message without an order number is a row of its own. Every statement is scoped by the shop;
+A message without an order number is a row of its own, and so is a test (relay test-email, the
+API's "test"): a test belongs to no order, whatever X-Relay-Order it carried, and is never in an
+order's count or found by order number. Every statement is scoped by the shop;
 the indexes are migration 10's `messages(shop, created_at, id, order_ref)` for the walk and
 `messages(shop, order_ref, created_at, id)` for "is there a newer message of this order?".
 """
@@ -47,12 +49,18 @@ _COLUMNS = "m.id, m.order_ref, m.kind, m.subject, m.created_at, m.test"
 # Row values compare as tuples in both engines (SQLite 3.15+, PostgreSQL).
 _BEFORE = " AND (m.created_at, m.id) < (?, ?)"
 _NEWEST_OF_ORDER = (
-    " AND NOT EXISTS (SELECT 1 FROM messages n WHERE n.shop = m.shop"
-    " AND n.order_ref = m.order_ref AND (n.created_at, n.id) > (m.created_at, m.id){also})"
+    " AND (m.test <> 0 OR NOT EXISTS (SELECT 1 FROM messages n WHERE n.shop = m.shop"
+    " AND n.order_ref = m.order_ref AND n.test = 0"
+    " AND (n.created_at, n.id) > (m.created_at, m.id){also}))"
 )
+_NO_TESTS = " AND m.test = 0"
 _ORDER = " ORDER BY m.created_at DESC, m.id DESC LIMIT ?"
-# Driven by the address (index recipients_address): a customer has few messages, a shop many.
-_TO_ADDRESS = " AND {alias}.id IN (SELECT r.message FROM recipients r WHERE r.address = ?)"
+# Driven by the address (index recipients_address_lower, migration 11): a customer has few
+# messages, a shop many. Both sides lowered by the engine: what is typed as stored always
+# matches, and ASCII letters match in any case (SQLite's lower() changes only those).
+_TO_ADDRESS = (
+    " AND {alias}.id IN (SELECT r.message FROM recipients r WHERE lower(r.address) = lower(?))"
+)
 
 
 def _page(
@@ -64,7 +72,12 @@ def _page(
     found = rows(conn, sql + _ORDER, [*args, limit])
     return [
         OrderRow(
-            r["order_ref"], r["id"], r["kind"], r["subject"] or "", r["created_at"], bool(r["test"])
+            None if r["test"] else r["order_ref"],
+            r["id"],
+            r["kind"],
+            r["subject"] or "",
+            r["created_at"],
+            bool(r["test"]),
         )
         for r in found
     ]
@@ -84,7 +97,7 @@ def orders_to(
     where = _TO_ADDRESS.format(alias="m") + _NEWEST_OF_ORDER.format(
         also=_TO_ADDRESS.format(alias="n")
     )
-    wanted = address.strip().lower()
+    wanted = address.strip()
     return _page(conn, where, [shop, wanted, wanted], after, limit)
 
 
@@ -93,7 +106,9 @@ def orders_like(
 ) -> list[OrderRow]:
     """Orders whose number starts with `prefix` (case-insensitive), newest first."""
     pattern = _escape_like(prefix.strip().lower()) + "%"
-    where = " AND lower(m.order_ref) LIKE ? ESCAPE '\\'" + _NEWEST_OF_ORDER.format(also="")
+    where = (
+        " AND lower(m.order_ref) LIKE ? ESCAPE '\\'" + _NO_TESTS + _NEWEST_OF_ORDER.format(also="")
+    )
     return _page(conn, where, [shop, pattern], after, limit)
 
 
@@ -101,7 +116,7 @@ def order_summaries(conn: Conn, shop: str, orders: list[str]) -> dict[str, Order
     """How many messages each order has, and its recipients by state."""
     if not orders:
         return {}
-    scope = f" WHERE m.shop = ? AND m.order_ref IN ({marks(len(orders))})"
+    scope = f" WHERE m.shop = ? AND m.order_ref IN ({marks(len(orders))})" + _NO_TESTS
     args = [shop, *orders]
     counts = rows(
         conn,
@@ -119,6 +134,16 @@ def order_summaries(conn: Conn, shop: str, orders: list[str]) -> dict[str, Order
     return {
         r["order_ref"]: OrderSummary(int(r["n"]), states.get(r["order_ref"], {})) for r in counts
     }
+
+
+def order_message_count(conn: Conn, shop: str, order: str) -> int:
+    """How many messages the order has (tests are in no order): said where a list is cut."""
+    found = rows(
+        conn,
+        "SELECT count(*) AS n FROM messages m WHERE m.shop = ? AND m.order_ref = ?" + _NO_TESTS,
+        (shop, order),
+    )
+    return int(found[0]["n"])
 
 
 def _escape_like(text: str) -> str:

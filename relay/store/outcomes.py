@@ -48,7 +48,7 @@ OUTCOMES = frozenset({*_MESSAGE_TYPES, EventKind.OPTED_OUT})
 
 _FACTS = """
 SELECT r.address, r.reason, r.detail, r.attempts, r.next_attempt_at, r.last_code,
-       r.last_status, r.last_text, m.kind, m.order_ref, m.identity, s.custom_kinds
+       r.last_status, r.last_text, m.kind, m.order_ref, m.identity, m.test, s.custom_kinds
 FROM recipients r JOIN messages m ON m.id = r.message LEFT JOIN shops s ON s.name = m.shop
 WHERE r.id = ?
 """
@@ -114,6 +114,7 @@ def _facts(
         dsn=dsn,
         next_attempt_at=found["next_attempt_at"] if event_type is EventType.DEFERRED else None,
         identity=found["identity"],
+        test=bool(found["test"]),
     )
 
 

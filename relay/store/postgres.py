@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
 
-from relay.store.dialect import POSTGRESQL_TYPES, Dialect
+from relay.store.dialect import POSTGRESQL_TYPES, Dialect, lock_key
 from relay.store.errors import StoreError, StoreUnavailable
 from relay.store.schema import MIGRATIONS, render
 
@@ -66,6 +65,9 @@ POSTGRESQL = Dialect(
     driver_error=psycopg.Error,
     translate=translate,
     row_lock=" FOR UPDATE",
+    # Waits for the name's lock and holds it until COMMIT or ROLLBACK (READ COMMITTED: the
+    # statements after it see what the previous holder committed).
+    name_lock="SELECT pg_advisory_xact_lock(?)",
 )
 
 
@@ -184,13 +186,6 @@ def connect(info: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
 
 
 # -- advisory locks ----------------------------------------------------------------------------
-
-
-def lock_key(name: str) -> int:
-    """The advisory lock key of a name: 64 bits of its SHA-256, signed as PostgreSQL's bigint.
-    Advisory locks are per database, so two relays on two databases of one server never meet."""
-    digest = hashlib.sha256(f"relay:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @contextlib.contextmanager

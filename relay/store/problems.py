@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from relay.store.sql import Conn, Tx, changed, insert, row, rows
+from relay.store.sql import Conn, Tx, changed, insert, row, rows, serialize
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,11 @@ def open_problem(
     reason: str | None,
     at: float,
 ) -> int | None:
-    """The new problem's id; None when the recipient has one already (it ends only once)."""
+    """The new problem's id; None when the recipient has one already (it ends only once).
+    Under the recipient's lock: of two transactions that end one recipient at once (two
+    reports about it on two nodes), the second finds the first's problem instead of failing
+    on the unique recipient."""
+    serialize(tx, f"problem:{recipient}")
     if row(tx, "SELECT 1 FROM problems WHERE recipient = ?", (recipient,)) is not None:
         return None
     return insert(
@@ -74,6 +78,13 @@ def list_problems(
     sql = "SELECT * FROM problems" + (" WHERE " + " AND ".join(where) if where else "")
     found = rows(conn, sql + " ORDER BY id DESC LIMIT ?", (*args, limit))
     return [_problem(r) for r in found]
+
+
+def count_problems(conn: Conn, shop: str, *, only_open: bool = True) -> int:
+    """How many problems `list_problems` would list without its limit."""
+    sql = "SELECT count(*) AS n FROM problems WHERE shop = ?"
+    found = row(conn, sql + (" AND acked_at IS NULL" if only_open else ""), (shop,))
+    return int(found["n"]) if found is not None else 0
 
 
 def count_open(conn: Conn) -> dict[str, int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relay.store import hooks
-from relay.store.sql import Conn, Tx, execute, insert, row, rows
+from relay.store.sql import Conn, Tx, execute, insert, row, rows, serialize
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,12 @@ def finish_report(
 
 
 def same_report(conn: Conn, recipient: int, fingerprint: str, status: str) -> int | None:
-    """The first report with this status that said the same about this recipient."""
+    """The first report with this status that said the same about this recipient. Inside a
+    write transaction it first takes the lock of (recipient, fingerprint), held until the
+    commit that records this report: of two copies of one report processed at once (two
+    workers, two nodes) the second sees the first and counts as its duplicate."""
+    if isinstance(conn, Tx):
+        serialize(conn, f"report:{recipient}:{fingerprint}")
     found = row(
         conn,
         "SELECT min(id) AS id FROM reports WHERE recipient = ? AND fingerprint = ? AND status = ?",

@@ -8,6 +8,11 @@ bounces are matched by), every attempt (time, MX host, reply, TLS) and every eve
 bounce still finds its recipient (by the token of its bounce address, or the Message-ID).
 A message with a recipient still waiting (queued, deferred, in flight, quarantined) keeps its
 body whatever its age: it may still be sent.
+
+Received reports are kept the same way: after the period the raw bytes of a processed report
+are dropped (an empty `raw`), what parsing and matching found stays (kind, status, recipient,
+the parsed JSON, the fingerprint that counts a repeat once). Anyone may send a report, so
+without this the store would keep every stranger's bytes forever.
 """
 
 import time
@@ -38,6 +43,21 @@ def drop_old_bodies(tx: Tx, before: float, limit: int = 500) -> int:
     )
     changed(tx, f"UPDATE recipients SET prefix = ? WHERE message IN ({marks(len(ids))})",
             (b"", *ids))  # fmt: skip
+    return len(ids)
+
+
+_OLD_REPORTS = (
+    "SELECT id FROM reports WHERE received_at < ? AND status <> 'new' AND length(raw) > 0"
+    " ORDER BY id LIMIT ?"
+)
+
+
+def drop_old_reports(tx: Tx, before: float, limit: int = 500) -> int:
+    """Drop the raw bytes of up to `limit` processed reports received before `before`; how
+    many. Call again until it returns 0, as drop_old_bodies."""
+    ids = [r["id"] for r in rows(tx, _OLD_REPORTS, (before, limit))]
+    if ids:
+        changed(tx, f"UPDATE reports SET raw = ? WHERE id IN ({marks(len(ids))})", (b"", *ids))
     return len(ids)
 
 

@@ -9,7 +9,7 @@ is a new migration at the end (a test checks that a version-3 database migrates 
 from collections.abc import Mapping
 
 from relay.store.dialect import Dialect
-from relay.store.schema_console import CONSOLE
+from relay.store.schema_console import CONSOLE, CONSOLE_SEARCH
 
 Migration = str | Mapping[str, str]  # one template, or {dialect name: template}
 
@@ -459,6 +459,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V8_NODES,
     _V9_WIRE,
     CONSOLE,
+    CONSOLE_SEARCH,
 )
 
 

@@ -1,4 +1,4 @@
-"""Migration 10, the shop console's tables and indexes (relay.store.schema lists it)."""
+"""Migrations 10 and 11, the shop console's tables and indexes (relay.store.schema lists them)."""
 
 # 10: the shop console (issue 12): console users of a shop (besides the shop's own log-in, its
 # SMTP credentials), sessions as server-side records (the cookie holds a secret whose SHA-256
@@ -32,4 +32,20 @@ CONSOLE = """
     CREATE INDEX messages_shop_created ON messages(shop, created_at, id, order_ref);
     CREATE INDEX messages_shop_order_created ON messages(shop, order_ref, created_at, id);
     DROP INDEX messages_shop_order
+    """
+
+# 11: a customer's address is found however it is cased. Submission keeps the local part as
+# written (RFC 5321 §2.4: its case is the receiving side's to decide), so the console's search
+# by address and the blocks a shop sees (its recipients joined to the lower-case block list)
+# compare lower(address); this index keeps that a lookup, not a scan of every recipient. It
+# replaces the index on the address as written, which no statement uses any more (`relay
+# messages --to` compares lower-cased too): one index per recipient written, as before.
+# And `GET /api/v1/suppressions` pages newest first by keyset (created_at, address[, kind]):
+# these two indexes give the rows in that order without sorting a shop's every opt-out (or the
+# relay's every block) for each page.
+CONSOLE_SEARCH = """
+    CREATE INDEX recipients_address_lower ON recipients(lower(address));
+    DROP INDEX recipients_address;
+    CREATE INDEX optouts_shop_created ON optouts(shop, created_at, address, kind);
+    CREATE INDEX blocks_created ON blocks(created_at, address)
     """

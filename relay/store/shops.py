@@ -15,6 +15,7 @@ from typing import Any
 
 from relay.model import EventKind, Shop, Verdict
 from relay.store.events import add_event
+from relay.store.outbox import drop_pending
 from relay.store.sql import Conn, Tx, execute, marks, row, rows, value
 from relay.store.sql import changed as changed_rows
 
@@ -118,8 +119,9 @@ def update_shop(tx: Tx, shop: Shop, changed: tuple[str, ...], now: float) -> boo
 
 
 def remove_shop(tx: Tx, name: str, now: float) -> bool:
-    """Mark the shop removed: credentials and DKIM key gone, design, templates and DNS verdicts
-    deleted, history kept. False when there was no such shop."""
+    """Mark the shop removed: credentials and DKIM key gone, design, templates, DNS verdicts
+    and the webhook endpoint deleted (events waiting for it are dropped: late outcomes of its
+    mail are told nobody), history kept. False when there was no such shop."""
     done = changed_rows(
         tx,
         "UPDATE shops SET removed_at = ?, password_hash = ?, dkim_private_key = ''"
@@ -128,8 +130,9 @@ def remove_shop(tx: Tx, name: str, now: float) -> bool:
     )
     if not done:
         return False
-    for table in ("dns_verdicts", "shop_designs", "shop_templates"):
+    for table in ("dns_verdicts", "shop_designs", "shop_templates", "webhook_endpoints"):
         execute(tx, f"DELETE FROM {table} WHERE shop = ?", (name,))
+    drop_pending(tx, name, "the shop was removed", now)
     add_event(tx, EventKind.SHOP_REMOVED, shop=name, at=now)
     _bump_version(tx)
     return True

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from relay.store.dialect import Dialect
+from relay.store.dialect import Dialect, lock_key
 
 Args = Sequence[Any] | Mapping[str, Any]
 log = logging.getLogger(__name__)
@@ -115,6 +115,15 @@ def insert(c: Conn, sql: str, args: Args = ()) -> int:
         assert found is not None
         return int(found[0])
     return int(execute(c, sql, args).lastrowid)
+
+
+def serialize(tx: Tx, name: str) -> None:
+    """Hold a lock on `name` until `tx` ends, before reading what decides a write: two
+    transactions that serialize on one name (on two nodes, or two connections of one writer
+    pool) see each other's rows one after the other. Dialect hook `name_lock` (nothing on
+    SQLite, whose write transactions never overlap)."""
+    if tx._dialect.name_lock:
+        execute(tx, tx._dialect.name_lock, (lock_key(name),))
 
 
 def run_many(c: Conn, sql: str, seq: Iterable[Args]) -> None:

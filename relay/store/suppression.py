@@ -97,16 +97,43 @@ def mailto_target(conn: Conn, token: str) -> tuple[str, str, str] | None:
 
 
 def blocks_seen_by(
-    conn: Conn, shop: str, address: str | None = None, limit: int = 1000
+    conn: Conn,
+    shop: str,
+    address: str | None = None,
+    limit: int = 1000,
+    before: tuple[float, str] | None = None,
 ) -> list[Block]:
     """Blocks of addresses this shop has sent to: the block list is one for all shops, and
-    a shop may learn why its own customers' mail is stopped, never who else is blocked."""
+    a shop may learn why its own customers' mail is stopped, never who else is blocked.
+    Blocks are stored lower-case, recipients as written: each block is looked up in the index
+    recipients_address_lower (migration 11), and its few messages checked for the shop (not
+    every message of the shop read for every block)."""
     sql = (
         "SELECT b.* FROM blocks b WHERE EXISTS (SELECT 1 FROM recipients r"
-        " JOIN messages m ON m.id = r.message WHERE r.address = b.address AND m.shop = ?)"
+        " WHERE lower(r.address) = lower(b.address)"  # expressions alike: the index applies
+        " AND EXISTS (SELECT 1 FROM messages m WHERE m.id = r.message AND m.shop = ?))"
     )
     args: list[Any] = [shop]
     if address:
         sql, args = sql + " AND b.address = ?", [*args, address.lower()]
-    found = rows(conn, sql + " ORDER BY b.created_at LIMIT ?", (*args, limit))
-    return [Block(**dict(r)) for r in found]
+    if before is not None:  # keyset: the rows after the last one of the page before
+        sql, args = sql + " AND (b.created_at, b.address) < (?, ?)", [*args, *before]
+    sql += " ORDER BY b.created_at DESC, b.address DESC LIMIT ?"  # newest first
+    return [Block(**dict(r)) for r in rows(conn, sql, (*args, limit))]
+
+
+def optouts_newest_first(
+    conn: Conn,
+    shop: str,
+    address: str | None = None,
+    limit: int = 1000,
+    before: tuple[float, str, str] | None = None,
+) -> list[OptOut]:
+    """A shop's opt-outs, newest first, in keyset pages (index optouts_shop_created)."""
+    sql, args = "SELECT * FROM optouts WHERE shop = ?", [shop]
+    if address:
+        sql, args = sql + " AND address = ?", [*args, address.lower()]
+    if before is not None:
+        sql, args = sql + " AND (created_at, address, kind) < (?, ?, ?)", [*args, *before]
+    sql += " ORDER BY created_at DESC, address DESC, kind DESC LIMIT ?"
+    return [OptOut(**dict(r)) for r in rows(conn, sql, (*args, limit))]

@@ -79,6 +79,7 @@ class MessageFacts:
     dsn: Dsn | None = None
     next_attempt_at: float | None = None  # unix time (deferred)
     identity: str | None = None  # "shop" or "fallback" (who the From was)
+    test: bool = False  # a test message (relay test-email, the API's "test"): never escalated
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class Event:
 def escalates(facts: MessageFacts) -> bool:
     """Mandatory mail that cannot reach the customer (SPEC "API and webhooks"): bounced
     (expired included), failed, or suppressed because the address is blocked."""
-    if not facts.mandatory:
+    if not facts.mandatory or facts.test:  # a test reaches staff, not a customer to write to
         return False
     if facts.state == "suppressed":
         return facts.reason == "blocked"

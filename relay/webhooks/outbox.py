@@ -29,7 +29,7 @@ from relay.store.errors import StoreError
 from relay.store.sql import Tx
 from relay.store.webhooks import Endpoint, disable_endpoint, endpoints
 from relay.webhooks.schedule import next_attempt
-from relay.webhooks.sender import Delivery, Outcome, Sender, SendResult
+from relay.webhooks.sender import EXCERPT, Delivery, Outcome, Sender, SendResult
 from relay.webhooks.vault import SealBroken, Vault
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class OutboxWorker:
     # -- one row ---------------------------------------------------------------------------
 
     async def _deliver(self, row: store.Claimed, endpoint: Endpoint | None) -> None:
-        posted = False
+        posted = recorded = False
         try:
             if endpoint is None or not endpoint.active:
                 why = "the shop has no webhook endpoint now"
@@ -206,8 +206,11 @@ class OutboxWorker:
             posted = True
             self._done_waiting(row.shop)  # the shop's next rows may be claimed meanwhile
             await self._record(row, result)
-        except Exception:  # the row stays leased; its lease runs out and it is sent again
+            recorded = True
+        except Exception as exc:
             log.exception("webhooks: event %s of shop %s failed", row.webhook_id, row.shop)
+            if not recorded:
+                await self._record_failure(row, exc)
         finally:
             if not posted:
                 self._done_waiting(row.shop)
@@ -255,6 +258,16 @@ class OutboxWorker:
                 store.drop_pending(tx, row.shop, "the endpoint answered 410 Gone", now)
 
         await self._save(job)
+
+    async def _record_failure(self, row: store.Claimed, exc: Exception) -> None:
+        """A bug, or an answer nothing foresaw, counts as a failed try: the row goes back on
+        the schedule and ends at max_age like any other. Left leased, it would be renewed with
+        the worker's other rows, never tried again, and hold back the message's later events."""
+        why = f"internal error: {type(exc).__name__}: {exc}"[:EXCERPT]
+        try:
+            await self._record(row, SendResult(Outcome.RETRY, why))
+        except Exception:  # the row's lease runs out when this worker stops; sent again then
+            log.exception("webhooks: the failure of event %s was not recorded", row.webhook_id)
 
     async def _save(self, job: Callable[[Tx], object]) -> None:
         """Write a result; a store that refuses (a full disk) is asked again a few times. If

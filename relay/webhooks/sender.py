@@ -28,6 +28,8 @@ import asyncio
 import contextlib
 import datetime
 import email.utils
+import logging
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -42,8 +44,14 @@ from relay.webhooks.guard import AddressResolver, UrlPolicy, UrlProblem, parse_u
 from relay.webhooks.session import AddressRefused, guarded_session
 from relay.webhooks.signing import signed_headers
 
+log = logging.getLogger(__name__)
+
 RESPONSE_CAP = 4096  # bytes of a response read (for the error words); the rest is dropped
 EXCERPT = 200  # characters of a response body or Location kept in `why`
+# delay-seconds is 1*DIGIT, and DIGIT is ASCII 0-9 only (RFC 9110 §10.2.3, RFC 5234 B.1):
+# str.isdigit() also takes "²" and other digits int() refuses. Twelve digits are 30,000 years;
+# a longer number (int() refuses more than 4300 digits) is not an answer we act on.
+DELAY_SECONDS = re.compile(r"[0-9]{1,12}")
 
 
 class Outcome(StrEnum):
@@ -155,9 +163,14 @@ class Sender:
                 head = await response.content.read(RESPONSE_CAP)
                 if not response.content.at_eof():
                     response.close()  # a connection with unread data cannot be reused
-                return judge_response(response.status, response.headers, head, now)
+                status, response_headers = response.status, response.headers
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             return judge_failure(exc, self.settings)
+        try:
+            return judge_response(status, response_headers, head, now)
+        except Exception:  # whatever a receiver answers, the event gets an outcome
+            log.exception("webhooks: the answer of %s could not be judged", target.url)
+            return SendResult(Outcome.RETRY, f"HTTP {status}: answer not understood", status)
 
 
 def judge_response(status: int, headers: Mapping[str, str], head: bytes, now: float) -> SendResult:
@@ -208,8 +221,10 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
+    if DELAY_SECONDS.fullmatch(text):
         return float(int(text))
+    if text.isdigit():
+        return None  # digits, but not 1 to 12 ASCII ones: ignored, the schedule decides
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

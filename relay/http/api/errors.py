@@ -84,9 +84,22 @@ def pointer(field: str | None) -> str | None:
     return field if field.startswith("/") else "/" + field
 
 
+# The webhook URL's name could not be resolved now (SERVFAIL, a timeout: the relay's resolver
+# or the shop's name servers): nothing is wrong with the request, so not 422 (RFC 9110
+# §15.5.21) but 503 with Retry-After (§15.6.4), as other outages of the relay are answered.
+DNS_RETRY_AFTER = "60"
+
+
 def from_action(error: ActionError) -> ApiError:
     if isinstance(error, NotFound):
         return ApiError("not-found", error.detail)
+    if error.code == "webhook-url-dns":
+        return ApiError(
+            "unavailable",
+            f"{error.detail}; try again in a minute",
+            field=pointer(error.field),
+            headers={"Retry-After": DNS_RETRY_AFTER},
+        )
     if error.code.startswith("webhook-url-"):
         return ApiError("webhook-url", error.detail, field=pointer(error.field))
     return ApiError("invalid-request", error.detail, field=pointer(error.field))

@@ -26,6 +26,7 @@ from relay.model import RecipientPlan, Shop
 from relay.prepare.pipeline import Prepared, Rejection
 from relay.store import idempotency
 from relay.store.errors import StoreError
+from relay.store.orders import order_message_count
 from relay.store.sql import Tx
 from relay.submit import ShopGone
 
@@ -202,10 +203,6 @@ def _plan_row(plan: RecipientPlan, kind: str) -> dict[str, Any]:
     return {"state": str(plan.state), "reason": plan.reason, "detail": plan.detail, "kind": kind}
 
 
-def _plan_row(plan: RecipientPlan, kind: str) -> dict[str, Any]:
-    return {"state": str(plan.state), "reason": plan.reason, "detail": plan.detail, "kind": kind}
-
-
 async def get_message(request: web.Request) -> web.Response:
     api, caller = deps(request), shop(request)
     found = message(
@@ -225,7 +222,8 @@ async def get_order(request: web.Request) -> web.Response:
     found = order_messages(api.read(), caller.name, order, language(request, caller.language))
     if not found:
         raise not_found(f"message for order {order!r}")
-    return answer({"order": order, "messages": [message_body(m) for m in found]})
+    total = order_message_count(api.read(), caller.name, order)
+    return answer({"order": order, "total": total, "messages": [message_body(m) for m in found]})
 
 
 def message_body(view: MessageView) -> dict[str, Any]:

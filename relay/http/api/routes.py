@@ -109,7 +109,7 @@ ROUTES: tuple[Route, ...] = (
         "/suppressions",
         shop.suppressions,
         "This shop's blocked and opted-out addresses, with why and since when",
-        {"200": ("blocks and opt-outs", "Suppressions")},
+        {"200": ("blocks and opt-outs, newest first, a page of each", "Suppressions")},
         parameters=[
             {
                 "name": "address",
@@ -118,8 +118,23 @@ ROUTES: tuple[Route, ...] = (
                 "schema": {"type": "string"},
                 "description": "only this address",
             },
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
+                "description": "at most this many blocks and this many opt-outs",
+            },
+            {
+                "name": "after",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,1000}$"},
+                "description": "the `next` of the last answer: the page after it",
+            },
             LANGUAGE,
         ],
+        errors=(422,),
     ),
     Route(
         "GET",
@@ -139,7 +154,7 @@ ROUTES: tuple[Route, ...] = (
             "201": ("created; `secret` is shown this once", "Webhook"),
         },
         body="WebhookPut",
-        errors=(400, 413, 415, 422),
+        errors=(400, 413, 415, 422, 503),
     ),
     Route(
         "DELETE",

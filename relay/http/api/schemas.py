@@ -27,6 +27,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 STRING = {"type": "string"}
+COUNT = {"type": "integer", "minimum": 0}
 TIME = {"type": "string", "format": "date-time"}
 ADDRESS = {"type": "string", "minLength": 3, "maxLength": 320, "pattern": "^[^\\s@]+@[^\\s@]+$"}
 ORDER = {"type": "string", "minLength": 1, "maxLength": 128}
@@ -63,7 +64,10 @@ def _send_template() -> dict[str, Any]:
             "order": {**ORDER, "description": "the order it belongs to (X-Relay-Order)"},
             "language": {"enum": LANGUAGES, "description": "default: the shop's language"},
             "data": {"type": "object", "description": "the values the template shows"},
-            "test": {"type": "boolean", "description": "a test message (marked in history)"},
+            "test": {
+                "type": "boolean",
+                "description": "a test: marked in history, in no order's list, never escalated",
+            },
         },
         description="Send a message the relay renders from a template with data",
     )
@@ -171,10 +175,17 @@ def _suppressions() -> dict[str, Any]:
         description="the customer stopped one optional kind of this shop's mail",
     )
     return _object(
-        ["blocks", "optouts"],
+        ["blocks", "optouts", "next"],
         {
-            "blocks": {"type": "array", "items": block},
-            "optouts": {"type": "array", "items": optout},
+            "blocks": {"type": "array", "items": block, "description": "newest first"},
+            "optouts": {"type": "array", "items": optout, "description": "newest first"},
+            "next": _nullable(
+                {
+                    **STRING,
+                    "description": "more in either list: pass it as `after` for the next page"
+                    " (a list that ended comes back empty); null: nothing more",
+                }
+            ),
         },
     )
 
@@ -285,13 +296,26 @@ def components() -> dict[str, dict[str, Any]]:
         "Accepted": _accepted(),
         "Message": _message(),
         "OrderMessages": _object(
-            ["order", "messages"],
-            {"order": STRING, "messages": {"type": "array", "items": ref("Message")}},
+            ["order", "total", "messages"],
+            {
+                "order": STRING,
+                "total": {
+                    **COUNT,
+                    "description": "all the order's messages; the first 200 are listed",
+                },
+                "messages": {"type": "array", "items": ref("Message")},
+            },
         ),
         "Suppressions": _suppressions(),
         "Webhook": _webhook(),
         "WebhookPut": _webhook_put(),
         "Problem": _problem(),
-        "Problems": _object(["problems"], {"problems": {"type": "array", "items": ref("Problem")}}),
+        "Problems": _object(
+            ["total", "problems"],
+            {
+                "total": {**COUNT, "description": "problems in all; the newest 200 are listed"},
+                "problems": {"type": "array", "items": ref("Problem")},
+            },
+        ),
         "Error": _error(),
     }

@@ -10,19 +10,27 @@ from aiohttp import web
 from relay.actions import problems as problem_actions
 from relay.actions import webhooks as webhook_actions
 from relay.actions.errors import ActionError
-from relay.actions.suppressions import shop_suppressions
+from relay.actions.suppressions import MAX_LIST, Cursor, shop_suppressions
 from relay.http.api.body import json_body, validate
 from relay.http.api.deps import answer, deps, iso, language, shop, token
 from relay.http.api.errors import ApiError, from_action, not_found
+from relay.store.problems import count_problems
 
 
 async def suppressions(request: web.Request) -> web.Response:
+    """Newest first, `limit` of each list a page; `next` is the cursor of the page after."""
     api, caller = deps(request), shop(request)
     lang = language(request, caller.language)
     address = request.query.get("address") or None
-    found = shop_suppressions(api.read(), caller.name, address, lang)
+    limit = _limit(request.query.get("limit"))
+    try:
+        after = Cursor.decode(request.query["after"]) if "after" in request.query else None
+    except ActionError as error:
+        raise ApiError("invalid-request", error.detail, field="after") from None
+    found = shop_suppressions(api.read(), caller.name, address, lang, limit, after)
     return answer(
         {
+            "next": found.next.encode() if found.next else None,
             "blocks": [
                 {
                     "address": b.address,
@@ -44,6 +52,16 @@ async def suppressions(request: web.Request) -> web.Response:
             ],
         }
     )
+
+
+def _limit(text: str | None) -> int:
+    if text is None:
+        return MAX_LIST
+    if not (text.isascii() and text.isdigit() and len(text) <= 4) or not 1 <= int(text) <= MAX_LIST:
+        raise ApiError(
+            "invalid-request", f"limit is a whole number from 1 to {MAX_LIST}", field="limit"
+        )
+    return int(text)
 
 
 def _webhook_body(view: webhook_actions.WebhookView, secret: str | None = None) -> dict[str, Any]:
@@ -108,7 +126,8 @@ async def list_problems(request: web.Request) -> web.Response:
         include_acked=state == "all",
         language=language(request, caller.language),
     )
-    return answer({"problems": [_problem_body(p) for p in found]})
+    total = count_problems(api.read(), caller.name, only_open=state != "all")
+    return answer({"total": total, "problems": [_problem_body(p) for p in found]})
 
 
 async def ack_problem(request: web.Request) -> web.Response:

@@ -24,7 +24,9 @@ __all__ = ["CONSOLE", "PREFIX", "ConsoleDeps", "console_app", "console_deps", "n
 
 
 def console_app(deps: ConsoleDeps) -> web.Application:
-    app = web.Application(middlewares=[refusals, body_limit, logged_in, csrf])
+    # body_limit first: it clones the request, and the error pages of `refusals` must see the
+    # session `logged_in` finds (their links and navigation are a logged-in shop's).
+    app = web.Application(middlewares=[body_limit, refusals, logged_in, csrf])
     app[CONSOLE] = deps
     app.router.add_get("", _home)
     app.router.add_get("/", orders.overview)

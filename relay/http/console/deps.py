@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from config import Config
+from relay.actions.dns import ShopDns
 from relay.compose import TemplateRequest
 from relay.model import Shop
 from relay.smtp.auth import ShopAuthenticator
@@ -33,6 +34,7 @@ class ConsoleDeps:
     cookie_key: bytes  # signs the console's cookies (derived from the relay's secret)
     secure: bool  # Secure cookies with the __Host- prefix (see secure_cookies)
     authenticator: ShopAuthenticator  # SMTP AUTH's throttle, which log-ins share
+    dns: ShopDns  # the DNS page's lookups: one run per shop at a time, in a pool of their own
     submitter: Submitter | None = None  # test e-mails; None: the console offers none
     render: Render | None = None  # where templates are rendered (the API's Renderer)
     login_wait: float = LOGIN_WAIT
@@ -55,6 +57,7 @@ def console_deps(
         authenticator=ShopAuthenticator(read, write, config.submission.auth_failure_delay),
         submitter=submitter,
         render=render,
+        dns=ShopDns(config, read, write),
     )
 
 

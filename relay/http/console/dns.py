@@ -5,12 +5,8 @@ is stored and switches signing as the shop on or off from the next message)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
-from relay.actions.dns import check_now, publish_records
-from relay.dns import check_resolver
 from relay.errors import SetupError
 from relay.http.console.deps import deps
 from relay.http.console.orders import fallback_warnings
@@ -26,8 +22,7 @@ async def show(request: web.Request) -> web.Response:
     t = words(request, shop)
     conn = d.read()
     try:
-        resolver = check_resolver(d.config)
-        records = await asyncio.to_thread(publish_records, shop, d.config, resolver)
+        records = await d.dns.records(shop)
         lookup_error = None
     except SetupError as error:
         records, lookup_error = [], str(error)
@@ -67,7 +62,7 @@ def _results(verdict: Verdict | None) -> list[dict]:
 async def check(request: web.Request) -> web.StreamResponse:
     shop, d = shop_of(request), deps(request)
     try:
-        await check_now(d.config, d.read, d.write, shop.name)
+        await d.dns.check(shop)
     except SetupError as error:
         t = words(request, shop)
         return render(

@@ -1,10 +1,12 @@
-"""The console's middlewares, outermost first:
+"""The console's middlewares, outermost first (`body_limit`, then these in order):
 
 1. `refusals`: a missing page, or another shop's order, message or problem, is one 404 page
-   (never 403: the answer must not tell that the id exists); an unexpected error is a 500
-   page that names nothing, and is logged.
-2. `body_limit`: form bodies up to MAX_BODY (a header image of 200 KB in a multipart form);
-   the listener's own limit is for the opt-out pages' few bytes.
+   (never 403: the answer must not tell that the id exists); a method a route does not take
+   (the GET of a form's address) a 405 page; an unexpected error is a 500 page that names
+   nothing, and is logged.
+2. `body_limit` (outermost: the request it clones is the one the others share): form bodies
+   up to MAX_BODY (a header image of 200 KB in a multipart form); the listener's own limit is
+   for the opt-out pages' few bytes.
 3. `logged_in`: every page but the log-in page and the static files needs a live session
    (relay.http.console.sessions); without one a GET goes to the log-in page (and back after
    it), anything else is refused.
@@ -53,6 +55,14 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except web.HTTPNotFound:
         return not_found_page(request)
+    except web.HTTPMethodNotAllowed as exc:  # a GET of a form's POST-only address, say
+        t = words(request)
+        response = render(
+            request, "error.html", title=t("error.method_title"), t=t, status=405,
+            text=t("error.method"),
+        )  # fmt: skip
+        response.headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+        return response
     except web.HTTPRequestEntityTooLarge:
         t = words(request)
         return render(

@@ -120,10 +120,13 @@ async def order(request: web.Request) -> web.Response:
     shop = shop_of(request)
     t = words(request, shop)
     ref = request.match_info["order"]
-    messages = order_messages(deps(request).read(), shop.name, ref, t.language)
+    conn = deps(request).read()
+    messages = order_messages(conn, shop.name, ref, t.language)
     if not messages:  # no such order, or another shop's: the same answer
         raise web.HTTPNotFound()
+    total = store.order_message_count(conn, shop.name, ref)
+    cut = [t("order.cut", shown=len(messages), total=total)] if total > len(messages) else []
     return render(
         request, "order.html", title=t("order.title", order=ref), t=t, shop=shop,
-        active="orders", order=ref, messages=messages,
+        active="orders", order=ref, messages=messages, notices=cut,
     )  # fmt: skip

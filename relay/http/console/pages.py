@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from yarl import URL
 
 from relay.explain import kind_words
 from relay.http.console.deps import deps
@@ -102,7 +103,7 @@ def render(
         active=active,
         nav=[(key, PREFIX + _NAV_PATHS.get(key, f"/{key}")) for key in NAV],
         languages=LANGUAGE_NAMES,
-        switch_url=lambda code: _switch_url(request, code),
+        switch_url=lambda code: _switch_url(request, code, active),
         prefix=PREFIX,
         kind_words=lambda kind: one_kind(kind, t),
         state_word=lambda state: STATE_WORDS.get(state, (state, state))[t.index],
@@ -133,7 +134,18 @@ def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def _switch_url(request: web.Request, code: str) -> str:
-    """This page in another language: the GET of its path with `lang=` (a POST's page too)."""
-    query = {k: v for k, v in request.query.items() if k != "lang"}
-    return str(request.rel_url.with_query({**query, "lang": code}))
+def _switch_url(request: web.Request, code: str, active: str | None) -> str:
+    """This page in another language: the GET of its path with `lang=`. A page that answers a
+    POST (a refused test e-mail, a failed "check now") switches to the page its form is on:
+    the POST's own path may have no GET (it would be a bare 405)."""
+    if request.method in ("GET", "HEAD"):
+        query = {k: v for k, v in request.query.items() if k != "lang"}
+        return str(request.rel_url.with_query({**query, "lang": code}))
+    return str(URL(page_of(request.rel_url.path, active)).with_query({"lang": code}))
+
+
+def page_of(path: str, active: str | None) -> str:
+    """The GET page a form posted from: its section's page, the log-in page, or the overview."""
+    if active in NAV:
+        return PREFIX + _NAV_PATHS.get(active, f"/{active}")
+    return path if path == f"{PREFIX}/login" else f"{PREFIX}/"

@@ -70,6 +70,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Ihre Sitzung ist abgelaufen; nichts wurde geändert. Bitte melden Sie sich neu an.",
         "Your session has ended; nothing was changed. Please log in again.",
     ),
+    "error.method_title": ("Nur für ein Formular", "Only for a form"),
+    "error.method": (
+        "Diese Adresse nimmt nur ein abgeschicktes Formular an; nichts wurde geändert.",
+        "This address only takes a form that is sent; nothing was changed.",
+    ),
     "error.too_large_title": ("Zu groß", "Too large"),
     "error.too_large": (
         "Das Formular ist größer als {kb} KB; nichts wurde gespeichert.",
@@ -160,6 +165,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     # one order, one message
     "order.title": ("Bestellung {order}", "Order {order}"),
     "order.back": ("Alle Bestellungen", "All orders"),
+    "order.cut": (
+        "Gezeigt werden die ersten {shown} von {total} E-Mails dieser Bestellung.",
+        "The first {shown} of this order's {total} e-mails are shown.",
+    ),
     "msg.received": ("Eingegangen", "Received"),
     "msg.subject": ("Betreff", "Subject"),
     "msg.kind": ("Art", "Kind"),

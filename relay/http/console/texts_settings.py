@@ -150,6 +150,16 @@ SETTINGS_TEXTS: dict[str, tuple[str, str]] = {
     "problems.acked": ("Als erledigt markiert.", "Marked as done."),
     "problems.acked_by": ("erledigt ({who}, {when})", "done ({who}, {when})"),
     "problems.show_all": ("Auch erledigte anzeigen", "Show done ones too"),
+    "problems.cut": (
+        "Gezeigt werden die neuesten {shown} von {total} Fällen.",
+        "The newest {shown} of {total} cases are shown.",
+    ),
+    "problems.suppressions_cut": (
+        "Gezeigt werden die neuesten {shown} Sperren und Abmeldungen; alle liefert die API"
+        " (GET /api/v1/suppressions, seitenweise).",
+        "The newest {shown} blocks and opt-outs are shown; the API lists them all"
+        " (GET /api/v1/suppressions, page by page).",
+    ),
     "problems.show_open": ("Nur offene anzeigen", "Show open ones only"),
     "problems.bounced": ("Abgewiesene E-Mails (die letzten 50)", "Bounced mail (the last 50)"),
     "problems.complaints": ("Beschwerden", "Complaints"),
