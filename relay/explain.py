@@ -132,9 +132,20 @@ _BLOCK_WHY_DE = {"complaint": "Spam-Beschwerde", "admin": "vom Admin gesperrt"}
 
 
 def _reply(row: dict[str, Any]) -> str:
+    """` (550 5.1.1)`: the stored code of the last reply."""
     parts = [str(row.get("last_code") or ""), row.get("last_status") or ""]
     code = " ".join(p for p in parts if p)
     return f" ({code})" if code else ""
+
+
+def _deferral_reply(row: dict[str, Any]) -> str:
+    """The code of a deferral, only when a server sent it. The relay's own finding (a refused
+    connection, DNS trouble: the last attempt reached no MX host, `last_mx_host` is None)
+    carries a code for machines only; shown, it would read like the customer's server's
+    answer (issue 14). A row without the key (its source does not know) shows the code."""
+    if "last_mx_host" in row and row["last_mx_host"] is None:
+        return ""
+    return _reply(row)
 
 
 def reason_words(reason: str | None, language: str = "en") -> str | None:
@@ -160,7 +171,7 @@ def explain(row: dict[str, Any], language: str = "en") -> str:
     if state == "deferred":
         last = row.get("last_text") or say["deferred-default"]
         return say["deferred"].format(
-            at=_time(row.get("next_attempt_at")), last=last, reply=_reply(row)
+            at=_time(row.get("next_attempt_at")), last=last, reply=_deferral_reply(row)
         )
     if state == "quarantined":
         return say["quarantined"]
@@ -178,10 +189,9 @@ def _failed_words(row: dict[str, Any], language: str) -> str:
     reason = row.get("reason")
     if reason == "invalid-address":
         return _DE["invalid-address"]
-    words = reason_words(reason, "de")
-    if words:
-        return words + _reply(row)
-    return detail or _DE["failed-default"]
+    # Never a code: `failed` is the relay's own finding (DNS, a server without SMTPUTF8),
+    # its code made up, as the English words (the stored detail) say it.
+    return reason_words(reason, "de") or detail or _DE["failed-default"]
 
 
 def _suppressed(reason: str | None, detail: str) -> str:

@@ -191,13 +191,19 @@ def _recipient(
         address=record["address"],
         state=record["state"],
         reason=record["reason"],
-        text=explain({**record, **context}, language),
+        text=explain({**record, **context, "last_mx_host": _last_mx_host(attempts)}, language),
         typo_warning=_typo_words(typo, language),
         attempts=tuple(_attempt(a) for a in attempts),
         next_attempt_at=record["next_attempt_at"],
         updated_at=record["updated_at"],
         record=record,
     )
+
+
+def _last_mx_host(attempts: list[dict[str, Any]]) -> str | None:
+    """The server that gave the last reply (None: no attempt reached one; explain() then
+    shows no code)."""
+    return attempts[-1]["mx_host"] if attempts else None
 
 
 def _attempt(stored: dict[str, Any]) -> AttemptView:

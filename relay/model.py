@@ -50,6 +50,7 @@ TRANSITIONS: MappingProxyType[State, frozenset[State]] = MappingProxyType(
                 State.BOUNCED,
                 State.FAILED,
                 State.QUARANTINED,
+                State.SUPPRESSED,  # blocked or opted out while it waited for a retry
             }
         ),
         State.DELIVERED: frozenset({State.BOUNCED}),

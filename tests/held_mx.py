@@ -56,6 +56,8 @@ class HeldMx:
 class LoopbackRouter:
     """Every domain's MX is the held server on 127.0.0.1."""
 
+    relayhost = None
+
     def destination(self, domain: str) -> str:
         return domain
 

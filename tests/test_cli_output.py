@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from typing import Any
 
 from tests.harness import SHOP, RelayProcess, queue_id, shop_mail
@@ -65,6 +66,16 @@ def test_every_json_output_gives_times_in_iso_8601(relay_factory, tmp_path) -> N
     report.write_bytes(b"From: MAILER-DAEMON@example.org\r\nSubject: x\r\n\r\nnothing\r\n")
     relay.run("bounces", "import", str(report))
     relay.run("dns", "check", SHOP)
+    # A row in flight whose lease lapsed (a worker that hangs): `queue list` and `status`
+    # show when its lease ended. Its next try is an hour ahead, so no worker takes it.
+    now = time.time()
+    relay.execute(
+        "UPDATE recipients SET state = 'inflight', lease_node = 'n', lease_owner = 'n/w0.1',"
+        " lease_expires = ?, claimed_at = ? WHERE address = ?",
+        now - 60,
+        now - 120,
+        DEAD,
+    )
     outputs = {
         " ".join(args): relay.json(*args)
         for args in (
@@ -85,10 +96,13 @@ def test_every_json_output_gives_times_in_iso_8601(relay_factory, tmp_path) -> N
     for command, data in outputs.items():
         for key, value in _leaves(data):
             assert not _epoch(value), f"`relay {command} --json`: {key} = {value} (epoch)"
-            if key.split(".")[-1] == "at" or key.endswith(("_at", "_since")):
+            if key.split(".")[-1] == "at" or key.endswith(("_at", "_since", "_expires")):
                 assert value is None or ISO.match(value), f"{command}: {key} = {value!r}"
                 times += value is not None
     assert times > 20  # the walk saw the times (a renamed key would slip through)
+    [held] = [r for r in outputs["queue list"] if r["state"] == "inflight"]
+    assert ISO.match(held["lease_expires"]), held
+    assert ISO.match(outputs["status"]["stuck"][0]["lease_expires"])
     accepted = outputs[f"message show {qid}"]["created_at"]
     assert datetime.datetime.fromisoformat(accepted).tzinfo is not None
 

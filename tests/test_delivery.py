@@ -114,7 +114,24 @@ def test_queue_flush_retries_deferred_now(relay_factory, postfix: PostfixRig) ->
     listed = relay.json("queue", "list", "--state", "deferred")
     assert [r["address"] for r in listed] == [names.BUSY]
     postfix.set_defer(names.BUSY, False)
-    assert "1 deferred recipient(s)" in relay.run("queue", "flush").stdout
+    assert "1 deferred or waiting recipient(s)" in relay.run("queue", "flush").stdout
+    relay.wait_state(names.BUSY, {"delivered"}, timeout=20)  # well before the 1h retry
+
+
+def test_queue_flush_also_sends_rows_given_back_after_a_crash_now(  # type: ignore[no-untyped-def]
+    relay_factory, postfix: PostfixRig
+) -> None:
+    """A lease given back after a crash leaves its row `queued` with the next try a retry
+    interval after the claim (the message may have been sent just before): flush sends those
+    now too, as an admin who flushes the queue expects."""
+    relay = relay_factory({"delivery": {"retry_schedule": "1h"}}).start()
+    postfix.set_defer(names.BUSY, True)
+    _send(relay, names.BUSY)
+    relay.wait_state(names.BUSY, {"deferred"})
+    # What release_leases() leaves after a crash: queued, no lease, next try an hour ahead.
+    assert relay.execute("UPDATE recipients SET state = 'queued' WHERE address = ?", names.BUSY)
+    postfix.set_defer(names.BUSY, False)
+    assert "1 deferred or waiting recipient(s)" in relay.run("queue", "flush").stdout
     relay.wait_state(names.BUSY, {"delivered"}, timeout=20)  # well before the 1h retry
 
 

@@ -98,6 +98,45 @@ def test_every_reason_has_german_words(reason: str) -> None:
             f"delayed, retrying at {time.strftime('%Y-%m-%d %H:%M', time.gmtime(DAY))} UTC:"
             " try later",
         ),
+        (  # a server's deferral: its code
+            {
+                "state": "deferred",
+                "last_text": "try later",
+                "last_code": 450,
+                "last_status": "4.2.0",
+                "last_mx_host": "mx1.example.net",
+                "next_attempt_at": DAY,
+            },
+            f"verzögert, nächster Versuch {time.strftime('%Y-%m-%d %H:%M', time.gmtime(DAY))}"
+            " UTC: try later (450 4.2.0)",
+            f"delayed, retrying at {time.strftime('%Y-%m-%d %H:%M', time.gmtime(DAY))} UTC:"
+            " try later (450 4.2.0)",
+        ),
+        (  # the relay's own finding (no server reached): no code a server never sent
+            {
+                "state": "deferred",
+                "last_text": "connection refused",
+                "last_code": 451,
+                "last_status": "4.4.1",
+                "last_mx_host": None,
+                "next_attempt_at": DAY,
+            },
+            f"verzögert, nächster Versuch {time.strftime('%Y-%m-%d %H:%M', time.gmtime(DAY))}"
+            " UTC: connection refused",
+            f"delayed, retrying at {time.strftime('%Y-%m-%d %H:%M', time.gmtime(DAY))} UTC:"
+            " connection refused",
+        ),
+        (  # failed is always the relay's finding: its made-up code is never shown
+            {
+                "state": "failed",
+                "reason": "hostunknown",
+                "detail": "the relay's DNS lookup found no domain x.example.com (NXDOMAIN)",
+                "last_code": 550,
+                "last_status": "5.1.2",
+            },
+            "nicht gesendet: die Domain existiert nicht oder nimmt keine E-Mails an",
+            "not sent: the relay's DNS lookup found no domain x.example.com (NXDOMAIN)",
+        ),
     ],
 )
 def test_what_happened_in_both_languages(row: dict, german: str, english: str) -> None:

@@ -41,3 +41,33 @@ def test_order_history_rows_and_message_detail(relay: RelayProcess) -> None:
     assert detail["text"].strip() == "Guten Tag"
     assert [e["kind"] for e in detail["events"]][:2] == ["accepted", "warning"]
     assert "delivered" in [e["kind"] for e in detail["events"]]
+
+
+def test_history_finds_a_recipient_written_with_capitals(relay: RelayProcess) -> None:
+    """Rows keep the local part as the shop wrote it (email-validator lowers only the
+    domain): `relay messages --to` finds them whatever case the search is written in."""
+    customer = f"Max.Mustermann@{names.CUSTOMER_DOMAIN}"
+    qid = submit(relay, customer, "X-Relay-Kind: payment-info", "X-Relay-Order: 4711")
+    order_rows = relay.recipients(order="4711")
+    assert [r["message"] for r in order_rows] == [qid]  # the message is in the history
+
+    as_written = relay.recipients(to=customer)
+    lower_case = relay.recipients(to=customer.lower())
+    assert [r["message"] for r in as_written] == [qid], order_rows[0]["recipient"]
+    assert [r["message"] for r in lower_case] == [qid]
+    assert [r["message"] for r in relay.recipients(to=customer.upper())] == [qid]
+    assert relay.recipients(to=f"max.muster@{names.CUSTOMER_DOMAIN}") == []  # still exact
+
+
+def test_a_deferral_without_any_server_reply_shows_no_smtp_code(relay: RelayProcess) -> None:
+    """README ("Retries", issue 14): a reply the relay made up (a refused connection, DNS) is
+    shown without an SMTP code, which only a server sends; `relay message show` and the
+    history's words (`relay messages`, the console, the API) alike."""
+    dead_mx = f"max@{names.DEAD_MX_DOMAIN}"  # its only MX refuses connections
+    submit(relay, dead_mx, "X-Relay-Kind: payment-info")
+    row = relay.wait_state(dead_mx, {"deferred"})[0]
+    words = row["explanation"]
+    assert "connection refused" in words  # the relay's own finding, in its own words
+    assert "451" not in words and "4.4.1" not in words, words
+    shown = relay.json("message", "show", row["message"])["recipients"][0]["explanation"]
+    assert "connection refused" in shown and "4.4.1" not in shown, shown

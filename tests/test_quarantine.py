@@ -24,6 +24,8 @@ RELAY = [sys.executable, "-m", "relay"]
 
 
 class BrokenRouter:
+    relayhost = None
+
     def destination(self, domain: str) -> str:  # the lane of a domain (Router.destination)
         return domain
 
@@ -136,6 +138,7 @@ class StuckRouter:
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.asked = 0
+        self.relayhost = None
 
     def destination(self, domain: str) -> str:
         return domain

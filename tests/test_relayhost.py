@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from relay.delivery.client import ClientSettings, Envelope, deliver_batch
+from relay.delivery.client import ClientSettings, Envelope, deliver_batch, loaded
 from relay.delivery.outcome import Attempt
 from relay.delivery.relayhost import Relayhost, parse_host_port, read_login, relayhost_from
 from relay.delivery.routing import MxHost
@@ -121,7 +121,7 @@ async def _deliver(relayhost: Relayhost, name: str, address: str) -> Attempt:
         attempts.append(attempt)
 
     envelope = Envelope(
-        1, "b-1@bounces.relay.example.net", names.CUSTOMER, lambda: b"Subject: v\r\n\r\nHi\r\n"
+        1, "b-1@bounces.relay.example.net", names.CUSTOMER, loaded(b"Subject: v\r\n\r\nHi\r\n")
     )
     await deliver_batch([MxHost(name, 0, (address,))], [envelope], settings, report)
     return attempts[0]

@@ -24,7 +24,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 
 from relay.delivery import client as delivery_client
-from relay.delivery.client import ClientSettings, Envelope, deliver_batch
+from relay.delivery.client import ClientSettings, Envelope, deliver_batch, loaded
 from relay.delivery.outcome import Attempt
 from relay.delivery.routing import MxHost
 from relay.smtp import protocol
@@ -258,7 +258,7 @@ def test_delivery_sends_data_without_aiosmtplibs_data(monkeypatch) -> None:  # t
         async def report(_envelope: Envelope, attempt: Attempt) -> None:
             attempts.append(attempt)
 
-        envelope = Envelope(1, "b-1@bounces.example.net", "max@example.org", lambda: message)
+        envelope = Envelope(1, "b-1@bounces.example.net", "max@example.org", loaded(message))
         await deliver_batch(
             [MxHost("mx.example.org", 10, ("127.0.0.1",))], [envelope], settings, report
         )

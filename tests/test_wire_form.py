@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relay.delivery.client import Envelope, mail_parameters
+from relay.delivery.client import Envelope, loaded, mail_parameters
 from relay.delivery.decide import decide
 from relay.keys import new_dkim_key
 from relay.model import State
@@ -357,7 +357,7 @@ def test_a_utf8_recipient_is_queued_with_its_a_label_domain() -> None:
 
 
 def envelope(rcpt: str = "max@example.org") -> Envelope:
-    return Envelope(1, "b-x@bounces.relay.example.net", rcpt, lambda: b"")
+    return Envelope(1, "b-x@bounces.relay.example.net", rcpt, loaded(b""))
 
 
 ASCII = b"DKIM-Signature: x\r\nSubject: x\r\n\r\nbody\r\n"

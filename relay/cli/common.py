@@ -123,7 +123,8 @@ def emit(
 def iso_times(data: Any, key: str = "") -> Any:
     """`data` with every time as ISO 8601 with its zone (UTC), for --json output: the value
     of a key `at`, `*_at` or `*_since` (the names the relay gives its times) that holds epoch
-    seconds. One place, so no command prints epoch numbers."""
+    seconds, and of `*_expires` or `*_until` (a lease's or a secret's end). One place, so no
+    command prints epoch numbers."""
     if isinstance(data, dict):
         return {k: iso_times(v, k) for k, v in data.items()}
     if isinstance(data, list | tuple):
@@ -134,7 +135,7 @@ def iso_times(data: Any, key: str = "") -> Any:
 
 
 def _is_time_key(key: str) -> bool:
-    return key == "at" or key.endswith(("_at", "_since"))
+    return key == "at" or key.endswith(("_at", "_since", "_expires", "_until"))
 
 
 def iso_time(timestamp: float) -> str:

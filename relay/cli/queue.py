@@ -5,7 +5,7 @@ import click
 from relay.cli.common import State, emit, json_option, pass_state, table, when
 from relay.model import State as RecipientState
 from relay.store.queue import queue_rows
-from relay.store.recipients import retry_now
+from relay.store.recipients import flush_all, retry_now
 
 STATES = [str(s) for s in RecipientState]
 _NOT_FINAL = tuple(
@@ -83,10 +83,11 @@ def retry(state: State, message_id: str | None, all_deferred: bool) -> None:
 @queue.command("flush")
 @pass_state
 def flush(state: State) -> None:
-    """Retry everything deferred now."""
+    """Retry everything waiting now: deferred recipients, and queued ones whose next try is
+    later (given back after a crash)."""
     with state.transaction() as conn:
-        count = retry_now(conn, every_deferred=True)
-    click.echo(f"{count} deferred recipient(s) queued for an immediate try")
+        count = flush_all(conn)
+    click.echo(f"{count} deferred or waiting recipient(s) queued for an immediate try")
 
 
 COMMANDS = [queue]

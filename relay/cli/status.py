@@ -7,12 +7,14 @@ import click
 from dns_checks import relay_dns_warnings
 from relay.actions.problems import list_problems
 from relay.cli.common import State, emit, json_option, pass_state, when
+from relay.serve.periodic import REPORT_GRACE, REPORTS_EVERY
 from relay.shop_health import describe_change, shop_health
 from relay.stats import shop_rates
 from relay.store import queue
 from relay.store.dns_results import relay_dns
 from relay.store.events import identity_changes
 from relay.store.outbox import backlog
+from relay.store.reports import waiting_reports
 from relay.store.shops import list_shops
 from relay.store.sql import Conn
 from relay.store.webhooks import endpoints
@@ -23,9 +25,10 @@ from relay.unsubscribe import public_url_warning
 @json_option
 @pass_state
 def status(state: State, as_json: bool) -> None:
-    """Counts per state, oldest deferred, next retry, shops with warnings, recent failures,
-    quarantined rows, rows stuck in flight, undeliverable mandatory mail (problems), the
-    webhook backlog per shop, and each shop's bounce and complaint rates (7 days)."""
+    """Counts per state, oldest deferred, next retry, bounce reports not processed after a
+    minute, shops with warnings, recent failures, quarantined rows, rows stuck in flight,
+    undeliverable mandatory mail (problems), the webhook backlog per shop, and each shop's
+    bounce and complaint rates (7 days)."""
     conn = state.conn
     shops = [shop_health(conn, s).as_dict() for s in list_shops(conn)]
     data = {
@@ -38,6 +41,7 @@ def status(state: State, as_json: bool) -> None:
         "stuck": queue.stuck_inflight(conn),
         "identity_changes": identity_changes(conn, None, limit=10),
         "relay_warnings": relay_warnings(state),
+        "reports_waiting": waiting_reports(conn, time.time() - REPORT_GRACE),
         **_shop_facing(conn),
     }
     emit(data, as_json, _render, multiline=("quarantined.detail",))  # a traceback
@@ -76,6 +80,13 @@ def _render(data: dict) -> None:
             f"{when(oldest['created_at'])}): {oldest['last_text']}"
         )
     click.echo(f"next retry: {when(data['next_retry_at'])}")
+    waiting = data["reports_waiting"]
+    if waiting["count"]:
+        click.echo(
+            f"WARNING bounce reports: {waiting['count']} not processed yet, the oldest received"
+            f" {when(waiting['oldest_at'])} (relay serve tries them again every"
+            f" {REPORTS_EVERY:g} s; see its log)"
+        )
     for warning in data["relay_warnings"]:
         click.echo(f"WARNING relay: {warning}")
     for shop in data["shops_with_warnings"]:

@@ -1,20 +1,23 @@
 """Send a lane's batch over one SMTP connection (aiosmtplib), trying MX hosts in order.
 
 Every recipient is its own transaction with its own signed bounce address (MAIL FROM), so a
-bounce maps to exactly one recipient. TLS is opportunistic: STARTTLS when offered, no
-certificate check (RFC 7435), unless require_tls says to defer instead of sending in clear.
-With a relayhost (relayhost.py), its TLS mode and AUTH apply, and a relayhost that refuses the
-session, the AUTH or the sender defers the mail with its words (it says nothing about the
-recipients).
+bounce maps to exactly one recipient. TLS is opportunistic (starttls.py): STARTTLS when
+offered, no certificate check, in clear when it does not work (RFC 7435), unless require_tls
+says to defer instead. A server that hangs up costs only the transaction it happened in: the
+rest of the batch goes on over a new connection to the same address while each connection gets
+further than the one before. With a relayhost (relayhost.py), its TLS mode and AUTH apply,
+and a relayhost that refuses the session, the AUTH or the sender defers the mail with its
+words (it says nothing about the recipients).
 """
 
 import asyncio
 import contextlib
 import inspect
+import logging
 import ssl
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 import aiosmtplib
 from aiosmtplib.protocol import SMTPProtocol
@@ -23,6 +26,16 @@ from aiosmtplib.response import SMTPResponse
 from relay.delivery.outcome import Attempt, Reply
 from relay.delivery.relayhost import Relayhost
 from relay.delivery.routing import MxHost
+from relay.delivery.starttls import OPPORTUNISTIC, HandshakeFailed, NoTlsMemory, secure
+
+log = logging.getLogger(__name__)
+Report = Callable[["Envelope", Attempt], Awaitable[None]]
+
+
+# The message as sent, in memory only while its transaction runs: the scheduler's loader
+# takes the message's size from the worker's memory budget first and reads large ones in a
+# thread (scheduler.py); `loaded` is one for bytes in hand.
+Loader = Callable[[], contextlib.AbstractAsyncContextManager[bytes]]
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,17 @@ class Envelope:
     recipient_id: int
     mail_from: str
     rcpt_to: str
-    load: Callable[[], bytes]  # the message as sent, read only when its DATA starts (memory)
+    load: Loader
+
+
+def loaded(data: bytes) -> Loader:
+    """A loader for a message already in memory."""
+
+    @contextlib.asynccontextmanager
+    async def load() -> AsyncIterator[bytes]:
+        yield data
+
+    return load
 
 
 @dataclass(frozen=True)
@@ -42,16 +65,18 @@ class ClientSettings:
     data_timeout: float
     require_tls: bool
     relayhost: Relayhost | None = None
+    # Addresses whose TLS handshake failed lately: sent to in clear (one per worker).
+    no_tls: NoTlsMemory = field(default_factory=NoTlsMemory, compare=False, repr=False)
 
 
-def _tls_context() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
+class _Broken(Exception):
+    """The connection broke during a transaction; `charged` when the server had accepted its
+    MAIL (the break belongs to this envelope, not to the one before)."""
 
+    def __init__(self, step: str, charged: bool) -> None:
+        super().__init__(step)
+        self.step, self.charged = step, charged
 
-_TLS = _tls_context()
 
 # The aiosmtplib methods _data() uses instead of data(): public ones, checked at import so an
 # aiosmtplib that changed them stops the relay at start instead of failing in a delivery lane.
@@ -66,27 +91,48 @@ for _method, _names in _USED.items():
 
 
 async def deliver_batch(
-    hosts: list[MxHost],
-    envelopes: list[Envelope],
-    settings: ClientSettings,
-    report: Callable[[Envelope, Attempt], Awaitable[None]],
-) -> None:
+    hosts: list[MxHost], envelopes: list[Envelope], settings: ClientSettings, report: Report
+) -> Reply | None:
     """Deliver every envelope or report why not; falls back to the next MX host when one
-    cannot be reached (RFC 5321 5.1). Each result is reported as soon as it is known."""
+    cannot be reached (RFC 5321 5.1). Each result is reported as soon as it is known.
+    Returns the reason when no host took a session at all (the destination is unreachable:
+    its other mail meets the same), else None."""
     pending = list(envelopes)
     last = Reply.synthetic_reply(451, "4.4.1", "no MX host could be reached")
+    reached = False
     for host in hosts:
         for address in host.addresses:
-            client = await _connect(address, host.name, settings)
-            if isinstance(client, Reply):
-                last = _session_refused(client, f"{host.name} [{address}]")
-                continue
-            pending = await _send_all(client, host.name, pending, settings, report)
+            pending, last, opened = await _deliver_to(address, host.name, pending, settings, report)
+            reached = reached or opened
             if not pending:
-                return
-            last = Reply.synthetic_reply(451, "4.4.2", f"{host.name}: connection lost")
+                return None
     for envelope in pending:
         await report(envelope, Attempt(last, None, False, 0))
+    return None if reached else last
+
+
+async def _deliver_to(
+    address: str,
+    name: str,
+    pending: list[Envelope],
+    settings: ClientSettings,
+    report: Report,
+) -> tuple[list[Envelope], Reply, bool]:
+    """Send over connections to one address: a new one after a hang-up, as long as each one
+    got further than the one before (a server that gives up at once ends it; Postfix gives
+    every delivery its own request). Returns what is left, why, and whether a session was
+    opened."""
+    opened = False
+    while True:
+        client = await _open(address, name, settings)
+        if isinstance(client, Reply):
+            return pending, _session_refused(client, f"{name} [{address}]"), opened
+        opened = True
+        before = len(pending)
+        pending = await _send_all(client, name, pending, settings, report)
+        if not pending or len(pending) == before:
+            lost = Reply.synthetic_reply(451, "4.4.2", f"{name}: connection lost")
+            return pending, lost, opened
 
 
 def _session_refused(reply: Reply, where: str) -> Reply:
@@ -100,8 +146,22 @@ def _session_refused(reply: Reply, where: str) -> Reply:
     return Reply.synthetic_reply(code, status, f"{where}: {said}")
 
 
-async def _connect(
+async def _open(
     address: str, server_name: str, settings: ClientSettings
+) -> aiosmtplib.SMTP | Reply:
+    """A ready session; after a failed TLS handshake (where clear is allowed) a new one
+    without STARTTLS, and the address is sent to in clear for a while (starttls.py)."""
+    try_tls = not settings.no_tls.holds(address)
+    try:
+        return await _connect(address, server_name, settings, try_tls)
+    except HandshakeFailed as exc:
+        log.warning("%s [%s]: %s; sending in clear", server_name, address, exc)
+        settings.no_tls.remember(address)
+        return await _connect(address, server_name, settings, try_tls=False)
+
+
+async def _connect(
+    address: str, server_name: str, settings: ClientSettings, try_tls: bool
 ) -> aiosmtplib.SMTP | Reply:
     relayhost = settings.relayhost
     wrapper = relayhost is not None and relayhost.tls == "wrapper"
@@ -112,14 +172,19 @@ async def _connect(
         timeout=settings.command_timeout,
         start_tls=False,
         use_tls=wrapper,  # RFC 8314 implicit TLS (port 465)
-        tls_context=_TLS if wrapper else None,
+        tls_context=OPPORTUNISTIC if wrapper else None,
     )
     try:
         await client.connect(timeout=settings.connect_timeout)
         await client.ehlo()
-        refused = await _secure(client, server_name, settings) if not wrapper else None
+        refused = None
+        if not wrapper:
+            refused = await secure(client, server_name, relayhost, settings.require_tls, try_tls)
         if refused is None and relayhost is not None and relayhost.login is not None:
             await client.login(*relayhost.login)
+    except HandshakeFailed:
+        client.close()
+        raise
     except aiosmtplib.SMTPConnectTimeoutError:
         return Reply.synthetic_reply(451, "4.4.2", "connection timed out")
     except aiosmtplib.SMTPConnectResponseError as exc:  # a greeting other than 220
@@ -141,35 +206,12 @@ async def _connect(
     return client
 
 
-async def _secure(
-    client: aiosmtplib.SMTP, server_name: str, settings: ClientSettings
-) -> Reply | None:
-    """STARTTLS when offered; a Reply (why not) when TLS is required and not offered."""
-    relayhost = settings.relayhost
-    if client.supports_extension("starttls"):
-        verify = relayhost is not None and relayhost.tls == "verify"
-        context = ssl.create_default_context() if verify else _TLS
-        await client.starttls(server_hostname=server_name, tls_context=context)
-        # RFC 3207 4.2: what EHLO said before TLS is forgotten (aiosmtplib clears it); ask
-        # again, or MAIL goes out un-greeted (Gmail: "503 5.5.1 EHLO/HELO first") and without
-        # knowing the extensions (8BITMIME, SMTPUTF8) that MAIL FROM's parameters need.
-        await client.ehlo()
-        return None
-    if relayhost is not None and relayhost.login is not None:
-        return Reply.synthetic_reply(
-            451, "4.7.5", "the relayhost does not offer STARTTLS; AUTH is never sent in clear"
-        )
-    if settings.require_tls or (relayhost is not None and relayhost.tls_required):
-        return Reply.synthetic_reply(451, "4.7.5", "the server does not offer STARTTLS")
-    return None
-
-
 async def _send_all(
     client: aiosmtplib.SMTP,
     mx_name: str,
     envelopes: list[Envelope],
     settings: ClientSettings,
-    report: Callable[[Envelope, Attempt], Awaitable[None]],
+    report: Report,
 ) -> list[Envelope]:
     """Send on one connection; return the envelopes left when the connection broke.
 
@@ -178,16 +220,26 @@ async def _send_all(
     between only means a message is sent again: delivery is at least once."""
     tls = client.get_transport_info("sslcontext") is not None
     recording: list[asyncio.Task] = []
+
+    def record(envelope: Envelope, reply: Reply, started: float) -> None:
+        duration = int((time.monotonic() - started) * 1000)
+        attempt = Attempt(reply, mx_name, tls, duration)
+        recording.append(asyncio.ensure_future(report(envelope, attempt)))
+
     try:
         for index, envelope in enumerate(envelopes):
             started = time.monotonic()
             try:
-                reply = await _transaction(client, mx_name, envelope, settings)
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError):
-                return envelopes[index:]
-            duration = int((time.monotonic() - started) * 1000)
-            attempt = Attempt(reply, mx_name, tls, duration)
-            recording.append(asyncio.ensure_future(report(envelope, attempt)))
+                reply, started = await _transaction(client, mx_name, envelope, settings)
+            except _Broken as broken:
+                if not broken.charged:  # at MAIL: the connection was gone already
+                    return envelopes[index:]
+                # The server took part in this transaction and then went away (a crash
+                # in DATA, say): this envelope's try, deferred; the rest go on.
+                lost = f"{mx_name}: connection lost during {broken.step}"
+                record(envelope, Reply.synthetic_reply(451, "4.4.2", lost), started)
+                return envelopes[index + 1 :]
+            record(envelope, reply, started)
         return []
     finally:
         try:
@@ -200,8 +252,21 @@ async def _send_all(
 
 async def _transaction(
     client: aiosmtplib.SMTP, mx_name: str, envelope: Envelope, settings: ClientSettings
+) -> tuple[Reply, float]:
+    """The reply, and when the transaction began: once the message was in memory (waiting
+    for the memory budget is no part of the attempt's duration)."""
+    async with envelope.load() as data:
+        began = time.monotonic()
+        return await _send(client, mx_name, envelope, settings, data), began
+
+
+async def _send(
+    client: aiosmtplib.SMTP,
+    mx_name: str,
+    envelope: Envelope,
+    settings: ClientSettings,
+    data: bytes,
 ) -> Reply:
-    data = envelope.load()
     parameters = mail_parameters(data, envelope, client.supports_extension, mx_name)
     if isinstance(parameters, Reply):
         return parameters
@@ -222,7 +287,11 @@ async def _transaction(
                 # The relayhost refuses our sender: a setting to fix, not a dead recipient.
                 return _session_refused(reply, f"the relayhost {settings.relayhost}")
             return reply
-        raise aiosmtplib.SMTPServerDisconnected(exc.message) from exc
+        client.close()
+        raise _Broken(command, charged=command != "MAIL") from exc
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as exc:
+        client.close()  # a reply given up on would pair with the next command
+        raise _Broken(command, charged=command != "MAIL") from exc
     return Reply.from_server(response.code, response.message, command)
 
 

@@ -16,20 +16,27 @@ from relay.store.retention import drop_old_bodies, drop_old_reports
 log = logging.getLogger("relay")
 RETENTION_MAX_PAUSE = 3600.0
 REPORTS_EVERY = 30.0
-# A report is stored, then processed by the listener that took it within milliseconds; one
-# still new after this was left by a process that stopped in between.
-REPORT_GRACE = 10.0
+# A report is stored, then processed by the listener that took it within a second or so; one
+# still new after a minute was left by a process that stopped in between, or its processing
+# failed (a write refused for a moment: a full disk, a locked database).
+REPORT_GRACE = 60.0
 
 
-async def recover_reports(read: Read, process: Callable[[int], Awaitable[object]]) -> None:
-    """Process reports stored but never processed (the node that took them stopped)."""
+async def recover_reports(
+    read: Read,
+    process: Callable[[int], Awaitable[object]],
+    every: float = REPORTS_EVERY,
+    grace: float = REPORT_GRACE,
+) -> None:
+    """Process reports stored but never processed, while the relay runs (the node that took
+    them stopped, or processing them failed once)."""
     while True:
-        for report_id in unprocessed(read(), before=time.time() - REPORT_GRACE):
+        for report_id in unprocessed(read(), before=time.time() - grace):
             try:
                 await process(report_id)
             except Exception:
                 log.exception("report %d: recovery failed; trying again later", report_id)
-        await asyncio.sleep(REPORTS_EVERY)
+        await asyncio.sleep(every)
 
 
 async def enforce_retention(write: Write, retention: float) -> None:

@@ -246,7 +246,9 @@ class Service:
             # A crash retries a claimed row after the first retry interval, not at once.
             retry=delivery.retry_schedule[0] if delivery.retry_schedule else 300.0,
         )
-        scheduler = Scheduler(self.writer.run, self.reads, router, client, policy, lease)
+        scheduler = Scheduler(
+            self.writer.run, self.reads, router, client, policy, lease, memory=self.memory
+        )
         # The node's dead leases were given back before any worker started (relay.serve.node).
         await scheduler.start(release_node=False)
         self.wake_delivery = scheduler.wake  # type: ignore[method-assign]

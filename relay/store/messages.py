@@ -137,7 +137,9 @@ HISTORY_SQL = """
 SELECT r.id AS recipient_id, r.address, r.state, r.reason, r.detail, r.attempts,
        r.next_attempt_at, r.last_code, r.last_status, r.last_text, r.updated_at,
        m.id AS message, m.shop, m.order_ref, m.kind, m.subject, m.identity, m.template,
-       m.test, m.created_at
+       m.test, m.created_at,
+       (SELECT a.mx_host FROM attempts a WHERE a.recipient = r.id
+        ORDER BY a.id DESC LIMIT 1) AS last_mx_host
 FROM recipients r JOIN messages m ON m.id = r.message
 """
 
@@ -156,8 +158,9 @@ def history(
             where.append(f"{column} = ?")
             args.append(wanted)
     if to:
+        # The domain is case-insensitive (RFC 5321 2.4), and so, in practice, is the local part.
         where.append("lower(r.address) = lower(?)")  # stored as written (migration 11's index)
-        args.append(to)
+        args.append(to.strip())
     sql = HISTORY_SQL + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY m.created_at DESC, r.id LIMIT ?"
     return [_booleans(dict(r)) for r in rows(conn, sql, (*args, limit))]

@@ -22,7 +22,7 @@ from typing import Any
 from relay.model import DeliveryResult, EventKind, State, may_move
 from relay.store import hooks
 from relay.store.events import add_event
-from relay.store.sql import Tx, changed, execute, marks, quoted, rows, value
+from relay.store.sql import Conn, Tx, changed, execute, marks, quoted, rows, value
 from relay.store.suppression import add_block
 
 
@@ -56,32 +56,54 @@ def _guard(target: State, *froms: State) -> str:
 _INFLIGHT = f"'{State.INFLIGHT}'"
 _NO_LEASE = "lease_node = NULL, lease_owner = NULL, lease_expires = NULL, claimed_at = NULL"
 
-# Due rows, and rows whose lease ended without a result (their holder died or hung).
+# Due rows, and rows whose lease ended without a result (their holder died or hung); oldest
+# first, but round-robin across domains (each domain's oldest, then each one's second, ...)
+# and at most `per_domain` of one domain, so that a backlog for one dead or slow destination
+# never fills a claim (Postfix's queue manager serves destinations round-robin). `%(skip)s`
+# leaves out domains the claimer holds enough of already. The window function ranks an inner
+# SELECT of its own: PostgreSQL allows no FOR UPDATE beside a window function.
 _CLAIM = f"""
 UPDATE recipients SET state = {_INFLIGHT}, lease_node = ?, lease_owner = ?,
     lease_expires = ?, claimed_at = ?, next_attempt_at = ?, updated_at = ?
 WHERE id IN (
-    SELECT id FROM recipients
-    WHERE {_guard(State.INFLIGHT, State.QUEUED, State.DEFERRED, State.INFLIGHT)}
-      AND next_attempt_at <= ? AND (state <> {_INFLIGHT} OR lease_expires < ?)
-    ORDER BY next_attempt_at LIMIT ? %s)
+    SELECT id FROM (
+        SELECT id, next_attempt_at,
+            ROW_NUMBER() OVER (PARTITION BY domain ORDER BY next_attempt_at, id) AS turn
+        FROM (
+            SELECT id, domain, next_attempt_at FROM recipients
+            WHERE {_guard(State.INFLIGHT, State.QUEUED, State.DEFERRED, State.INFLIGHT)}
+              AND next_attempt_at <= ? AND (state <> {_INFLIGHT} OR lease_expires < ?)
+              %(skip)s
+            ORDER BY next_attempt_at LIMIT ? %(lock)s) AS due) AS ranked
+    WHERE turn <= ? ORDER BY turn, next_attempt_at, id LIMIT ?)
 RETURNING id, message, address, domain, attempts, created_at
 """
+SCAN = 4  # due rows looked at per row claimed (others behind a backlog: domains held skip)
 
 
 @functools.cache
-def _claim_sql(lock: str) -> str:
-    return _CLAIM % lock
+def _claim_sql(lock: str, skipped: int) -> str:
+    skip = f"AND domain NOT IN ({marks(skipped)})" if skipped else ""
+    return _CLAIM % {"lock": lock, "skip": skip}
 
 
-def claim_due(tx: Tx, lease: Lease, limit: int, now: float | None = None) -> list[dict]:
-    """Atomically take up to `limit` due rows (one UPDATE ... RETURNING): no row goes to two
-    lanes, on one node or several (PostgreSQL: the inner SELECT skips locked rows)."""
+def claim_due(
+    tx: Tx,
+    lease: Lease,
+    limit: int,
+    now: float | None = None,
+    *,
+    per_domain: int | None = None,
+    skip_domains: tuple[str, ...] = (),
+) -> list[dict]:
+    """Atomically take up to `limit` due rows (one UPDATE ... RETURNING), at most `per_domain`
+    of one domain and none of `skip_domains`: no row goes to two lanes, on one node or
+    several (PostgreSQL: the inner SELECT skips locked rows)."""
     now = time.time() if now is None else now
     args = (lease.node, lease.owner, now + lease.duration, now, now + lease.retry, now)
-    claimed = [
-        dict(r) for r in rows(tx, _claim_sql(tx.dialect.claim_lock), (*args, now, now, limit))
-    ]
+    sql = _claim_sql(tx.dialect.claim_lock, len(skip_domains))
+    chosen = (now, now, *skip_domains, limit * SCAN, per_domain or limit, limit)
+    claimed = [dict(r) for r in rows(tx, sql, (*args, *chosen))]
     if claimed:
         # The shop and envelope domain of each message, in one more statement per claim
         # (SQLite uses no index for a subquery in RETURNING: that would scan the messages
@@ -89,7 +111,8 @@ def claim_due(tx: Tx, lease: Lease, limit: int, now: float | None = None) -> lis
         ids = list({r["message"] for r in claimed})
         found = rows(
             tx,
-            f"SELECT id, shop, kind, return_path FROM messages WHERE id IN ({marks(len(ids))})",
+            f"SELECT id, shop, kind, return_path, size FROM messages"
+            f" WHERE id IN ({marks(len(ids))})",
             ids,
         )
         of = {r["id"]: r for r in found}
@@ -97,6 +120,7 @@ def claim_due(tx: Tx, lease: Lease, limit: int, now: float | None = None) -> lis
             message = of.get(row["message"])
             row["shop"], row["kind"] = (message["shop"], message["kind"]) if message else (None, "")
             row["return_path"] = message["return_path"] if message else None
+            row["size"] = message["size"] if message else 0
     return claimed
 
 
@@ -211,6 +235,32 @@ def record_attempt(tx: Tx, result: DeliveryResult, owner: str) -> bool:
     return bool(applied)
 
 
+_SUPPRESS = (
+    f"UPDATE recipients SET state = '{State.SUPPRESSED}', reason = ?, detail = ?,"
+    f" next_attempt_at = NULL, {_NO_LEASE}, updated_at = ?"
+    f" WHERE id = ? AND {_guard(State.SUPPRESSED, State.INFLIGHT)} AND lease_owner = ?"
+)
+
+
+def suppress_claimed(tx: Tx, owner: str, row: dict, reason: str, detail: str) -> bool:
+    """A claimed row that must not be sent any more (its address was blocked, or the customer
+    opted out, after it was queued): suppressed, with its event, instead of sent."""
+    now = time.time()
+    applied = changed(tx, _SUPPRESS, (reason, detail, now, row["id"], owner))
+    if applied:
+        add_event(
+            tx,
+            EventKind.SUPPRESSED,
+            shop=row["shop"],
+            message=row["message"],
+            recipient=row["id"],
+            at=now,
+            reason=reason,
+            detail=detail,
+        )
+    return bool(applied)
+
+
 _QUARANTINE = (
     f"UPDATE recipients SET state = '{State.QUARANTINED}', detail = ?, {_NO_LEASE},"
     f" updated_at = ? WHERE {_guard(State.QUARANTINED, State.INFLIGHT)} AND lease_owner = ?"
@@ -304,4 +354,35 @@ def retry_now(tx: Tx, *, message: str | None = None, every_deferred: bool = Fals
     moved = rows(tx, sql + " RETURNING id, message", args)
     for found in moved:
         add_event(tx, EventKind.RETRY, message=found["message"], recipient=found["id"], at=now)
+    execute(tx, _BUMP_RETRIES)
     return len(moved)
+
+
+# Counts `relay queue retry|flush`: a scheduler that sees it change forgets the destinations it
+# holds for unreachable, so what the operator retries is tried (as Postfix's flush of dead sites).
+_BUMP_RETRIES = (
+    "INSERT INTO meta (key, value) VALUES ('queue_retries', 1)"
+    " ON CONFLICT (key) DO UPDATE SET value = meta.value + 1"
+)
+
+
+def retries_version(conn: Conn) -> int:
+    """A number that changes whenever `relay queue retry` or `flush` ran."""
+    return int(value(conn, "SELECT value FROM meta WHERE key = 'queue_retries'") or 0)
+
+
+_NOT_YET_DUE = (
+    f"UPDATE recipients SET next_attempt_at = ?, updated_at = ?"
+    f" WHERE state = '{State.QUEUED}' AND next_attempt_at > ? RETURNING id, message"
+)
+
+
+def flush_all(tx: Tx) -> int:
+    """`relay queue flush`: every deferred row due now, and every queued row that waits for
+    a later time too (given back after a crash, its claim set the next attempt a retry
+    interval ahead: the message may have been sent just before); how many."""
+    now = time.time()
+    waiting = rows(tx, _NOT_YET_DUE, (now, now, now))  # before the deferred ones join them
+    for found in waiting:
+        add_event(tx, EventKind.RETRY, message=found["message"], recipient=found["id"], at=now)
+    return len(waiting) + retry_now(tx, every_deferred=True)

@@ -38,6 +38,21 @@ def unprocessed(conn: Conn, before: float | None = None) -> list[int]:
     return [r["id"] for r in found]
 
 
+def waiting_reports(conn: Conn, before: float) -> dict[str, Any]:
+    """How many reports received before `before` are still unprocessed, and the oldest's
+    time (`relay status`: what the periodic sweep has not managed yet)."""
+    found = row(
+        conn,
+        "SELECT count(*) AS n, min(received_at) AS oldest FROM reports"
+        " WHERE status = 'new' AND received_at < ?",
+        (before,),
+    )
+    return {
+        "count": int(found["n"]) if found else 0,
+        "oldest_at": found["oldest"] if found else None,
+    }
+
+
 def load_raw(conn: Conn, report_id: int) -> tuple[bytes, list[str]]:
     found = row(conn, "SELECT raw, rcpt_to FROM reports WHERE id = ?", (report_id,))
     if found is None:
