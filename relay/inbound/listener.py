@@ -85,16 +85,14 @@ class InboundHandler(NoAuthHandler):
         task.add_done_callback(self._tasks.discard)
 
     async def _process_logged(self, report_id: int, sender: str) -> None:
-        """The raw report is stored already: a failure here leaves it unprocessed (the next
-        start retries it) and must not end anything else."""
+        """The raw report is stored already: a failure here leaves it unprocessed (the periodic
+        sweep retries it within about a minute) and must not end anything else."""
         try:
             outcome = await self.process(report_id)
             if outcome.status in ("unrecognized", "unverified"):
                 self.quota.count(sender)
         except Exception:
-            log.exception(
-                "report %d: processing failed; kept unprocessed for the next start", report_id
-            )
+            log.exception("report %d: processing failed; kept, the sweep tries it again", report_id)
 
     async def process(self, report_id: int) -> reports.Outcome:
         raw, rcpts = load_raw(self.deps.read(), report_id)
