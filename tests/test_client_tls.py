@@ -80,6 +80,7 @@ class BrokenTlsMx:
     """Offers STARTTLS; answers it with 220, then `handshake` ("close" or "garbage")."""
 
     handshake: str
+    in_clear: bytes = b"250 ok\r\n"  # the answer to MAIL FROM on a session without TLS
     connections: int = 0
     starttls: int = 0
     messages: list[bytes] = field(default_factory=list)
@@ -100,6 +101,8 @@ class BrokenTlsMx:
                 await writer.drain()
                 writer.close()
                 return
+            elif verb == b"MAIL":
+                writer.write(self.in_clear)
             elif verb == b"DATA":
                 writer.write(b"354 go ahead\r\n")
                 self.messages.append(await reader.readuntil(b"\r\n.\r\n"))
@@ -183,3 +186,15 @@ def test_where_tls_is_required_nothing_goes_in_clear(settings: Settings) -> None
     assert "the TLS handshake failed" in attempts[0].reply.text, attempts
     assert mx.messages == [] and mx.connections == 1  # no second connection in clear
     assert not client.no_tls.holds("127.0.0.1")
+
+
+def test_a_server_that_wants_tls_defers_the_mail_sent_in_clear_never_bounces_it() -> None:
+    """Review: a passing handshake failure at an MX that requires TLS (Postfix
+    `smtpd_tls_security_level = encrypt`) answered our fallback in clear with `530 5.7.0`,
+    a permanent bounce of a correct address; it is a deferral, and TLS is tried again."""
+    mx = BrokenTlsMx("close", in_clear=b"530 5.7.0 Must issue a STARTTLS command first\r\n")
+    (attempts,), client = _deliver(mx)
+    assert [(a.reply.code, a.reply.status) for a in attempts] == [(451, "4.7.0")], attempts
+    assert "530 5.7.0 Must issue a STARTTLS command first" in attempts[0].reply.text
+    assert mx.messages == []
+    assert not client.no_tls.holds("127.0.0.1")  # the next try starts with STARTTLS again

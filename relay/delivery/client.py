@@ -26,7 +26,13 @@ from aiosmtplib.response import SMTPResponse
 from relay.delivery.outcome import Attempt, Reply
 from relay.delivery.relayhost import Relayhost
 from relay.delivery.routing import MxHost
-from relay.delivery.starttls import OPPORTUNISTIC, HandshakeFailed, NoTlsMemory, secure
+from relay.delivery.starttls import (
+    OPPORTUNISTIC,
+    HandshakeFailed,
+    NoTlsMemory,
+    refused_in_clear,
+    secure,
+)
 
 log = logging.getLogger(__name__)
 Report = Callable[["Envelope", Attempt], Awaitable[None]]
@@ -219,9 +225,15 @@ async def _send_all(
     not wait for each commit); all of them are committed before this returns. A crash in
     between only means a message is sent again: delivery is at least once."""
     tls = client.get_transport_info("sslcontext") is not None
+    offered_tls = client.supports_extension("starttls")
     recording: list[asyncio.Task] = []
 
     def record(envelope: Envelope, reply: Reply, started: float) -> None:
+        if refused_in_clear(reply, offered_tls, tls):
+            settings.no_tls.forget(client.hostname or "")
+            reply = Reply.synthetic_reply(
+                451, "4.7.0", f"{mx_name} wants TLS and refused the mail in clear: {reply}"
+            )
         duration = int((time.monotonic() - started) * 1000)
         attempt = Attempt(reply, mx_name, tls, duration)
         recording.append(asyncio.ensure_future(report(envelope, attempt)))

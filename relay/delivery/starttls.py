@@ -20,7 +20,7 @@ from relay.delivery.outcome import Reply
 from relay.delivery.relayhost import Relayhost
 
 log = logging.getLogger(__name__)
-NO_TLS_FOR = 3600.0  # seconds an address whose handshake failed is sent to in clear
+NO_TLS_FOR = 600.0  # seconds an address whose handshake failed is sent to in clear
 _FORGET_AT = 10_000  # addresses remembered before expired ones are dropped
 
 
@@ -51,6 +51,9 @@ class NoTlsMemory:
             self._until = {a: t for a, t in self._until.items() if t > now}
         self._until[address] = now + self.ttl
 
+    def forget(self, address: str) -> None:
+        self._until.pop(address, None)
+
     def holds(self, address: str) -> bool:
         until = self._until.get(address)
         if until is not None and until <= time.monotonic():
@@ -64,6 +67,16 @@ def clear_allowed(require_tls: bool, relayhost: Relayhost | None) -> bool:
     if require_tls:
         return False
     return relayhost is None or (not relayhost.tls_required and relayhost.login is None)
+
+
+def refused_in_clear(reply: Reply, offered_tls: bool, encrypted: bool) -> bool:
+    """A server that announced STARTTLS refuses our mail because it came in clear (`530 5.7.0
+    Must issue a STARTTLS command first`, any 5.7.x at MAIL or RCPT): it wants TLS, and our
+    fallback after a failed handshake (maybe a passing glitch) must not bounce the customer's
+    mail for it. The caller defers the recipient and tries TLS again next time."""
+    if encrypted or not offered_tls or reply.code < 500 or reply.command not in ("MAIL", "RCPT"):
+        return False
+    return reply.code == 530 or (reply.status or "").startswith("5.7.")
 
 
 async def secure(
