@@ -17,6 +17,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from relay.inbound.parsing import ReportParser
 from relay.inbound.quota import MAX_UNMATCHED_PER_DAY
 from tests.live import greetings_while, one_worker_relay, send_report, stop_quickly
@@ -146,3 +148,47 @@ def test_a_sender_of_reports_that_prove_nothing_is_refused_after_the_days_cap(
             assert client.rcpt("fbl@relay.example.net")[0] == 250
     finally:
         stop_quickly(relay)
+
+
+def test_waiting_reports_are_ids_not_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Final review: every stored report started a task that read its raw bytes (up to 10 MB)
+    and then waited for the one parser; a sender faster than the parser grew the worker's
+    memory without bound. Only LOADED_AT_ONCE are read at a time; past MAX_WAITING waiting,
+    a report is left to the periodic sweep."""
+    from relay.inbound import listener
+
+    loaded, most = 0, 0
+
+    def load_raw(_conn: object, report_id: int) -> tuple[bytes, list[str]]:
+        nonlocal loaded, most
+        loaded += 1
+        most = max(most, loaded)
+        return b"x" * 1000, []
+
+    class SlowParser:
+        async def parse(self, raw: bytes) -> object:
+            nonlocal loaded
+            await asyncio.sleep(0.01)
+            loaded -= 1
+            return object()
+
+    monkeypatch.setattr(listener, "load_raw", load_raw)
+    monkeypatch.setattr(listener.reports, "apply_parsed", lambda *a: None)
+    monkeypatch.setattr(listener.logs, "report", lambda outcome: None)
+
+    async def write(job):  # type: ignore[no-untyped-def]
+        return job(None)
+
+    async def main() -> int:
+        deps = listener.InboundDeps(lambda: None, write, b"k", "bounces.example.net", "fbl@x")
+        handler = listener.InboundHandler(deps)
+        handler.parser = SlowParser()  # type: ignore[assignment]
+        for report_id in range(listener.MAX_WAITING + 50):
+            handler._spawn(report_id, "flood@example.org")
+        spawned = len(handler._tasks)
+        await asyncio.gather(*handler._tasks, return_exceptions=True)
+        return spawned
+
+    spawned = asyncio.run(main())
+    assert spawned == listener.MAX_WAITING  # the rest stays stored for the sweep
+    assert most <= listener.LOADED_AT_ONCE

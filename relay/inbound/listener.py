@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 # a server answer 452 past its limit (4.5.3.1.10). Without a cap a sender could name hundreds
 # of thousands of (public) complaint addresses, all held in memory and stored with the report.
 MAX_RECIPIENTS = 100
+# Reports are parsed one at a time (a child process), and a stored report can be 10 MB: only
+# this many are read into memory at once; the others wait as ids. Past MAX_WAITING a report
+# is left stored for the periodic sweep (relay.serve.periodic), so a flood of large reports
+# costs disk, not a worker's memory.
+LOADED_AT_ONCE = 2
+MAX_WAITING = 200
 
 
 @dataclass
@@ -43,6 +49,7 @@ class InboundHandler(NoAuthHandler):
     def __init__(self, deps: InboundDeps) -> None:
         self.deps = deps
         self._tasks: set[asyncio.Task] = set()
+        self._loaded = asyncio.Semaphore(LOADED_AT_ONCE)
         self.parser = ReportParser()
         self.quota = UnmatchedQuota()
 
@@ -80,6 +87,10 @@ class InboundHandler(NoAuthHandler):
         return replies.INTERNAL_ERROR
 
     def _spawn(self, report_id: int, sender: str) -> None:
+        if len(self._tasks) >= MAX_WAITING:
+            log.info("report %d: %d reports wait already; the sweep takes it", report_id,
+                     len(self._tasks))  # fmt: skip
+            return
         task = asyncio.create_task(self._process_logged(report_id, sender))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -95,8 +106,10 @@ class InboundHandler(NoAuthHandler):
             log.exception("report %d: processing failed; kept, the sweep tries it again", report_id)
 
     async def process(self, report_id: int) -> reports.Outcome:
-        raw, rcpts = load_raw(self.deps.read(), report_id)
-        parsed = await self.parser.parse(raw)  # a child process with a deadline
+        async with self._loaded:
+            raw, rcpts = load_raw(self.deps.read(), report_id)
+            parsed = await self.parser.parse(raw)  # a child process with a deadline
+            del raw
         deps = self.deps
         outcome = await deps.write(
             lambda tx: reports.apply_parsed(
