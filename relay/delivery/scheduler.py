@@ -290,6 +290,8 @@ class Scheduler:
         self, domain: str, batch: list[dict], done: set[int], unreachable: Unreachable | None
     ) -> Unreachable | None:
         batch = await self._drop_suppressed(batch, done)
+        if not batch:  # all suppressed at the retry: no lookup, no connection
+            return unreachable
         by_id = {row["id"]: row for row in batch}
         bugs: list[Exception] = []
 
