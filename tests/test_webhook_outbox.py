@@ -23,6 +23,7 @@ from relay.store.db import Database, open_database
 from relay.store.problems import list_problems
 from relay.store.recipients import Bounce, Lease, claim_due, mark_bounced, record_attempt
 from relay.store.shops import remove_shop
+from relay.store.sql import rows
 from relay.store.suppression import add_optout
 from relay.store.webhooks import get_endpoint, save_endpoint
 from relay.webhooks.guard import UrlPolicy
@@ -375,3 +376,21 @@ def test_a_secret_rotated_through_another_node_signs_the_next_post(
     assert (before.failures, after.failures) == (0, 0)  # each verified with its own secret
     assert after.received[0].payload["data"]["recipient"] == "y@example.org"  # type: ignore[index]
     assert len(after.received[0].headers["webhook-signature"].split()) == 2  # old one still signs
+
+
+def test_only_the_rows_being_sent_have_their_leases_renewed(db: Database) -> None:
+    """Final review: renewing every lease of the worker kept a row whose result could not be
+    saved (a full disk) leased for as long as the worker had other work: never sent again,
+    and the message's later events held back behind it. Only rows being sent are renewed."""
+    endpoint(db, "a", "http://127.0.0.1:9/hook")
+    deliver(db, queue_message(db, "x@example.org", shop="a"))
+    deliver(db, queue_message(db, "y@example.org", shop="a"))
+    now = time.time()
+    with db.transaction() as tx:
+        sending, given_up = outbox.claim(tx, "node/outbox", 30.0, 10, now + 1)
+    with db.transaction() as tx:
+        assert outbox.renew(tx, "node/outbox", [sending.id], now + 300) == 1
+    found = rows(db.read(), "SELECT id, lease_expires FROM webhook_outbox")
+    expires = {r["id"]: r["lease_expires"] for r in found}
+    assert expires[sending.id] == pytest.approx(now + 300)
+    assert expires[given_up.id] < now + 60  # runs out: the row is claimed and sent again

@@ -153,12 +153,16 @@ def any_pending(conn: Conn) -> bool:
     return value(conn, f"SELECT 1 FROM webhook_outbox WHERE state = {_PENDING} LIMIT 1") is not None
 
 
-def renew(tx: Tx, owner: str, until: float) -> int:
-    """Extend every lease `owner` holds (rows waiting for their shop's turn, or being sent)."""
+def renew(tx: Tx, owner: str, ids: list[int], until: float) -> int:
+    """Extend the leases of the rows `owner` is sending now; a row it gave up on (its result
+    could not be saved) is not among them, so its lease runs out and it is sent again."""
+    if not ids:
+        return 0
     return changed(
         tx,
-        f"UPDATE webhook_outbox SET lease_expires = ? WHERE state = {_PENDING} AND lease_owner = ?",
-        (until, owner),
+        f"UPDATE webhook_outbox SET lease_expires = ? WHERE state = {_PENDING}"
+        f" AND lease_owner = ? AND id IN ({marks(len(ids))})",
+        (until, owner, *ids),
     )
 
 

@@ -88,6 +88,7 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sending: set[int] = set()  # ids of the rows whose tasks run: the leases renewed
         self._per_shop: Counter[str] = Counter()
         self._loop_task: asyncio.Task[None] | None = None
         self._housekept = 0.0
@@ -180,9 +181,11 @@ class OutboxWorker:
         found = endpoints(self.read(), sorted({c.shop for c in claimed}))
         for row in claimed:
             self._per_shop[row.shop] += 1
+            self._sending.add(row.id)
             task = asyncio.create_task(self._deliver(row, found.get(row.shop)))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _t, row_id=row.id: self._sending.discard(row_id))
         return len(claimed)
 
     # -- one row ---------------------------------------------------------------------------
@@ -266,12 +269,13 @@ class OutboxWorker:
         why = f"internal error: {type(exc).__name__}: {exc}"[:EXCERPT]
         try:
             await self._record(row, SendResult(Outcome.RETRY, why))
-        except Exception:  # the row's lease runs out when this worker stops; sent again then
+        except Exception:  # the row's lease runs out (it is renewed no more); sent again then
             log.exception("webhooks: the failure of event %s was not recorded", row.webhook_id)
 
     async def _save(self, job: Callable[[Tx], object]) -> None:
         """Write a result; a store that refuses (a full disk) is asked again a few times. If
-        it never takes it, the lease runs out and the event is sent again (at least once)."""
+        it never takes it, the lease runs out (only rows still being sent are renewed) and the
+        event is sent again (at least once)."""
         for wait in (*RECORD_TRIES, None):
             try:
                 await self.write(job)
@@ -287,8 +291,8 @@ class OutboxWorker:
         if not self._tasks or now - self._renewed < self.settings.lease / 3:
             return
         self._renewed = now
-        until = now + self.settings.lease
-        await self.write(lambda tx: store.renew(tx, self.owner, until))
+        until, ids = now + self.settings.lease, sorted(self._sending)
+        await self.write(lambda tx: store.renew(tx, self.owner, ids, until))
 
     async def _housekeep(self) -> None:
         now = self.clock()
