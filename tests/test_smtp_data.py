@@ -181,9 +181,40 @@ def test_memory_gate_lets_big_messages_in_by_their_sizes() -> None:
         return order
 
     order = asyncio.run(main())
-    # a (60) and c (30) fit together; b (60) waits until a is done.
+    # b (60) waits until a is done; c (30) would fit beside a but comes after b: first come,
+    # first served, then b and c fit together.
     assert order.index("+b") > order.index("-a")
-    assert order.index("+c") < order.index("-a")
+    assert order.index("+b") < order.index("+c") < order.index("-b")
+
+
+def test_a_big_waiter_is_not_passed_for_good_by_small_ones() -> None:
+    """Final review: small messages that each fit went in ahead of a large one waiting for
+    room, for as long as they kept coming (a 25 MB delivery among PDF invoices waited
+    forever, its row in flight, its connection idle)."""
+
+    async def main() -> list[str]:
+        gate = MemoryGate(budget=100)
+        order: list[str] = []
+
+        async def one(name: str, size: int, hold: float) -> None:
+            async with gate.hold(size):
+                order.append(name)
+                await asyncio.sleep(hold)
+
+        async def stream_of_small() -> None:
+            for i in range(20):
+                await one(f"small{i}", 30, 0.01)
+
+        async def big_later() -> None:
+            await asyncio.sleep(0.005)
+            await one("big", 90, 0.01)
+
+        await asyncio.gather(*(stream_of_small() for _ in range(2)), big_later())
+        assert gate.used == 0
+        return order
+
+    order = asyncio.run(main())
+    assert order.index("big") <= 4, order  # its turn comes once those ahead of it are done
 
 
 def test_a_message_bigger_than_the_budget_still_passes_alone() -> None:

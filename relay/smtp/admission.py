@@ -14,6 +14,7 @@ closed to make room (a reporting MTA's session is as good as the next one).
 """
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import ipaddress
@@ -154,28 +155,51 @@ class MemoryGate:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
-        self._waiters: list[asyncio.Future[None]] = []
+        # First come, first served: a large message waiting for room is not passed for good
+        # by a stream of small ones that each fit (review: a 25 MB delivery waited forever).
+        self._queue: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
         _LIBC.mmap_above(1 << 20)
 
     @contextlib.asynccontextmanager
     async def hold(self, size: int) -> AsyncIterator[None]:
-        while self.used and self.used + size > self.budget:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                self._waiters.remove(waiter)
-        self.used += size
+        if not self._queue and self._fits(size):
+            self.used += size
+        else:
+            await self._wait_turn(size)
         try:
             yield
         finally:
-            self.used -= size
-            for waiter in self._waiters:  # each checks again whether it fits now
-                if not waiter.done():
-                    waiter.set_result(None)
-            if not self.used:
-                _LIBC.trim()
+            self._release(size)
+
+    async def _wait_turn(self, size: int) -> None:
+        entry = (size, asyncio.get_running_loop().create_future())
+        self._queue.append(entry)
+        try:
+            await entry[1]
+        except BaseException:  # cancelled while waiting, or just after its turn came
+            if entry[1].done() and not entry[1].cancelled():
+                self._release(size)
+            else:
+                with contextlib.suppress(ValueError):
+                    self._queue.remove(entry)
+                self._grant()
+            raise
+
+    def _fits(self, size: int) -> bool:
+        return not self.used or self.used + size <= self.budget
+
+    def _grant(self) -> None:
+        while self._queue and self._fits(self._queue[0][0]):
+            size, turn = self._queue.popleft()
+            if not turn.done():
+                self.used += size
+                turn.set_result(None)
+
+    def _release(self, size: int) -> None:
+        self.used -= size
+        self._grant()
+        if not self.used:
+            _LIBC.trim()
 
 
 class _Glibc:
