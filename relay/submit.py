@@ -54,6 +54,9 @@ class SubmissionDeps:
 # thread of its own, not on the event loop that serves every session of the worker; past this
 # the client gets 451 (the sandbox's CPU budget ends a runaway template well before).
 RENDER_SECONDS = 30.0
+# A message larger than this is prepared in a thread: reading its spool back, re-encoding it
+# and the per-recipient lookups would otherwise hold every other session of the worker.
+OFF_LOOP_ABOVE = 256 * 1024
 
 
 class ShopGone(Exception):
@@ -116,11 +119,15 @@ class Submitter:
             raise ShopGone(shop_name)
         deps = self.deps
         rendered = asks_for_rendering(data)
+        large = (len(data) if isinstance(data, bytes) else data.size) > OFF_LOOP_ABOVE
         args = (shop, verified, data, recipients, deps.settings, deps.typo,
                 self.shops.return_paths(shop_name))  # fmt: skip
         del data  # the prepared copy is what is signed and stored
         if rendered:
             prepared = await self._prepare_off_loop(args)
+        elif large:
+            read = deps.read  # the thread's own read handle
+            prepared = await asyncio.to_thread(lambda a=args: prepare_submission(read(), *a))
         else:
             prepared = prepare_submission(conn, *args)
         del args

@@ -226,3 +226,31 @@ def test_rendering_runs_off_the_event_loop_and_past_its_time_is_451(
     finally:
         stop()
     assert reply.startswith("451 4.3.0 Rendering the message took over 0 s"), reply
+
+
+def test_a_large_plain_message_is_prepared_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Final read: a plain message of megabytes (read back from its spool, re-encoded, looked
+    up per recipient) was prepared on the worker's event loop, holding every other session."""
+    submitter, stop = _submitter(tmp_path)
+    threads: list[str] = []
+    prepare = relay.submit.prepare_submission
+
+    def watched(*args: object) -> object:
+        threads.append(threading.current_thread().name)
+        return prepare(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(relay.submit, "prepare_submission", watched)
+    head = b"From: info@shop.example.com\r\nTo: max@example.org\r\nSubject: x\r\n\r\n"
+    large = head + b"Hallo Welt\r\n" * (relay.submit.OFF_LOOP_ABOVE // 12 + 1)
+    try:
+
+        async def scenario() -> str:
+            await submitter.submit(SHOP, SENDER, ["max@example.org"], large, "127.0.0.1")
+            return threading.current_thread().name
+
+        loop_thread = asyncio.run(scenario())
+    finally:
+        stop()
+    assert threads and threads[0] != loop_thread, threads
