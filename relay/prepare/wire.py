@@ -40,9 +40,10 @@ class WireRefusal(Exception):
 def make_wire_safe(message: RawMessage) -> None:
     """Encode the header fields and re-encode the body parts that need it, in place."""
     _encode_header_fields(message)
-    if not _body_needs_work(message):
+    body = _body_if_it_needs_work(message)
+    if body is None:
         return
-    top = Entity(message.fields, message.body())
+    top = Entity(message.fields, body)
     try:
         converted = convert(top)
     except CannotSend as problem:
@@ -68,10 +69,12 @@ def _encode_header_fields(message: RawMessage) -> None:
     message.fields = fields
 
 
-def _body_needs_work(message: RawMessage) -> bool:
-    """The source's flags cover the whole message as submitted; only when they show
-    something is the body itself looked at (the 8-bit part may have been a header)."""
+def _body_if_it_needs_work(message: RawMessage) -> bytes | None:
+    """The body when it must be re-encoded (read once), else None. The source's flags cover
+    the whole message as submitted; only when they show something is the body itself looked
+    at (the 8-bit part may have been a header)."""
     source = message.source
     if not source.eight_bit and not source.long_lines:
-        return False
-    return not clean(message.body())
+        return None
+    body = message.body()
+    return None if clean(body) else body
