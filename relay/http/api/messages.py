@@ -39,8 +39,9 @@ async def send(request: web.Request) -> web.Response:
     body, raw = await json_body(request, api.max_body)
     validate(body, "SendRaw" if isinstance(body, dict) and "raw" in body else "SendTemplate")
     key = _idempotency_key(request)
-    fingerprint = hashlib.sha256(raw).hexdigest()
+    fingerprint = ""  # the body's hash, needed only with a key
     if key is not None:
+        fingerprint = hashlib.sha256(raw).hexdigest()
         kept = _kept_answer(api, caller.name, key, fingerprint)
         if kept is not None:
             return kept
