@@ -3,8 +3,7 @@ blocked (complained, dead) address is suppressed, and so is an optional kind the
 opted out of. Submission decided that when the message was queued (relay.prepare.recipients);
 a block or an opt-out that came while the message waited for a retry counts as well."""
 
-import datetime
-
+from relay.prepare.recipients import day_of
 from relay.store.shops import get_shop
 from relay.store.sql import Conn
 from relay.store.suppression import find_block, find_optout
@@ -16,7 +15,7 @@ def why_not_send(conn: Conn, row: dict) -> tuple[str, str] | None:
     """(reason, detail) when the claimed row must be suppressed now, else None."""
     block = find_block(conn, row["address"])
     if block is not None:
-        since = _day(block.created_at)
+        since = day_of(block.created_at)
         return "blocked", f"address blocked on {since} ({block.reason}), {_MEANWHILE}"
     shop = get_shop(conn, row["shop"]) if row.get("shop") else None
     kind = shop.kinds.get(row.get("kind") or "") if shop else None
@@ -25,9 +24,5 @@ def why_not_send(conn: Conn, row: dict) -> tuple[str, str] | None:
     optout = find_optout(conn, row["shop"], row["address"], kind.name)
     if optout is None:
         return None
-    since = _day(optout.created_at)
+    since = day_of(optout.created_at)
     return "opted-out", f"customer opted out of {kind.label_en} on {since}, {_MEANWHILE}"
-
-
-def _day(timestamp: float) -> str:
-    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d")

@@ -73,17 +73,18 @@ def _suppress_if_needed(
     block = lookups.block(plan.address)
     if block is not None:
         plan.state, plan.reason = "suppressed", "blocked"
-        plan.detail = f"address blocked since {_day(block.created_at)} ({block.reason})"
+        plan.detail = f"address blocked since {day_of(block.created_at)} ({block.reason})"
         return plan
     if kind.optional:
         optout = lookups.optout(shop, plan.address, kind.name)
         if optout is not None:
             plan.state, plan.reason = "suppressed", "opted-out"
-            plan.detail = f"customer opted out of {kind.label_en} on {_day(optout.created_at)}"
+            plan.detail = f"customer opted out of {kind.label_en} on {day_of(optout.created_at)}"
     return plan
 
 
-def _day(timestamp: float) -> str:
+def day_of(timestamp: float) -> str:
+    """The UTC day of a time, as the history words show it."""
     import datetime
 
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%d")

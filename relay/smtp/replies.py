@@ -50,9 +50,9 @@ REPORT_STORED = "250 2.0.0 Ok: report stored as {id}"
 MAX_LINE = 510  # RFC 5321 4.5.3.1.5: 512 octets with the CRLF
 
 
-def quote(value: str | bytes, limit: int = 64) -> str:
-    """A client's value made safe to show in a reply: quoted, non-printable and non-ASCII
-    characters escaped (\\x1b, \\xfc), cut to `limit` characters."""
+def escaped(value: str | bytes, limit: int = 64) -> str:
+    """A client's value made safe to show in a reply: non-printable and non-ASCII characters
+    escaped (\\x1b, \\xfc: replies are US-ASCII, RFC 5321 2.4), cut to `limit` characters."""
     text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
     shown = "".join(
         char if " " <= char <= "~" else char.encode("unicode_escape").decode("ascii")
@@ -60,7 +60,12 @@ def quote(value: str | bytes, limit: int = 64) -> str:
     )
     if len(text) > limit or len(shown) > limit:
         shown = shown[:limit] + "..."
-    return f"'{shown}'"
+    return shown
+
+
+def quote(value: str | bytes, limit: int = 64) -> str:
+    """`escaped`, in quotes."""
+    return f"'{escaped(value, limit)}'"
 
 
 def fit(reply: str) -> str:

@@ -27,7 +27,9 @@ class SubmissionHandler(HandlerBase, ShopMechanisms):
             return replies.TOO_MANY_RECIPIENTS
         why = syntax_error(address)
         if why is not None:  # issue 14: refused now, not accepted and failed later
-            return replies.BAD_RECIPIENT.format(address=_shown(address, 100), why=_shown(why, 200))
+            return replies.BAD_RECIPIENT.format(
+                address=replies.escaped(address, 100), why=replies.escaped(why, 200)
+            )
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RCPT_OK
@@ -59,8 +61,3 @@ def _take_content(envelope) -> bytes | Source:  # type: ignore[no-untyped-def]
     held twice)."""
     content, envelope.content, envelope.original_content = envelope.content, None, None
     return content
-
-
-def _shown(text: str, limit: int) -> str:
-    """Client input echoed in a reply: printable only, and short (RFC 5321 4.5.3.1.5)."""
-    return "".join(c if c.isprintable() else "?" for c in text[:limit])
